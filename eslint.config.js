@@ -1,0 +1,20 @@
+import neostandard, { plugins } from 'neostandard'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['**/dist/**', '**/node_modules/**', '.tap/**'] }),
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname }
+    },
+    plugins: { '@typescript-eslint': plugins['typescript-eslint'].plugin },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      // An unawaited publish, append or ack is a lost event.
+      '@typescript-eslint/no-floating-promises': ['error', {
+        // tap queues subtests itself; awaiting `t.test(...)` at the top level is not needed.
+        allowForKnownSafeCalls: [{ from: 'package', name: 'test', package: '@tapjs/test' }]
+      }]
+    }
+  }
+]

@@ -1,0 +1,5 @@
+import './formats.js'
+export * from './primitives.js'
+export * from './envelope.js'
+export * from './errors.js'
+export * from './registry.js'

@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto'
+import AjvCompiler from '@fastify/ajv-compiler'
+import type { FastifyServerOptions } from 'fastify'
+import type { ServerConfig } from './config.js'
+import { loggerOptions } from './logger.js'
+
+const ajvCustomOptions = {
+  // Extra fields are an error the caller should hear about, not something to drop silently.
+  removeAdditional: false,
+  useDefaults: true,
+  allErrors: true,
+  coerceTypes: 'array'
+} as const
+
+/**
+ * Query strings, params and headers arrive as strings and are coerced to their schema types;
+ * JSON bodies are not: `"amount": "10"` is a string and is refused.
+ */
+function buildValidator (externalSchemas: Record<string, any>, ajvOptions: any): any {
+  const factory = AjvCompiler()
+  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions } })
+  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false } })
+  return (route: { httpPart?: string }) => route.httpPart === 'body' ? strict(route as any) : coercing(route as any)
+}
+
+/**
+ * The Fastify constructor options every service uses, in production and in tests alike, so no
+ * test runs a different validator, logger or limit than the server does.
+ */
+export function serverOptions (config: Pick<ServerConfig, 'LOG_LEVEL' | 'REQUEST_TIMEOUT_MS' | 'BODY_LIMIT_BYTES'>, options: { name?: string, pretty?: boolean } = {}): FastifyServerOptions {
+  return {
+    logger: loggerOptions({ level: config.LOG_LEVEL, ...options }),
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.REQUEST_TIMEOUT_MS,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: ajvCustomOptions },
+    schemaController: { compilersFactory: { buildValidator } }
+  }
+}

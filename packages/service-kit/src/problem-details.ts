@@ -1,0 +1,78 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { ServiceErrorCodes, type Problem } from './errors.js'
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+}
+
+/** Send a problem+json reply. Handlers may call it; thrown errors get here through the one handler. */
+export function sendProblem (reply: FastifyReply, status: number, problem: Omit<Problem, 'status' | 'title' | 'type'> & Partial<Problem>): FastifyReply {
+  const body: Problem = { type: 'about:blank', title: TITLES[status] ?? 'Error', status, ...problem }
+  return reply.code(status).type('application/problem+json; charset=utf-8').send(body)
+}
+
+interface ErrorLike extends Partial<FastifyError> {
+  extra?: Record<string, unknown>
+}
+
+function toProblem (error: ErrorLike, request: FastifyRequest): Problem {
+  if (error.validation !== undefined) {
+    const where = error.validationContext ?? 'body'
+    const errors = error.validation.map((v) => ({
+      path: `/${where}${v.instancePath}` + (v.keyword === 'required' ? `/${String(v.params.missingProperty)}` : v.keyword === 'additionalProperties' ? `/${String(v.params.additionalProperty)}` : ''),
+      message: v.keyword === 'additionalProperties' ? 'is not allowed here' : v.message ?? 'is invalid'
+    }))
+    return {
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      code: ServiceErrorCodes.validation,
+      detail: `The request ${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+      errors,
+      instance: request.url
+    }
+  }
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+  if (status >= 500) {
+    // Never echo a 5xx message: it may carry internals. The log has it.
+    return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code: status === 500 ? ServiceErrorCodes.internal : error.code, detail: 'The server could not complete the request; it has been logged.', instance: request.url }
+  }
+  return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail: error.message, ...(error.code === undefined ? {} : { code: error.code }), ...error.extra, instance: request.url }
+}
+
+/**
+ * The one error handler: every error leaves as `application/problem+json`, 4xx with a message
+ * worth reading, 5xx with none. Logged with the request context (pino adds reqId).
+ */
+export const problemDetails = fp(async function problemDetails (app: FastifyInstance) {
+  app.setErrorHandler(function (error: ErrorLike, request, reply) {
+    const problem = toProblem(error, request)
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: problem.code, status: problem.status, detail: problem.detail }, 'request refused')
+    if (problem.status === 429 || problem.status === 503) {
+      const retryAfter = reply.getHeader('retry-after')
+      if (retryAfter === undefined) reply.header('retry-after', '1')
+    }
+    return sendProblem(reply, problem.status, problem)
+  })
+  app.setNotFoundHandler(function (request, reply) {
+    return sendProblem(reply, 404, { code: ServiceErrorCodes.notFound, detail: `No route for ${request.method} ${request.url.split('?')[0]}.`, instance: request.url })
+  })
+}, { name: 'service-kit.problem-details', fastify: '5.x' })

@@ -1,0 +1,111 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import Fastify from 'fastify'
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TestContext } from '@paylinks/test-kit'
+import { loadConfig, ProblemSchema, ServerConfigSchema, ServiceError, serverOptions, serviceKit } from '../src/index.js'
+
+const config = loadConfig(ServerConfigSchema, { LOG_LEVEL: 'silent' })
+
+async function buildApp (t: TestContext, options: { logs?: string[] } = {}) {
+  const opts = serverOptions(config, { pretty: false })
+  if (options.logs !== undefined) {
+    const logs = options.logs
+    const stream = new Writable({ write (chunk, _enc, cb) { logs.push(chunk.toString()); cb() } })
+    opts.logger = { ...(opts.logger as object), level: 'info', stream } as any
+  }
+  const app = Fastify(opts).withTypeProvider<TypeBoxTypeProvider>()
+  await app.register(serviceKit, { name: 'test-service' })
+  app.post('/orders', {
+    schema: {
+      body: Type.Object({ amount: Type.Integer({ minimum: 1 }), reference: Type.String({ maxLength: 5 }) }, { additionalProperties: false }),
+      querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
+      response: { 201: Type.Object({ amount: Type.Integer(), dryRun: Type.Boolean() }), 400: ProblemSchema, 409: ProblemSchema }
+    }
+  }, async (request, reply) => {
+    if (request.body.reference === 'taken') throw new ServiceError('ORDER_TAKEN', 409, 'reference taken is already used', { extra: { existing: 'ord_1' } })
+    if (request.body.reference === 'boom') throw new Error('database password hunter2 leaked in message')
+    return reply.code(201).send({ amount: request.body.amount, dryRun: request.query.dryRun ?? false })
+  })
+  t.teardown(() => app.close())
+  return app
+}
+
+t.test('loadConfig should name every missing or bad variable in one message', async (t) => {
+  const schema = Type.Object({ DATABASE_URL: Type.String({ description: 'Postgres URL' }), PORT: Type.Integer(), API_KEY: Type.String({ minLength: 10 }) })
+  t.throws(() => loadConfig(schema, { PORT: 'eighty', API_KEY: 'short' }), {
+    code: 'SVC_CONFIG',
+    message: /DATABASE_URL is required \(Postgres URL\)[\s\S]*PORT="eighty"[\s\S]*API_KEY="\[redacted\]"/
+  })
+  const ok = loadConfig(ServerConfigSchema, { PORT: '8080' })
+  t.equal(ok.PORT, 8080)
+  t.equal(ok.HOST, '127.0.0.1')
+  t.ok(Object.isFrozen(ok))
+})
+
+t.test('the app should refuse bad bodies with problem+json naming each field', async (t) => {
+  const app = await buildApp(t)
+  const res = await app.inject({ method: 'POST', url: '/orders', payload: { amount: '10', reference: 'toolong', extra: 1 } })
+  t.equal(res.statusCode, 400)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  const body = res.json()
+  t.equal(body.code, 'SVC_VALIDATION')
+  t.same(body.errors.map((e: { path: string }) => e.path).sort(), ['/body/amount', '/body/extra', '/body/reference'])
+  const ok = await app.inject({ method: 'POST', url: '/orders?dryRun=true', payload: { amount: 10, reference: 'abc' } })
+  t.same(ok.json(), { amount: 10, dryRun: true }, 'query strings are still coerced')
+})
+
+t.test('the app should answer malformed JSON, wrong content types, unknown routes and oversized bodies with problems', async (t) => {
+  const app = await buildApp(t)
+  const malformed = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: '{"amount":' })
+  t.equal(malformed.statusCode, 400)
+  t.match(malformed.json().detail, /JSON/)
+  const wrongType = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'text/csv' }, payload: 'a,b' })
+  t.equal(wrongType.statusCode, 415)
+  t.match(wrongType.headers['content-type'], /problem\+json/)
+  const missing = await app.inject({ method: 'GET', url: '/nowhere?x=1' })
+  t.equal(missing.statusCode, 404)
+  t.equal(missing.json().detail, 'No route for GET /nowhere.')
+  const big = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ amount: 1, reference: 'x'.repeat(2_000_000) }) })
+  t.equal(big.statusCode, 413)
+})
+
+t.test('ServiceErrors should keep their code and extras; other errors should be a bare 500', async (t) => {
+  const logs: string[] = []
+  const app = await buildApp(t, { logs })
+  const taken = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'taken' } })
+  t.equal(taken.statusCode, 409)
+  t.match(taken.json(), { code: 'ORDER_TAKEN', detail: 'reference taken is already used', existing: 'ord_1' })
+  const boom = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'boom' } })
+  t.equal(boom.statusCode, 500)
+  t.notMatch(boom.body, /hunter2/, 'a 5xx never echoes its message')
+  t.match(logs.join(''), /hunter2/, 'but the log has it')
+})
+
+t.test('logs should never carry authorization headers, secret keys or card numbers', async (t) => {
+  const logs: string[] = []
+  const app = await buildApp(t, { logs })
+  await app.inject({ method: 'POST', url: '/orders', headers: { authorization: 'Basic sk_sandbox_abcdef123456' }, payload: { amount: 1, reference: 'abc' } })
+  app.log.info({ secretKey: 'sk_prod_zzzzzzzz' }, 'paid with 5200 0000 0000 1005 using sk_sandbox_qwerty')
+  const text = logs.join('')
+  t.notMatch(text, /sk_sandbox_|sk_prod_|5200 0000 0000 1005/)
+  t.match(text, /\[redacted\]/)
+})
+
+t.test('/healthz, /readyz and /metrics should report the process and its dependencies', async (t) => {
+  const app = await buildApp(t)
+  let postgresUp = true
+  app.readiness.add('postgres', async () => { if (!postgresUp) throw new Error('connection refused') })
+  t.equal((await app.inject('/healthz')).statusCode, 200)
+  t.same((await app.inject('/readyz')).json(), { status: 'ok', checks: { postgres: 'ok' } })
+  postgresUp = false
+  const down = await app.inject('/readyz')
+  t.equal(down.statusCode, 503)
+  t.same(down.json().checks, { postgres: 'connection refused' })
+  await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'abc' } })
+  const metrics = await app.inject('/metrics')
+  t.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/orders",status="201"\} 1/)
+  t.match(metrics.body, /process_cpu_user_seconds_total/)
+  const docs = await app.inject('/docs/json')
+  t.ok(docs.json().paths['/orders'], 'the route is in the OpenAPI document')
+})

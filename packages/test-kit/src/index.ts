@@ -1,0 +1,1 @@
+export { uniqueSuffix, type TestContext } from './context.js'

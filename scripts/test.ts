@@ -1,0 +1,74 @@
+// Runs every test file with tap in two passes and ends with one line: `N passed, N failed`.
+//
+// Files named `*.serial.test.ts` hold transactions open or assert on commit visibility; the
+// snapshot horizon is cluster-wide, so they run alone after the parallel pass.
+// Usage: pnpm test [path-fragment …]   (only files whose path contains a fragment)
+import { spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { createInterface } from 'node:readline'
+
+const root = join(import.meta.dirname, '..')
+const roots = ['packages', 'services', 'test']
+const filters = process.argv.slice(2)
+
+function findTests (dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) findTests(path, out)
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path))
+  }
+  return out
+}
+
+const files = roots.flatMap((r) => findTests(join(root, r))).filter((f) => /(^|\/)test\//.test(f))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
+const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'))
+const serial = files.filter((f) => f.endsWith('.serial.test.ts'))
+
+mkdirSync(join(root, '.tap'), { recursive: true })
+const log = createWriteStream(join(root, '.tap', 'last-run.tap'))
+const totals = { passed: 0, failed: 0, skipped: 0 }
+
+async function pass (label: string, list: string[], jobs: number): Promise<void> {
+  if (list.length === 0) return
+  console.log(`\n# ${label}: ${list.length} files, ${jobs} at a time`)
+  const child = spawn(join(root, 'node_modules', '.bin', 'tap'), ['--reporter=tap', `--jobs=${jobs}`, ...list], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  let failedBlock = 0
+  let fileFailedWithoutTests = false
+  let subtestsSeen = 0
+  for await (const line of createInterface({ input: child.stdout })) {
+    log.write(line + '\n')
+    const sub = /^ {4}(not ok|ok) \d+ - (.*)$/.exec(line)
+    const top = /^(not ok|ok) \d+ - (\S+)/.exec(line)
+    if (sub !== null) {
+      subtestsSeen++
+      if (/# SKIP/i.test(sub[2]!)) totals.skipped++
+      else if (sub[1] === 'ok') totals.passed++
+      else { totals.failed++; failedBlock = 40 }
+    } else if (top !== null) {
+      // A file that failed without a failing test (crash, timeout, exit code) is one failure.
+      fileFailedWithoutTests = top[1] === 'not ok' && subtestsSeen === 0
+      if (fileFailedWithoutTests) { totals.failed++; failedBlock = 40 }
+      console.log(`${top[1] === 'ok' ? 'ok    ' : 'FAILED'} ${top[2]}`)
+      subtestsSeen = 0
+      continue
+    } else if (/^ {4}# Subtest/.test(line) || /^# Subtest/.test(line)) {
+      if (/^# Subtest/.test(line)) subtestsSeen = 0
+    }
+    if (failedBlock > 0 || /not ok/.test(line)) {
+      console.log(line)
+      failedBlock = Math.max(0, failedBlock - 1)
+    }
+  }
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
+  if (code !== 0 && totals.failed === 0) totals.failed++
+}
+
+await pass('parallel pass', parallel, 2)
+await pass('serial pass', serial, 1)
+log.end()
+console.log('\nfull TAP output: .tap/last-run.tap')
+console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped > 0 ? `, ${totals.skipped} skipped` : ''}`)
+process.exitCode = totals.failed > 0 || files.length === 0 ? 1 : 0
