@@ -1,0 +1,51 @@
+import { headers, type MsgHdrs } from '@nats-io/transport-node'
+import type { JsMsg } from '@nats-io/jetstream'
+import type { NewEvent } from '@paylinks/contracts'
+import { MessagingError, MessagingErrorCodes } from './errors.js'
+
+/** Headers every event message carries, so consumers can route without parsing the body. */
+export const EventHeaders = {
+  type: 'Event-Type',
+  schemaVersion: 'Event-Schema-Version',
+  correlationId: 'Correlation-Id'
+} as const
+
+/** One subject per stream: `<prefix>.<category>.<id>`, so a link's history is one subject. */
+export function subjectFor (prefix: string, streamId: string): string {
+  return `${prefix}.${streamId}`
+}
+
+export function eventHeaders (event: NewEvent): MsgHdrs {
+  const h = headers()
+  h.set(EventHeaders.type, event.type)
+  h.set(EventHeaders.schemaVersion, String(event.schemaVersion))
+  h.set(EventHeaders.correlationId, event.metadata.correlationId)
+  return h
+}
+
+const encoder = new TextEncoder()
+export function encodeEvent (event: NewEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event))
+}
+
+/** A message read from the events stream: its stream sequence is its global position. */
+export interface EventMessage {
+  seq: number
+  subject: string
+  /** When JetStream stored it. */
+  storedAt: Date
+  /** The body parsed as JSON; not yet validated. */
+  body: unknown
+  msg: JsMsg
+}
+
+/** Parse an event message's body. Throws MSG_DECODE when it is not JSON. */
+export function decodeEventMessage (msg: JsMsg): EventMessage {
+  let body: unknown
+  try {
+    body = msg.json()
+  } catch (error) {
+    throw new MessagingError(MessagingErrorCodes.decode, `message ${msg.seq} on ${msg.subject} is not JSON`, { cause: error })
+  }
+  return { seq: msg.seq, subject: msg.subject, storedAt: msg.time, body, msg }
+}

@@ -1,0 +1,54 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+
+export interface MessagingOptions {
+  /** e.g. `nats://127.0.0.1:4222`; several, comma-separated, for a cluster. */
+  servers: string
+  /** Shown in the server's connection list. */
+  name: string
+  /** How long a JetStream API call (publish ack, stream info) may take. Default 5000 ms. */
+  timeoutMs?: number
+  /** Give up connecting at start-up after this long. Default 10000 ms. */
+  connectTimeoutMs?: number
+}
+
+export interface Messaging {
+  readonly nc: NatsConnection
+  readonly js: JetStreamClient
+  readonly jsm: JetStreamManager
+  /** Resolves when the server answers a round trip: for `/readyz`. */
+  ping: () => Promise<number>
+  /** Drain subscriptions and close. Safe to call twice. */
+  close: () => Promise<void>
+}
+
+/**
+ * Connect to NATS with JetStream. Reconnects forever with back-off once connected (publishes
+ * wait or time out meanwhile); the first connection fails after `connectTimeoutMs`.
+ */
+export async function connectMessaging (options: MessagingOptions): Promise<Messaging> {
+  const timeout = options.timeoutMs ?? 5000
+  const nc = await connect({
+    servers: options.servers.split(',').map((s) => s.trim()),
+    name: options.name,
+    timeout: options.connectTimeoutMs ?? 10_000,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: 10_000
+  })
+  const jsm = await jetstreamManager(nc, { timeout })
+  const js = jetstream(nc, { timeout })
+  let closing: Promise<void> | undefined
+  return {
+    nc,
+    js,
+    jsm,
+    ping: async () => await nc.rtt(),
+    close: async () => {
+      closing ??= nc.isClosed() ? Promise.resolve() : nc.drain().catch(async () => { await nc.close() })
+      await closing
+    }
+  }
+}

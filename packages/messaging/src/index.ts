@@ -1,0 +1,6 @@
+export { connectMessaging, type Messaging, type MessagingOptions } from './connection.js'
+export { decodeEventMessage, encodeEvent, EventHeaders, subjectFor, type EventMessage } from './codec.js'
+export { ack, backoffDelay, nak, startConsumerLoop, term, type ConsumerLoop, type ConsumerLoopOptions, type Outcome } from './consumer.js'
+export { MessagingError, MessagingErrorCodes, type MessagingErrorCode } from './errors.js'
+export { createEventPublisher, type EventPublisher, type PublishedEvent, type PublisherOptions, type PublishOptions } from './publisher.js'
+export { ensureConsumer, ensureStream, resetConsumer, type DurableConsumerOptions, type StreamOptions } from './streams.js'

@@ -1,0 +1,110 @@
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
+import type { EventRegistry, NewEvent } from '@paylinks/contracts'
+import pRetry, { AbortError } from 'p-retry'
+import { encodeEvent, eventHeaders, subjectFor } from './codec.js'
+import { MessagingError, MessagingErrorCodes } from './errors.js'
+
+export interface PublisherOptions {
+  js: JetStreamClient
+  /** Events go to `<subjectPrefix>.<streamId>`; the stream must capture `<subjectPrefix>.>`. */
+  subjectPrefix: string
+  /** Every event is validated against it before it leaves the process. */
+  registry: EventRegistry<any>
+  /** Per attempt. Default 5000 ms. */
+  timeoutMs?: number
+  /** Further attempts after a timeout or a lost connection. Default 3. */
+  retries?: number
+  /** First back-off delay; doubled each time, with jitter. Default 100 ms. */
+  retryDelayMs?: number
+}
+
+export interface PublishedEvent {
+  eventId: string
+  /** The JetStream stream sequence: the event's global position once recorded. */
+  seq: number
+  /** True when JetStream had this event id already (within its duplicate window). */
+  duplicate: boolean
+}
+
+export interface PublishOptions {
+  /**
+   * The sequence of the last event on this stream's subject that the decision was based on (0
+   * for a new stream). When another event landed since, the publish fails with MSG_CONCURRENCY.
+   */
+  expectedLastSubjectSequence?: number
+}
+
+export interface EventPublisher {
+  /**
+   * Publish events in order; resolves once JetStream has acknowledged every one. With an
+   * expected sequence, all events must share one stream: the first is checked against the
+   * expectation, each next one against the sequence of the one before it.
+   */
+  publish: (events: NewEvent[], options?: PublishOptions) => Promise<PublishedEvent[]>
+}
+
+/** The one way services publish events: validated, de-duplicated by id, optionally conditional. */
+export function createEventPublisher (options: PublisherOptions): EventPublisher {
+  const timeout = options.timeoutMs ?? 5000
+  const retries = options.retries ?? 3
+  const minTimeout = options.retryDelayMs ?? 100
+
+  async function publishOne (event: NewEvent, expected: number | undefined): Promise<PublishedEvent> {
+    const subject = subjectFor(options.subjectPrefix, event.streamId)
+    const payload = encodeEvent(event)
+    return await pRetry(async () => {
+      try {
+        const ack = await options.js.publish(subject, payload, {
+          msgID: event.id,
+          timeout,
+          headers: eventHeaders(event),
+          ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } })
+        })
+        return { eventId: event.id, seq: ack.seq, duplicate: ack.duplicate }
+      } catch (error) {
+        throw classify(error, event, subject, expected)
+      }
+    }, {
+      retries,
+      minTimeout,
+      factor: 2,
+      randomize: true,
+      // A retry is safe: the event id is the message id, so a publish that did land is answered
+      // as a duplicate. Only time-outs and lost connections are worth another try.
+      shouldRetry: ({ error }) => (error as MessagingError).code === MessagingErrorCodes.timeout
+    })
+  }
+
+  return {
+    async publish (events, publishOptions = {}) {
+      const parsed = events.map((event) => options.registry.parse(event))
+      let expected = publishOptions.expectedLastSubjectSequence
+      if (expected !== undefined && new Set(parsed.map((e) => e.streamId)).size > 1) {
+        throw new MessagingError(MessagingErrorCodes.publish, 'an expected sequence applies to one stream; these events span several')
+      }
+      const results: PublishedEvent[] = []
+      for (const event of parsed) {
+        const result = await publishOne(event, expected)
+        results.push(result)
+        if (expected !== undefined) expected = result.seq
+      }
+      return results
+    }
+  }
+}
+
+function classify (error: unknown, event: NewEvent, subject: string, expected: number | undefined): Error {
+  if (error instanceof JetStreamApiError) {
+    if (error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      return new AbortError(new MessagingError(MessagingErrorCodes.concurrency,
+        `stream ${event.streamId} moved on: expected last sequence ${String(expected)}, ${error.message}`, { cause: error, details: { streamId: event.streamId, expected } }))
+    }
+    return new AbortError(new MessagingError(MessagingErrorCodes.publish, `JetStream refused event ${event.id} on ${subject}: ${error.message}`, { cause: error }))
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  const name = error instanceof Error ? error.name : ''
+  if (/timeout|timed out|no responders|disconnect|closed|reconnect/i.test(`${name} ${message}`)) {
+    return new MessagingError(MessagingErrorCodes.timeout, `no acknowledgement for event ${event.id} on ${subject}: ${message}`, { cause: error })
+  }
+  return new AbortError(new MessagingError(MessagingErrorCodes.publish, `could not publish event ${event.id} on ${subject}: ${message}`, { cause: error }))
+}

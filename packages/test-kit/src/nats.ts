@@ -1,0 +1,34 @@
+import { connect } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { uniqueSuffix, type TestContext } from './context.js'
+
+export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
+
+export interface NatsTestNames {
+  /** A JetStream stream name of this test's own. */
+  stream: string
+  /** Subject prefix: the stream captures `<subjectPrefix>.>`. */
+  subjectPrefix: string
+  durable: string
+}
+
+/**
+ * Names no other test uses, so tests share the one NATS server side by side; the stream is
+ * deleted at teardown (whoever created it).
+ */
+export function natsTestNames (t: TestContext, label = 'x'): NatsTestNames {
+  const suffix = uniqueSuffix()
+  const names = { stream: `T_${label.toUpperCase()}_${suffix}`, subjectPrefix: `t${suffix}.${label}`, durable: `d_${label}_${suffix}` }
+  t.teardown(async () => { await deleteStream(names.stream) })
+  return names
+}
+
+async function deleteStream (name: string): Promise<void> {
+  const nc = await connect({ servers: TEST_NATS_URL })
+  try {
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.delete(name).catch(() => false)
+  } finally {
+    await nc.close()
+  }
+}
