@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { ProblemSchema } from '@paylinks/service-kit'
+import { validateCard } from '../cards.js'
+import { notFound, SandboxError, SandboxErrorCodes } from '../errors.js'
+import { PaymentIntentStatusSchema } from '../schemas.js'
+import type { Sandbox } from '../sandbox.js'
+
+const FaultSchema = Type.Object({
+  mode: Type.Union([Type.Literal('none'), Type.Literal('duplicate'), Type.Literal('delay'), Type.Literal('reorder'), Type.Literal('drop')], { description: 'duplicate: send each event twice; delay: wait delayMs first; reorder: hold one event until the next overtakes it (or delayMs passes); drop: never send.' }),
+  delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, default: 1000 }))
+}, { additionalProperties: false, title: 'SandboxFault' })
+
+const AttemptSchema = Type.Object({
+  attempt: Type.Integer(),
+  startedAt: Type.String({ format: 'date-time' }),
+  latencyMs: Type.Number(),
+  statusCode: Type.Optional(Type.Integer()),
+  error: Type.Optional(Type.String()),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')])
+})
+
+const DeliveryLogSchema = Type.Object({
+  subscriptionId: Type.String(),
+  fault: FaultSchema,
+  deliveries: Type.Array(Type.Object({
+    id: Type.String(),
+    eventId: Type.String(),
+    event: Type.String(),
+    paymentIntentId: Type.String(),
+    paymentStatus: Type.String(),
+    status: Type.Union(['pending', 'delivered', 'failed', 'dropped'].map((s) => Type.Literal(s))),
+    fault: Type.String(),
+    attempts: Type.Array(AttemptSchema),
+    createdAt: Type.String({ format: 'date-time' })
+  }))
+}, { title: 'SandboxDeliveryLog' })
+
+const PayRequestSchema = Type.Object({
+  cardNumber: Type.String({ maxLength: 40 }),
+  expiry: Type.String({ maxLength: 10, description: 'MM/YY' }),
+  cvv: Type.String({ maxLength: 10 }),
+  cardName: Type.Optional(Type.String({ maxLength: 100 })),
+  challengeCode: Type.Optional(Type.String({ maxLength: 20, description: '3-D Secure answer for cards that challenge; 1234 passes.' }))
+}, { additionalProperties: false, title: 'SandboxPayRequest' })
+
+const PayResponseSchema = Type.Object({
+  paymentIntentId: Type.String(),
+  outcome: Type.Union(['Authorized', 'Captured', 'Declined', 'ChallengeRequired'].map((o) => Type.Literal(o))),
+  status: PaymentIntentStatusSchema
+}, { title: 'SandboxPayResponse' })
+
+const IntentParams = Type.Object({ paymentIntentId: Type.String({ maxLength: 100 }) })
+const SubscriptionParams = Type.Object({ subscriptionId: Type.String({ maxLength: 100 }) })
+const problems = { 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema }
+const tags = ['sandbox-controls']
+
+/**
+ * Controls that exist only in this emulator, under /sandbox: not Dojo's API. They answer in
+ * our problem+json and need no key, since they are for tests and load tests on loopback.
+ */
+export async function sandboxControls (app: FastifyInstance, options: { sandbox: Sandbox }): Promise<void> {
+  const { sandbox } = options
+  const api = app.withTypeProvider<TypeBoxTypeProvider>()
+
+  const subscription = (id: string) => {
+    const s = sandbox.findSubscription(id)
+    if (s === undefined) throw notFound('Subscription')
+    return s
+  }
+  const intent = (id: string) => {
+    const i = sandbox.findIntent(id)
+    if (i === undefined) throw notFound('Payment intent')
+    return i
+  }
+
+  api.get('/webhooks/:subscriptionId/deliveries', {
+    schema: { tags, summary: "A subscription's delivery log: every attempt, its status and latency (last 1000)", params: SubscriptionParams, response: { 200: DeliveryLogSchema, ...problems } }
+  }, async (request) => {
+    const s = subscription(request.params.subscriptionId)
+    return { subscriptionId: s.id, fault: sandbox.webhooks.fault(s.id), deliveries: sandbox.webhooks.deliveries(s.id) }
+  })
+
+  api.put('/webhooks/:subscriptionId/fault', {
+    schema: { tags, summary: "Set a subscription's delivery fault", params: SubscriptionParams, body: FaultSchema, response: { 200: FaultSchema, ...problems } }
+  }, async (request) => {
+    const s = subscription(request.params.subscriptionId)
+    sandbox.webhooks.setFault(s.id, { mode: request.body.mode, delayMs: request.body.delayMs ?? 1000 })
+    return sandbox.webhooks.fault(s.id)
+  })
+
+  api.post('/payment-intents/:paymentIntentId/pay', {
+    schema: { tags, summary: 'Pay an intent without the browser, with the test cards of the checkout page', params: IntentParams, body: PayRequestSchema, response: { 200: PayResponseSchema, ...problems } }
+  }, async (request) => {
+    const i = intent(request.params.paymentIntentId)
+    const errors = validateCard(request.body, new Date(), sandbox.options.legacyTestExpiry)
+    const fields = Object.entries(errors)
+    if (fields.length > 0) {
+      throw new SandboxError(SandboxErrorCodes.validation, 400, fields.map(([k, v]) => `${k}: ${v}`).join(' '))
+    }
+    const result = sandbox.pay(i, request.body, request.body.challengeCode)
+    return { paymentIntentId: i.id, outcome: result.outcome, status: i.status }
+  })
+
+  api.post('/payment-intents/:paymentIntentId/expire', {
+    schema: { tags, summary: 'Make an unpaid intent reach its expireAt now (it becomes Canceled)', params: IntentParams, response: { 200: Type.Object({ paymentIntentId: Type.String(), status: PaymentIntentStatusSchema, expireAt: Type.String() }), ...problems } }
+  }, async (request) => {
+    const i = sandbox.forceExpire(intent(request.params.paymentIntentId))
+    return { paymentIntentId: i.id, status: i.status, expireAt: i.expireAt.toISOString() }
+  })
+}

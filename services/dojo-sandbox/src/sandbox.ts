@@ -1,0 +1,531 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto'
+import type { Registry } from 'prom-client'
+import { CHALLENGE_CODE, cardOutcome, maskCard, type CardInput, type MaskedCard } from './cards.js'
+import type { SandboxOptions } from './config.js'
+import { conflict, notFound, validationError } from './errors.js'
+import { ID_PREFIX, newId } from './ids.js'
+import type {
+  CaptureDetails, CaptureMode, CreatePaymentIntentRequest, CreateRefundRequest, Money, PaymentDetails, PaymentEvent,
+  PaymentIntentStatus, PaymentIntentView, Refund, SearchPaymentIntentRequest, WebhookEventName
+} from './schemas.js'
+import { WebhookDispatcher } from './webhooks.js'
+
+export interface Intent {
+  id: string
+  seq: number
+  accountKey: string
+  accountId: string
+  status: PaymentIntentStatus
+  request: CreatePaymentIntentRequest
+  captureMode: CaptureMode
+  createdAt: Date
+  updatedAt: Date
+  expireAt: Date
+  clientSessionSecret: string
+  clientSessionSecretExpirationDate: Date
+  paymentEvents: PaymentEvent[]
+  paymentDetails?: PaymentDetails
+  captures: CaptureDetails[]
+  capturedAmount: number
+  refundedAmount: number
+  refunds: Map<string, Refund>
+  challenge?: { token: string, card: MaskedCard }
+}
+
+export interface Secret { id: string, value: string, isActive: boolean, createdAt: Date, lastUsedAt?: Date }
+
+export interface Subscription {
+  id: string
+  accountKey: string
+  accountId: string
+  events: string[]
+  url: string
+  description?: string
+  secrets: Secret[]
+  createdAt: Date
+  updatedAt: Date
+}
+
+interface Account { key: string, id: string, intents: Map<string, Intent>, subscriptions: Map<string, Subscription> }
+
+export type PaymentOutcome =
+  | { outcome: 'Authorized' | 'Captured' }
+  | { outcome: 'Declined' }
+  | { outcome: 'ChallengeRequired', challengeToken: string }
+
+// Which status may follow which. Everything else is a 409.
+const MOVES: Record<PaymentIntentStatus, PaymentIntentStatus[]> = {
+  Created: ['Authorized', 'Captured', 'Canceled'],
+  Authorized: ['Captured', 'Reversed'],
+  Captured: ['Captured', 'Refunded', 'Reversed'],
+  Refunded: [],
+  Reversed: [],
+  Canceled: []
+}
+
+/**
+ * The emulated Dojo account state, in memory: one account per secret key, intents visible only
+ * to the key that created them, and every status change sent to the account's subscriptions.
+ */
+export class Sandbox {
+  readonly options: SandboxOptions
+  readonly webhooks: WebhookDispatcher
+  readonly #accounts = new Map<string, Account>()
+  readonly #intents = new Map<string, Intent>()
+  readonly #subscriptions = new Map<string, Subscription>()
+  #seq = 0
+  #sweeper: NodeJS.Timeout | undefined
+
+  constructor (options: SandboxOptions, registry?: Registry) {
+    this.options = options
+    this.webhooks = new WebhookDispatcher({
+      retryDelaysMs: options.retryDelaysMs,
+      timeoutMs: options.webhookTimeoutMs,
+      resolve: (id) => this.#target(id),
+      ...(registry === undefined ? {} : { registry })
+    })
+    this.#sweeper = setInterval(() => { this.expireDue() }, options.expirySweepMs)
+    this.#sweeper.unref()
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+    await this.webhooks.close()
+  }
+
+  account (key: string): Account {
+    let account = this.#accounts.get(key)
+    if (account === undefined) {
+      account = { key, id: newId(ID_PREFIX.account), intents: new Map(), subscriptions: new Map() }
+      this.#accounts.set(key, account)
+    }
+    return account
+  }
+
+  // Payment intents
+
+  createIntent (key: string, request: CreatePaymentIntentRequest): Intent {
+    const account = this.account(key)
+    const now = new Date()
+    const expireAt = request.expireAt == null ? new Date(now.getTime() + this.options.intentExpiryMs) : new Date(request.expireAt)
+    if (Number.isNaN(expireAt.getTime())) throw validationError('ExpireAt', 'The ExpireAt field is not a valid date-time.')
+    if (!isCurrency(request.amount.currencyCode)) throw validationError('Amount.CurrencyCode', `The currency code '${request.amount.currencyCode}' is not supported.`)
+    const intent: Intent = {
+      id: newId(ID_PREFIX.paymentIntent),
+      seq: ++this.#seq,
+      accountKey: key,
+      accountId: account.id,
+      status: 'Created',
+      request,
+      captureMode: request.captureMode ?? 'Auto',
+      createdAt: now,
+      updatedAt: now,
+      expireAt,
+      ...newSessionSecret(now),
+      paymentEvents: [],
+      captures: [],
+      capturedAmount: 0,
+      refundedAmount: 0,
+      refunds: new Map()
+    }
+    account.intents.set(intent.id, intent)
+    this.#intents.set(intent.id, intent)
+    this.#emit(intent, 'payment_intent.created')
+    return intent
+  }
+
+  /** An intent of this key; a canceled one only when asked for. */
+  getIntent (key: string, id: string, options: { returnCanceled?: boolean } = {}): Intent {
+    const intent = this.account(key).intents.get(id)
+    if (intent === undefined) throw notFound('Payment intent')
+    this.#expireIfDue(intent)
+    if (intent.status === 'Canceled' && options.returnCanceled !== true) throw notFound('Payment intent')
+    return intent
+  }
+
+  /** Any intent by id: the checkout page and the sandbox controls are not tied to a key. */
+  findIntent (id: string): Intent | undefined {
+    const intent = this.#intents.get(id)
+    if (intent !== undefined) this.#expireIfDue(intent)
+    return intent
+  }
+
+  cancel (key: string, id: string): Intent {
+    const intent = this.getIntent(key, id)
+    this.#move(intent, 'Canceled', 'it can only be canceled while Created')
+    return intent
+  }
+
+  capture (key: string, id: string, amount: number): { message: string, captureId: string } {
+    const intent = this.getIntent(key, id)
+    if (intent.captureMode !== 'Manual') throw conflict(`Payment intent ${intent.id} is captured automatically.`)
+    if (intent.status !== 'Authorized' && intent.status !== 'Captured') throw conflict(`Payment intent ${intent.id} is ${intent.status}: it cannot be captured.`)
+    if (intent.refundedAmount > 0) throw conflict(`Payment intent ${intent.id} has refunds: it cannot be captured.`)
+    const remaining = totalAmount(intent).value - intent.capturedAmount
+    if (remaining <= 0) throw conflict(`Payment intent ${intent.id} is already fully captured.`)
+    if (amount > remaining) throw validationError('Amount', `The Amount must not exceed the uncaptured amount (${remaining}).`)
+    const capture: CaptureDetails = { id: newId(ID_PREFIX.capture), amount, status: 'Successful', createdAt: new Date().toISOString() }
+    intent.captures.push(capture)
+    intent.capturedAmount += amount
+    this.#event(intent, 'Captured', intent.paymentDetails?.authCode ?? '')
+    this.#move(intent, 'Captured', '')
+    return { message: 'Capture successful', captureId: capture.id }
+  }
+
+  refund (key: string, id: string, idempotencyKey: string, request: CreateRefundRequest): Refund {
+    const intent = this.getIntent(key, id)
+    // The same key on the same intent replays the first answer, whatever the body.
+    const replay = intent.refunds.get(idempotencyKey)
+    if (replay !== undefined) return replay
+    if (intent.status !== 'Captured') throw conflict(`Payment intent ${intent.id} is ${intent.status}: only a Captured payment can be refunded.`)
+    const refundable = intent.capturedAmount - intent.refundedAmount
+    if (request.amount > refundable) throw validationError('Amount', `The Amount must not exceed the refundable amount (${refundable}).`)
+    const refund: Refund = {
+      paymentIntentId: intent.id,
+      refundId: newId(ID_PREFIX.refund),
+      ...(request.refundReason == null ? {} : { refundReason: request.refundReason }),
+      ...(request.notes == null ? {} : { notes: request.notes })
+    }
+    intent.refunds.set(idempotencyKey, refund)
+    intent.refundedAmount += request.amount
+    this.#event(intent, 'Refunded', '')
+    // Partial refunds keep the payment Captured; the last one makes it Refunded.
+    this.#move(intent, intent.refundedAmount === intent.capturedAmount ? 'Refunded' : 'Captured', '')
+    return refund
+  }
+
+  reverse (key: string, id: string): { message: string, reversalId: string } {
+    const intent = this.getIntent(key, id)
+    if (intent.refundedAmount > 0) throw conflict(`Payment intent ${intent.id} has refunds: it cannot be reversed.`)
+    this.#move(intent, 'Reversed', 'only an Authorized or Captured payment can be reversed')
+    this.#event(intent, 'Reversed', '')
+    return { message: 'Reversal successful', reversalId: newId(ID_PREFIX.reversal) }
+  }
+
+  refreshSessionSecret (key: string, id: string): Intent {
+    const intent = this.getIntent(key, id)
+    Object.assign(intent, newSessionSecret(new Date()))
+    intent.updatedAt = new Date()
+    return intent
+  }
+
+  search (key: string, query: SearchPaymentIntentRequest): { data: Intent[], before: string | null, after: string | null } {
+    const limit = query.cursor?.limit ?? 50
+    const before = query.cursor?.before ?? null
+    const after = query.cursor?.after ?? null
+    if (before !== null && after !== null) throw validationError('Cursor', 'Only one of Cursor.Before and Cursor.After may be given.')
+    const start = query.startDate == null ? -Infinity : Date.parse(query.startDate)
+    const end = query.endDate == null ? Infinity : Date.parse(query.endDate)
+    const statuses = query.statuses == null || query.statuses.length === 0 ? undefined : new Set(query.statuses)
+    // Newest first; the cursor is the position (creation order) of an edge item.
+    const all = [...this.account(key).intents.values()]
+      .filter((i) => { this.#expireIfDue(i); return true })
+      .filter((i) => (statuses === undefined || statuses.has(i.status)) && i.createdAt.getTime() >= start && i.createdAt.getTime() <= end)
+      .sort((a, b) => b.seq - a.seq)
+    let page: Intent[]
+    let moreOlder: boolean
+    let moreNewer: boolean
+    if (before !== null) {
+      const pivot = decodeCursor(before, 'Cursor.Before')
+      const newer = all.filter((i) => i.seq > pivot)
+      page = newer.slice(Math.max(0, newer.length - limit))
+      moreNewer = newer.length > limit
+      moreOlder = all.some((i) => i.seq <= pivot)
+    } else {
+      const pivot = after === null ? Infinity : decodeCursor(after, 'Cursor.After')
+      const older = all.filter((i) => i.seq < pivot)
+      page = older.slice(0, limit)
+      moreOlder = older.length > limit
+      moreNewer = all.some((i) => i.seq >= pivot)
+    }
+    return {
+      data: page,
+      before: moreNewer && page.length > 0 ? encodeCursor(page[0]!.seq) : null,
+      after: moreOlder && page.length > 0 ? encodeCursor(page[page.length - 1]!.seq) : null
+    }
+  }
+
+  // Paying: the checkout page and the sandbox control share these rules.
+
+  /** Try a card on an intent; the card itself is forgotten when this returns. */
+  pay (intent: Intent, card: CardInput, challengeCode?: string): PaymentOutcome {
+    this.#assertPayable(intent)
+    const masked = maskCard(card)
+    const outcome = cardOutcome(card)
+    if (outcome === 'declined') return this.#decline(intent, masked)
+    if (outcome === 'challenge') {
+      const token = randomBytes(16).toString('base64url')
+      intent.challenge = { token, card: masked }
+      this.#event(intent, 'AuthChallenged', '', masked)
+      if (challengeCode === undefined) return { outcome: 'ChallengeRequired', challengeToken: token }
+      return this.completeChallenge(intent, token, challengeCode)
+    }
+    return this.#authorise(intent, masked)
+  }
+
+  /** The answer to a 3-D Secure challenge: the right code authorises, anything else declines. */
+  completeChallenge (intent: Intent, token: string, code: string): PaymentOutcome {
+    this.#assertPayable(intent)
+    const challenge = intent.challenge
+    if (challenge === undefined || challenge.token !== token) throw conflict('No 3-D Secure challenge is pending for this payment.')
+    delete intent.challenge
+    if (code.trim() !== CHALLENGE_CODE) return this.#decline(intent, challenge.card)
+    return this.#authorise(intent, challenge.card)
+  }
+
+  /** Void intents still unpaid at expireAt; returns how many. */
+  expireDue (): number {
+    let count = 0
+    for (const intent of this.#intents.values()) if (this.#expireIfDue(intent)) count++
+    return count
+  }
+
+  /** Sandbox control: make an intent expire now. */
+  forceExpire (intent: Intent): Intent {
+    if (intent.status !== 'Created') throw conflict(`Payment intent ${intent.id} is ${intent.status}: only an unpaid intent expires.`)
+    intent.expireAt = new Date()
+    this.#expireIfDue(intent)
+    return intent
+  }
+
+  isExpired (intent: Intent): boolean {
+    return intent.expireAt.getTime() <= Date.now()
+  }
+
+  view (intent: Intent): PaymentIntentView {
+    const r = intent.request
+    const config = r.config ?? {}
+    return {
+      id: intent.id,
+      captureMode: intent.captureMode,
+      cardHolderNotPresent: r.cardHolderNotPresent ?? false,
+      clientSessionSecret: intent.clientSessionSecret,
+      clientSessionSecretExpirationDate: intent.clientSessionSecretExpirationDate.toISOString(),
+      ...(intent.paymentDetails === undefined ? {} : { paymentDetails: intent.paymentDetails }),
+      status: intent.status,
+      paymentMethods: r.paymentMethods ?? ['Card'],
+      amount: r.amount,
+      ...(r.tipsAmount == null ? {} : { tipsAmount: r.tipsAmount }),
+      totalAmount: totalAmount(intent),
+      refundedAmount: intent.refundedAmount,
+      ...(r.customer == null ? {} : { customer: r.customer }),
+      ...(r.billingAddress == null ? {} : { billingAddress: r.billingAddress }),
+      ...(r.shippingDetails == null ? {} : { shippingDetails: r.shippingDetails }),
+      createdAt: intent.createdAt.toISOString(),
+      updatedAt: intent.updatedAt.toISOString(),
+      reference: r.reference,
+      ...(r.description == null ? {} : { description: r.description }),
+      itemLines: r.itemLines ?? [],
+      taxLines: r.taxLines ?? [],
+      merchantConfig: { supportedPaymentMethods: { cardSchemes: ['VISA', 'MASTERCARD', 'MAESTRO'], wallets: [] } },
+      config: { ...config, branding: {}, tradingName: this.options.merchantName },
+      paymentSource: r.paymentSource ?? 'api',
+      expireAt: intent.expireAt.toISOString(),
+      metadata: r.metadata ?? {},
+      paymentEvents: intent.paymentEvents,
+      paymentLink: `${this.options.publicUrl}/checkout/${intent.id}`,
+      terminalSessionHistory: [],
+      captures: intent.captures
+    }
+  }
+
+  // Webhook subscriptions
+
+  createSubscription (key: string, input: { events: string[], url: string, description?: string | null }): Subscription {
+    const account = this.account(key)
+    const now = new Date()
+    const subscription: Subscription = {
+      id: newId(ID_PREFIX.subscription),
+      accountKey: key,
+      accountId: account.id,
+      events: [...new Set(input.events)],
+      url: input.url,
+      ...(input.description == null ? {} : { description: input.description }),
+      secrets: [newSecret(true)],
+      createdAt: now,
+      updatedAt: now
+    }
+    account.subscriptions.set(subscription.id, subscription)
+    this.#subscriptions.set(subscription.id, subscription)
+    return subscription
+  }
+
+  subscriptions (key: string): Subscription[] {
+    return [...this.account(key).subscriptions.values()]
+  }
+
+  getSubscription (key: string, id: string): Subscription {
+    const subscription = this.account(key).subscriptions.get(id)
+    if (subscription === undefined) throw notFound('Subscription')
+    return subscription
+  }
+
+  findSubscription (id: string): Subscription | undefined {
+    return this.#subscriptions.get(id)
+  }
+
+  updateSubscription (key: string, id: string, input: { events?: string[] | null, url?: string | null, description?: string | null }): Subscription {
+    const subscription = this.getSubscription(key, id)
+    if (input.events != null) subscription.events = [...new Set(input.events)]
+    if (input.url != null) subscription.url = input.url
+    if (input.description != null) subscription.description = input.description
+    subscription.updatedAt = new Date()
+    return subscription
+  }
+
+  deleteSubscription (key: string, id: string): void {
+    this.getSubscription(key, id)
+    this.account(key).subscriptions.delete(id)
+    this.#subscriptions.delete(id)
+    this.webhooks.forget(id)
+  }
+
+  addSecret (key: string, id: string): Subscription {
+    const subscription = this.getSubscription(key, id)
+    // New secrets start inactive so a receiver can learn them before they are used to sign.
+    subscription.secrets.push(newSecret(false))
+    subscription.updatedAt = new Date()
+    return subscription
+  }
+
+  activateSecret (key: string, id: string, secretId: string): void {
+    const subscription = this.getSubscription(key, id)
+    const secret = subscription.secrets.find((s) => s.id === secretId)
+    if (secret === undefined) throw notFound('Secret')
+    for (const s of subscription.secrets) s.isActive = s === secret
+    subscription.updatedAt = new Date()
+  }
+
+  deleteSecret (key: string, id: string, secretId: string): void {
+    const subscription = this.getSubscription(key, id)
+    const secret = subscription.secrets.find((s) => s.id === secretId)
+    if (secret === undefined) throw notFound('Secret')
+    if (secret.isActive) throw conflict('The active secret cannot be deleted: activate another one first.')
+    subscription.secrets = subscription.secrets.filter((s) => s !== secret)
+    subscription.updatedAt = new Date()
+  }
+
+  // Internals
+
+  #assertPayable (intent: Intent): void {
+    this.#expireIfDue(intent)
+    if (intent.status !== 'Created') throw conflict(`Payment intent ${intent.id} is ${intent.status}: it cannot be paid.`)
+  }
+
+  #authorise (intent: Intent, card: MaskedCard): PaymentOutcome {
+    const authCode = String(randomInt(0, 1_000_000)).padStart(6, '0')
+    const transactionId = randomUUID()
+    const now = new Date().toISOString()
+    const to = intent.captureMode === 'Manual' ? 'Authorized' : 'Captured'
+    intent.paymentDetails = {
+      transactionId,
+      transactionDateTime: now,
+      message: to === 'Captured' ? 'DEPOSITED' : 'AUTHORIZED',
+      authCode,
+      card: { cardNumber: card.cardNumber, cardName: card.cardName, expiryDate: card.expiryDate, cardType: card.cardType, last4PAN: card.last4 }
+    }
+    if (to === 'Captured') intent.capturedAmount = totalAmount(intent).value
+    this.#event(intent, to, authCode, card, transactionId)
+    this.#move(intent, to, '')
+    return { outcome: to }
+  }
+
+  #decline (intent: Intent, card: MaskedCard): PaymentOutcome {
+    // A decline is an event, not a status: the intent stays Created and can be paid again.
+    this.#event(intent, 'Declined', '', card)
+    intent.updatedAt = new Date()
+    return { outcome: 'Declined' }
+  }
+
+  #event (intent: Intent, eventType: PaymentEvent['eventType'], authCode: string, card?: MaskedCard, transactionId?: string): void {
+    const c = card ?? cardOfIntent(intent)
+    intent.paymentEvents.push({
+      transactionId: transactionId ?? intent.paymentDetails?.transactionId ?? randomUUID(),
+      transactionDateTime: new Date().toISOString(),
+      eventType,
+      authCode,
+      cardNumber: c?.cardNumber ?? '',
+      expiryDate: c?.expiryDate ?? '',
+      cardType: c?.cardType ?? '',
+      cardholderName: c?.cardName ?? '',
+      paymentMethodId: ''
+    })
+  }
+
+  #move (intent: Intent, to: PaymentIntentStatus, why: string): void {
+    if (!MOVES[intent.status].includes(to)) throw conflict(`Payment intent ${intent.id} is ${intent.status}${why === '' ? '' : `: ${why}`}.`)
+    const from = intent.status
+    intent.status = to
+    intent.updatedAt = new Date()
+    if (from !== to) this.#emit(intent, 'payment_intent.status_updated')
+  }
+
+  #expireIfDue (intent: Intent): boolean {
+    if (intent.status !== 'Created' || !this.isExpired(intent)) return false
+    // The spec: an intent not authorised by expireAt is voided. Voiding an unpaid intent is
+    // what DELETE does, so it becomes Canceled (Reversed is for voids after authorisation).
+    delete intent.challenge
+    this.#move(intent, 'Canceled', '')
+    return true
+  }
+
+  #emit (intent: Intent, event: WebhookEventName): void {
+    const account = this.#accounts.get(intent.accountKey)
+    if (account === undefined) return
+    for (const subscription of account.subscriptions.values()) {
+      if (!subscription.events.includes(event)) continue
+      this.webhooks.enqueue(subscription.id, {
+        id: newId(ID_PREFIX.event),
+        event,
+        accountId: intent.accountId,
+        createdAt: new Date().toISOString(),
+        data: { paymentIntentId: intent.id, paymentStatus: intent.status, captureMode: intent.captureMode }
+      })
+    }
+  }
+
+  #target (subscriptionId: string): { url: string, secret: string } | undefined {
+    const subscription = this.#subscriptions.get(subscriptionId)
+    const secret = subscription?.secrets.find((s) => s.isActive)
+    if (subscription === undefined || secret === undefined) return undefined
+    secret.lastUsedAt = new Date()
+    return { url: subscription.url, secret: secret.value }
+  }
+}
+
+function totalAmount (intent: Intent): Money {
+  const tips = intent.request.tipsAmount?.value ?? 0
+  return { value: intent.request.amount.value + tips, currencyCode: intent.request.amount.currencyCode }
+}
+
+function cardOfIntent (intent: Intent): MaskedCard | undefined {
+  const card = intent.paymentDetails?.card
+  if (card === undefined) return undefined
+  return { cardNumber: card.cardNumber, last4: card.last4PAN, expiryDate: card.expiryDate, cardType: card.cardType, cardName: card.cardName }
+}
+
+function newSessionSecret (now: Date): { clientSessionSecret: string, clientSessionSecretExpirationDate: Date } {
+  return { clientSessionSecret: randomBytes(96).toString('base64url'), clientSessionSecretExpirationDate: new Date(now.getTime() + 30 * 60_000) }
+}
+
+function newSecret (isActive: boolean): Secret {
+  return { id: newId(ID_PREFIX.secret), value: randomBytes(16).toString('base64url'), isActive, createdAt: new Date() }
+}
+
+// Dojo takes GBP and EUR; anything else is refused as Dojo would.
+const CURRENCIES = new Set(['GBP', 'EUR'])
+
+function isCurrency (code: string): boolean {
+  return CURRENCIES.has(code)
+}
+
+function encodeCursor (seq: number): string {
+  return Buffer.from(`pi:${seq}`).toString('base64url')
+}
+
+function decodeCursor (cursor: string, field: string): number {
+  const m = /^pi:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString())
+  if (m === null) throw validationError(field, `The ${field} value is not a valid cursor.`)
+  return Number(m[1])
+}

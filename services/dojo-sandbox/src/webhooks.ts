@@ -1,0 +1,214 @@
+import { Counter, Histogram, type Registry } from 'prom-client'
+import { signWebhook } from './signature.js'
+import type { WebhookPayload } from './schemas.js'
+
+export type FaultMode = 'none' | 'duplicate' | 'delay' | 'reorder' | 'drop'
+
+export interface Fault { mode: FaultMode, delayMs: number }
+
+export interface DeliveryAttempt {
+  attempt: number
+  startedAt: string
+  latencyMs: number
+  statusCode?: number
+  error?: string
+  outcome: 'success' | 'failure'
+}
+
+export interface Delivery {
+  id: string
+  subscriptionId: string
+  eventId: string
+  event: string
+  paymentIntentId: string
+  paymentStatus: string
+  status: 'pending' | 'delivered' | 'failed' | 'dropped'
+  fault: FaultMode
+  attempts: DeliveryAttempt[]
+  createdAt: string
+}
+
+/** Where and how to sign, looked up at each attempt so rotation and deletion apply to retries. */
+export type ResolveTarget = (subscriptionId: string) => { url: string, secret: string } | undefined
+
+const LOG_LIMIT = 1000
+
+/**
+ * Sends webhook bodies with retries. Each attempt has its own timeout; a non-2xx, a network
+ * error or a timeout is retried after the next delay of the schedule, until it runs out.
+ * Faults are per subscription and exist to exercise receivers' idempotency and ordering.
+ */
+export class WebhookDispatcher {
+  readonly #retryDelaysMs: number[]
+  readonly #timeoutMs: number
+  readonly #resolve: ResolveTarget
+  readonly #log = new Map<string, Delivery[]>()
+  readonly #faults = new Map<string, Fault>()
+  readonly #held = new Map<string, { delivery: Delivery, body: string, timer: NodeJS.Timeout }>()
+  readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #inFlight = new Set<AbortController>()
+  #pending = 0
+  #idleWaiters: Array<() => void> = []
+  #closed = false
+  #seq = 0
+  readonly #attempts: Counter<'outcome'> | undefined
+  readonly #latency: Histogram<'outcome'> | undefined
+
+  constructor (options: { retryDelaysMs: number[], timeoutMs: number, resolve: ResolveTarget, registry?: Registry }) {
+    this.#retryDelaysMs = options.retryDelaysMs
+    this.#timeoutMs = options.timeoutMs
+    this.#resolve = options.resolve
+    if (options.registry !== undefined) {
+      this.#attempts = new Counter({ name: 'dojo_sandbox_webhook_attempts_total', help: 'Webhook delivery attempts by outcome.', labelNames: ['outcome'] as const, registers: [options.registry] })
+      this.#latency = new Histogram({ name: 'dojo_sandbox_webhook_attempt_seconds', help: 'Webhook attempt latency.', labelNames: ['outcome'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [options.registry] })
+    }
+  }
+
+  setFault (subscriptionId: string, fault: Fault): void {
+    if (fault.mode === 'none') this.#faults.delete(subscriptionId)
+    else this.#faults.set(subscriptionId, fault)
+  }
+
+  fault (subscriptionId: string): Fault {
+    return this.#faults.get(subscriptionId) ?? { mode: 'none', delayMs: 0 }
+  }
+
+  deliveries (subscriptionId: string): Delivery[] {
+    return this.#log.get(subscriptionId) ?? []
+  }
+
+  forget (subscriptionId: string): void {
+    this.#log.delete(subscriptionId)
+    this.#faults.delete(subscriptionId)
+  }
+
+  /** Resolves when no delivery is pending (all delivered, failed or dropped). */
+  async idle (): Promise<void> {
+    if (this.#pending === 0) return
+    await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve) })
+  }
+
+  enqueue (subscriptionId: string, payload: WebhookPayload): void {
+    if (this.#closed) return
+    // Serialised once: the signature covers exactly these bytes, on every attempt.
+    const body = JSON.stringify(payload)
+    const fault = this.fault(subscriptionId)
+    const copies = fault.mode === 'duplicate' ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      const delivery = this.#record(subscriptionId, payload, fault.mode)
+      if (fault.mode === 'drop') { delivery.status = 'dropped'; continue }
+      this.#pending++
+      if (fault.mode === 'delay') this.#later(fault.delayMs, () => { this.#attempt(delivery, body, 0) })
+      else if (fault.mode === 'reorder') this.#reorder(subscriptionId, delivery, body, fault.delayMs)
+      else this.#attempt(delivery, body, 0)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const timer of this.#timers) clearTimeout(timer)
+    for (const held of this.#held.values()) clearTimeout(held.timer)
+    this.#timers.clear()
+    this.#held.clear()
+    for (const controller of this.#inFlight) controller.abort()
+    this.#pending = 0
+    this.#settle()
+  }
+
+  // Hold one delivery back; the next one overtakes it. Flushed after delayMs if none comes.
+  #reorder (subscriptionId: string, delivery: Delivery, body: string, delayMs: number): void {
+    const held = this.#held.get(subscriptionId)
+    if (held === undefined) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer)
+        this.#held.delete(subscriptionId)
+        this.#attempt(delivery, body, 0)
+      }, Math.max(delayMs, 1))
+      this.#timers.add(timer)
+      this.#held.set(subscriptionId, { delivery, body, timer })
+      return
+    }
+    clearTimeout(held.timer)
+    this.#timers.delete(held.timer)
+    this.#held.delete(subscriptionId)
+    this.#attempt(delivery, body, 0)
+    this.#attempt(held.delivery, held.body, 0)
+  }
+
+  #record (subscriptionId: string, payload: WebhookPayload, fault: FaultMode): Delivery {
+    const delivery: Delivery = {
+      id: `dlv_${(++this.#seq).toString(36)}`,
+      subscriptionId,
+      eventId: payload.id,
+      event: payload.event,
+      paymentIntentId: payload.data.paymentIntentId,
+      paymentStatus: payload.data.paymentStatus,
+      status: 'pending',
+      fault,
+      attempts: [],
+      createdAt: new Date().toISOString()
+    }
+    let log = this.#log.get(subscriptionId)
+    if (log === undefined) { log = []; this.#log.set(subscriptionId, log) }
+    log.push(delivery)
+    if (log.length > LOG_LIMIT) log.splice(0, log.length - LOG_LIMIT)
+    return delivery
+  }
+
+  #later (ms: number, fn: () => void): void {
+    const timer = setTimeout(() => { this.#timers.delete(timer); fn() }, ms)
+    this.#timers.add(timer)
+  }
+
+  #attempt (delivery: Delivery, body: string, index: number): void {
+    if (this.#closed) return
+    const target = this.#resolve(delivery.subscriptionId)
+    if (target === undefined) { this.#finish(delivery, 'failed'); return }
+    const controller = new AbortController()
+    this.#inFlight.add(controller)
+    const startedAt = new Date()
+    const started = performance.now()
+    const record = (outcome: 'success' | 'failure', detail: { statusCode?: number, error?: string }): void => {
+      const latencyMs = Math.round((performance.now() - started) * 100) / 100
+      delivery.attempts.push({ attempt: index + 1, startedAt: startedAt.toISOString(), latencyMs, outcome, ...detail })
+      this.#attempts?.inc({ outcome })
+      this.#latency?.observe({ outcome }, latencyMs / 1000)
+    }
+    fetch(target.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'dojo-signature': signWebhook(body, target.secret), 'user-agent': 'dojo-sandbox-webhooks' },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.#timeoutMs)])
+    }).then(async (response) => {
+      // Drain the body so the connection can be reused.
+      await response.arrayBuffer().catch(() => undefined)
+      const ok = response.status >= 200 && response.status < 300
+      record(ok ? 'success' : 'failure', { statusCode: response.status })
+      return ok
+    }, (error: unknown) => {
+      const name = error instanceof Error ? error.name : ''
+      record('failure', { error: name === 'TimeoutError' ? `timed out after ${this.#timeoutMs} ms` : error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error) })
+      return false
+    }).then((ok) => {
+      this.#inFlight.delete(controller)
+      if (this.#closed) return
+      if (ok) this.#finish(delivery, 'delivered')
+      else if (index < this.#retryDelaysMs.length) this.#later(this.#retryDelaysMs[index]!, () => { this.#attempt(delivery, body, index + 1) })
+      else this.#finish(delivery, 'failed')
+    }, () => undefined)
+  }
+
+  #finish (delivery: Delivery, status: 'delivered' | 'failed'): void {
+    delivery.status = status
+    this.#pending--
+    this.#settle()
+  }
+
+  #settle (): void {
+    if (this.#pending > 0) return
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const resolve of waiters) resolve()
+  }
+}
