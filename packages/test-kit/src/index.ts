@@ -1,4 +1,4 @@
-export { uniqueSuffix, type TestContext } from './context.js'
+export { onTeardown, uniqueSuffix, type TestContext } from './context.js'
 export { natsTestNames, TEST_NATS_URL, type NatsTestNames } from './nats.js'
 export { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './postgres.js'
 export { spawnService, type ServiceProcess } from './process.js'

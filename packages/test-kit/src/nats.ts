@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { uniqueSuffix, type TestContext } from './context.js'
+import { onTeardown, uniqueSuffix, type TestContext } from './context.js'
 
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 
@@ -19,7 +19,7 @@ export interface NatsTestNames {
 export function natsTestNames (t: TestContext, label = 'x'): NatsTestNames {
   const suffix = uniqueSuffix()
   const names = { stream: `T_${label.toUpperCase()}_${suffix}`, subjectPrefix: `t${suffix}.${label}`, durable: `d_${label}_${suffix}` }
-  t.teardown(async () => { await deleteStream(names.stream) })
+  onTeardown(t, async () => { await deleteStream(names.stream) })
   return names
 }
 

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { uniqueSuffix, type TestContext } from './context.js'
+import { onTeardown, uniqueSuffix, type TestContext } from './context.js'
 
 // Tests run against the machine's Postgres (trust auth, as in CI); TEST_DATABASE_URL overrides.
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -24,7 +24,7 @@ export async function createTestDatabase (t: TestContext, options: { prepare?: (
   }
   const url = new URL(TEST_DATABASE_URL)
   url.pathname = `/${name}`
-  t.teardown(async () => {
+  onTeardown(t, async () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
     await client.connect()
     try {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import type { TestContext } from './context.js'
+import { onTeardown, type TestContext } from './context.js'
 
 export interface ServiceProcess {
   child: ChildProcess
@@ -33,7 +33,7 @@ export function spawnService (t: TestContext, entry: string, env: Record<string,
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     return await exited
   }
-  t.teardown(async () => { await kill('SIGKILL') })
+  onTeardown(t, async () => { await kill('SIGKILL') })
   return {
     child,
     output: () => output,

@@ -1,0 +1,100 @@
+import type { EventRegistry, RecordedEvent } from '@paylinks/contracts'
+import { createClient, createDatabase } from './database.js'
+import { EventStoreError, EventStoreErrorCodes } from './errors.js'
+import { headPosition, readAll, readStream, type Executor } from './events.js'
+import { Notifier } from './notifier.js'
+
+export interface EventStoreOptions {
+  connectionString: string
+  /** When given, events are upcast to their current version as they are read. */
+  registry?: EventRegistry<any>
+  /** Pool size. Default 10. */
+  poolSize?: number
+  /** Live readers re-check the table at least this often, notification or not. Default 1000 ms. */
+  pollIntervalMs?: number
+  applicationName?: string
+  log?: { warn: (obj: object, msg: string) => void }
+}
+
+export interface SubscribeOptions {
+  /** Start after this position (exclusive); 0 reads from the beginning. */
+  after: number
+  /** Largest batch handed out at once. Default 500. */
+  batchSize?: number
+  /** Ends the subscription. */
+  signal?: AbortSignal
+}
+
+export interface EventStore {
+  /** The Kysely instance: pass it (or a transaction of it) to the plain functions. */
+  db: Executor
+  readStream: (streamId: string, options?: { fromVersion?: number }) => Promise<RecordedEvent[]>
+  readAll: (after: number, limit?: number) => Promise<RecordedEvent[]>
+  head: () => Promise<number>
+  /**
+   * Batches of events after `after`, in log order: first what is stored (catch-up), then new
+   * events as they are recorded. The next batch is read only when the consumer asks for it, so
+   * a slow consumer is never flooded (back-pressure).
+   */
+  subscribe: (options: SubscribeOptions) => AsyncGenerator<RecordedEvent[], void, undefined>
+  /** Resolve once the store has recorded `position` (read-your-own-write after a publish). */
+  waitForPosition: (position: number, timeoutMs?: number) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** Open the event store: a pool for reads and checkpoints, one LISTEN connection for live reads. */
+export async function createEventStore (options: EventStoreOptions): Promise<EventStore> {
+  const connection = { connectionString: options.connectionString, applicationName: options.applicationName ?? 'event-store' }
+  const db = createDatabase({ ...connection, max: options.poolSize ?? 10 })
+  const notifier = new Notifier(() => createClient(connection), options.log)
+  await notifier.start()
+  const pollIntervalMs = options.pollIntervalMs ?? 1000
+  const upcast = (events: RecordedEvent[]): RecordedEvent[] =>
+    options.registry === undefined ? events : events.map((e) => options.registry!.upcast(e))
+  let closed = false
+
+  async function * subscribe (subscription: SubscribeOptions): AsyncGenerator<RecordedEvent[], void, undefined> {
+    let position = subscription.after
+    const batchSize = subscription.batchSize ?? 500
+    const signal = subscription.signal
+    while (!closed && signal?.aborted !== true) {
+      const seenBeforeRead = notifier.latest
+      const batch = await readAll(db, position, batchSize)
+      if (batch.length > 0) {
+        position = batch[batch.length - 1]!.position
+        yield upcast(batch)
+        continue
+      }
+      // Nothing new. Sleep unless a notification arrived while we were reading.
+      if (notifier.latest > seenBeforeRead && notifier.latest > position) continue
+      await notifier.wait(pollIntervalMs, signal)
+    }
+  }
+
+  return {
+    db,
+    readStream: async (streamId, opts) => upcast(await readStream(db, streamId, opts)),
+    readAll: async (after, limit) => upcast(await readAll(db, after, limit)),
+    head: async () => await headPosition(db),
+    subscribe,
+    async waitForPosition (position, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs
+      while (!closed) {
+        if (notifier.latest >= position) return
+        const seen = notifier.latest
+        if (await headPosition(db) >= position) return
+        const left = deadline - Date.now()
+        if (left <= 0) break
+        if (notifier.latest === seen) await notifier.wait(Math.min(left, pollIntervalMs))
+      }
+      throw new EventStoreError(closed ? EventStoreErrorCodes.closed : EventStoreErrorCodes.timeout,
+        closed ? 'event store closed' : `position ${position} was not recorded within ${timeoutMs} ms`)
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      await notifier.close()
+      await db.destroy()
+    }
+  }
+}

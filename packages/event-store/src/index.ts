@@ -1,0 +1,7 @@
+export { readCheckpoint, saveCheckpoint } from './checkpoints.js'
+export { createClient, createDatabase, type DatabaseOptions } from './database.js'
+export { EventStoreError, EventStoreErrorCodes, type EventStoreErrorCode } from './errors.js'
+export { createEventStore, type EventStore, type EventStoreOptions, type SubscribeOptions } from './event-store.js'
+export { headPosition, readAll, readStream, record, recordDeadLetter, toRecordedEvent, type Executor, type PositionedEvent, type RecordResult } from './events.js'
+export { DEFAULT_MIGRATIONS_FOLDER, migrateToLatest, SqlFileMigrationProvider } from './migrate.js'
+export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables } from './tables.js'
