@@ -1,17 +1,16 @@
 import t from 'tap'
-import { credit } from '@paylinks/test-kit'
+import { credit, type TestContext } from '@paylinks/test-kit'
 import type { JsMsg } from '@nats-io/jetstream'
 import { ack, ensureConsumer, nak, startConsumerLoop, term } from '../src/index.js'
 import { setupMessaging } from './helpers.js'
 
-async function setupConsumer (t: Tap, count: number) {
+async function setupConsumer (t: TestContext, count: number) {
   const ctx = await setupMessaging(t)
   await ctx.publisher.publish(Array.from({ length: count }, (_, i) => credit(`ledger.c${i % 5}`, i + 1)))
   await ensureConsumer(ctx.messaging.jsm, { stream: ctx.names.stream, durable: ctx.names.durable, filterSubject: `${ctx.names.subjectPrefix}.>`, ackWaitMs: 5000 })
   const consumer = await ctx.messaging.js.consumers.get(ctx.names.stream, ctx.names.durable)
   return { ...ctx, consumer }
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 function until (predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
