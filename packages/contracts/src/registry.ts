@@ -74,6 +74,17 @@ function problemsOf (check: TypeCheck<any>, value: unknown, limit = 5): string[]
   return problems
 }
 
+/**
+ * Check only the envelope, whatever the type: for the recorder, which keeps every well-formed
+ * event (types are checked where events are published, data is upcast where it is read).
+ */
+export function parseEnvelope (input: unknown): NewEvent {
+  if (!envelopeCheck.Check(input)) {
+    throw new ContractError(ContractErrorCodes.invalidEnvelope, 'not a valid event envelope', problemsOf(envelopeCheck, input))
+  }
+  return input
+}
+
 /** Build the registry of every event type a process may read or write. */
 export function createEventRegistry<const Ds extends readonly EventDefinition[]> (definitions: Ds): EventRegistry<Ds[number]> {
   const byType = new Map<string, { definition: EventDefinition, check: TypeCheck<TObject> }>()
@@ -127,10 +138,7 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
       return this.parse(event) as any
     },
     parse (input) {
-      if (!envelopeCheck.Check(input)) {
-        throw new ContractError(ContractErrorCodes.invalidEnvelope, 'not a valid event envelope', problemsOf(envelopeCheck, input))
-      }
-      return upcastData(input)
+      return upcastData(parseEnvelope(input))
     },
     upcast (event) {
       return upcastData(event) as typeof event

@@ -5,3 +5,4 @@ export { createEventStore, type EventStore, type EventStoreOptions, type Subscri
 export { headPosition, readAll, readStream, record, recordDeadLetter, toRecordedEvent, type Executor, type PositionedEvent, type RecordResult } from './events.js'
 export { DEFAULT_MIGRATIONS_FOLDER, migrateToLatest, SqlFileMigrationProvider } from './migrate.js'
 export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables } from './tables.js'
+export { DatabaseConfigSchema, type DatabaseConfig } from './config.js'

@@ -1,3 +1,5 @@
+/// <reference types="@fastify/swagger" preserve="true" />
+// Route schemas across services carry OpenAPI fields (tags, summary): bring in the augmentation.
 export { loadConfig, ServerConfigSchema, type ServerConfig } from './config.js'
 export { ConfigError, ProblemSchema, ServiceError, ServiceErrorCodes, type Problem } from './errors.js'
 export { health, type Readiness, type ReadinessCheck } from './health.js'

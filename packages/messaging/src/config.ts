@@ -1,0 +1,26 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The environment every process on the events stream reads. Names are configuration so that
+ * tests (and several deployments) share one NATS server without touching each other.
+ */
+export const EventsStreamConfigSchema = Type.Object({
+  NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server(s), comma-separated' }),
+  EVENTS_STREAM: Type.String({ default: 'EVENTS', pattern: '^[A-Za-z0-9_-]+$', description: 'JetStream stream holding domain events' }),
+  EVENTS_SUBJECT_PREFIX: Type.String({ default: 'events', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'events go to <prefix>.<category>.<id>' }),
+  EVENTS_MAX_AGE_HOURS: Type.Number({ default: 168, exclusiveMinimum: 0, description: 'how long JetStream keeps events: the window the recorder must record within' }),
+  EVENTS_DUPLICATE_WINDOW_MS: Type.Integer({ default: 120_000, minimum: 100, description: 'JetStream de-duplicates re-sent event ids within this window' }),
+  EVENTS_REPLICAS: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: '3 on a production cluster' })
+})
+export type EventsStreamConfig = Static<typeof EventsStreamConfigSchema>
+
+/** Stream options from that configuration, for `ensureStream`. */
+export function eventsStreamOptions (config: EventsStreamConfig): { name: string, subjects: string[], maxAgeMs: number, duplicateWindowMs: number, replicas: number } {
+  return {
+    name: config.EVENTS_STREAM,
+    subjects: [`${config.EVENTS_SUBJECT_PREFIX}.>`],
+    maxAgeMs: Math.round(config.EVENTS_MAX_AGE_HOURS * 3_600_000),
+    duplicateWindowMs: config.EVENTS_DUPLICATE_WINDOW_MS,
+    replicas: config.EVENTS_REPLICAS
+  }
+}

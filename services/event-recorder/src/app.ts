@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
+import { createDatabase, migrateToLatest } from '@paylinks/event-store'
+import { connectMessaging, ensureStream, eventsStreamOptions } from '@paylinks/messaging'
+import { serviceKit } from '@paylinks/service-kit'
+import type { RecorderConfig } from './config.js'
+import { recorderMetrics } from './metrics.js'
+import { createRecorder } from './recorder.js'
+
+export interface AppOptions {
+  config: RecorderConfig
+}
+
+/**
+ * event-recorder as a Fastify plugin: operations endpoints (health, readiness, metrics) around
+ * the recorder loop, which starts when the server is ready and drains on close.
+ */
+export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+  await fastify.register(serviceKit, { name: 'event-recorder', description: 'The one writer of the event store: JetStream events stream -> Postgres.', docs: false })
+
+  const db = createDatabase({ connectionString: config.DATABASE_URL, max: 3, applicationName: 'event-recorder' })
+  if (config.MIGRATE_ON_START) await migrateToLatest(db)
+
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder' })
+  const streamOptions = eventsStreamOptions(config)
+  await ensureStream(messaging.jsm, streamOptions)
+
+  fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
+  fastify.readiness.add('nats', async () => await messaging.ping())
+
+  const recorder = createRecorder({
+    db,
+    messaging,
+    stream: config.EVENTS_STREAM,
+    subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+    durable: config.RECORDER_DURABLE,
+    batchSize: config.RECORDER_BATCH_SIZE,
+    lockId: config.RECORDER_LOCK_ID,
+    standbyPollMs: config.RECORDER_STANDBY_POLL_MS,
+    retryDelayMs: config.RECORDER_RETRY_DELAY_MS,
+    log: fastify.log,
+    onBatch: (batch) => { metrics.onBatch(batch) }
+  })
+  const metrics = recorderMetrics(fastify.metrics, { messaging, stream: config.EVENTS_STREAM, maxAgeMs: streamOptions.maxAgeMs, status: recorder.status })
+  fastify.get('/status', { schema: { tags: ['operations'], summary: 'Whether this instance records, and where it is' } }, async () => recorder.status())
+
+  fastify.addHook('onReady', async () => { recorder.start() })
+  // Drain in order: finish and commit the batch in hand, then let go of NATS and Postgres.
+  fastify.addHook('onClose', async () => {
+    await recorder.stop()
+    await messaging.close()
+    await db.destroy()
+  })
+}

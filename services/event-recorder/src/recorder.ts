@@ -1,0 +1,205 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql, type Kysely } from 'kysely'
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
+import { parseEnvelope, type NewEvent } from '@paylinks/contracts'
+import { headPosition, record, recordDeadLetter, type EventStoreTables, type Executor, type PositionedEvent } from '@paylinks/event-store'
+import { decodeEventMessage, resetConsumer, subjectFor, type Messaging } from '@paylinks/messaging'
+
+interface Log {
+  info: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+  error: (obj: object, msg: string) => void
+  trace: (obj: object, msg: string) => void
+}
+
+export interface RecorderOptions {
+  db: Kysely<EventStoreTables>
+  messaging: Messaging
+  stream: string
+  subjectPrefix: string
+  durable: string
+  /** Most events inserted in one transaction. */
+  batchSize: number
+  /** The advisory lock that elects the one active recorder per database. */
+  lockId: number
+  /** How often a standby tries to take the lock. */
+  standbyPollMs: number
+  /** After a failure, wait about this long (jittered, doubling up to 30 s) before trying again. */
+  retryDelayMs: number
+  log: Log
+  /** Called after each committed batch (metrics). */
+  onBatch?: (batch: { recorded: number, skipped: number, deadLetters: number, lastSeq: number }) => void
+}
+
+export interface RecorderStatus {
+  /** This instance holds the lock and is recording. */
+  active: boolean
+  /** The last stream sequence this instance has committed (recorded, skipped or dead-lettered). */
+  lastSeq: number
+}
+
+export interface Recorder {
+  start: () => void
+  /** Finish the batch in hand, commit it, release the lock. */
+  stop: () => Promise<void>
+  status: () => RecorderStatus
+}
+
+/**
+ * The one writer of the event store. Instances race for a Postgres advisory lock; the holder
+ * records while the others stand by. The lock and every insert share one connection, so an
+ * instance that loses its connection loses the lock and its ability to write together.
+ *
+ * The store is the recorder's checkpoint: on taking the lock the durable consumer is reset to
+ * start after the store's head, so a crash anywhere (before commit, between commit and ack)
+ * resumes at exactly the right place, in order, without waiting for redeliveries.
+ */
+export function createRecorder (options: RecorderOptions): Recorder {
+  const { db, messaging, log } = options
+  let stopping = false
+  let running: Promise<void> | undefined
+  let messages: ConsumerMessages | undefined
+  const state: RecorderStatus = { active: false, lastSeq: 0 }
+  const stopController = new AbortController()
+
+  async function lead (conn: Executor): Promise<void> {
+    const head = await headPosition(conn)
+    const info = await messaging.jsm.streams.info(options.stream)
+    if (info.state.last_seq < head) {
+      // The stream was recreated or points elsewhere: its sequences would collide with positions.
+      throw new Error(`stream ${options.stream} ends at ${info.state.last_seq} but the store is at ${head}; refusing to record`)
+    }
+    if (info.state.messages > 0 && info.state.first_seq > head + 1) {
+      log.error({ from: head + 1, to: info.state.first_seq - 1 }, 'events expired from the stream before they were recorded')
+    }
+    state.lastSeq = head
+    await resetConsumer(messaging.jsm, {
+      stream: options.stream,
+      durable: options.durable,
+      filterSubject: `${options.subjectPrefix}.>`,
+      ackPolicy: 'all',
+      startAt: { sequence: head + 1 },
+      maxAckPending: options.batchSize * 4,
+      ackWaitMs: 60_000
+    })
+    const consumer = await messaging.js.consumers.get(options.stream, options.durable)
+    messages = await consumer.consume({ max_messages: options.batchSize * 2 })
+    state.active = true
+    log.info({ stream: options.stream, from: head + 1 }, 'recording')
+
+    // A pump fills the queue from JetStream while the writer commits what has arrived: batches
+    // grow under load and stay tiny (low latency) when traffic is light.
+    const queue: JsMsg[] = []
+    let signal: (() => void) | undefined
+    const wakeWriter = (): void => { signal?.(); signal = undefined }
+    let pumpDone = false
+    const pump = (async () => {
+      try {
+        for await (const msg of messages!) {
+          queue.push(msg)
+          wakeWriter()
+          while (queue.length >= options.batchSize * 4 && !stopping) await sleep(1)
+        }
+      } finally {
+        pumpDone = true
+        wakeWriter()
+      }
+    })()
+
+    try {
+      while (!stopping) {
+        if (queue.length === 0) {
+          if (pumpDone) throw new Error('the consumer subscription ended')
+          await new Promise<void>((resolve) => { signal = resolve })
+          continue
+        }
+        await write(conn, queue.splice(0, options.batchSize))
+      }
+    } finally {
+      state.active = false
+      await messages.close().catch(() => {})
+      await pump.catch(() => {})
+    }
+  }
+
+  async function write (conn: Executor, batch: JsMsg[]): Promise<void> {
+    const events: PositionedEvent[] = []
+    const deadLetters: Array<{ position: number, subject: string, reason: string, body: string }> = []
+    for (const msg of batch) {
+      if (msg.seq <= state.lastSeq) continue // a redelivery of what is committed
+      let event: NewEvent
+      try {
+        event = parseEnvelope(decodeEventMessage(msg).body)
+        if (msg.subject !== subjectFor(options.subjectPrefix, event.streamId)) {
+          throw new Error(`subject ${msg.subject} does not match stream ${event.streamId}`)
+        }
+      } catch (error) {
+        deadLetters.push({ position: msg.seq, subject: msg.subject, reason: error instanceof Error ? error.message : String(error), body: msg.string() })
+        continue
+      }
+      events.push({ position: msg.seq, event })
+    }
+    let recorded = 0
+    let skipped = 0
+    if (events.length > 0 || deadLetters.length > 0) {
+      await conn.transaction().execute(async (trx) => {
+        const result = await record(trx, events)
+        recorded = result.recorded.length
+        skipped = result.skipped.length
+        for (const letter of deadLetters) await recordDeadLetter(trx, letter)
+      })
+    }
+    // Ack after the commit. With ack policy "all" the last ack covers the batch; if it is lost,
+    // the redelivery is recognised by its sequence and skipped.
+    const last = batch[batch.length - 1]!
+    last.ack()
+    state.lastSeq = Math.max(state.lastSeq, last.seq)
+    for (const letter of deadLetters) log.error({ position: letter.position, subject: letter.subject, reason: letter.reason }, 'not an event: kept as a dead letter')
+    log.trace({ recorded, skipped, lastSeq: state.lastSeq }, 'batch committed')
+    options.onBatch?.({ recorded, skipped, deadLetters: deadLetters.length, lastSeq: state.lastSeq })
+  }
+
+  async function runOnce (): Promise<void> {
+    await db.connection().execute(async (conn) => {
+      while (!stopping) {
+        const { rows } = await sql<{ locked: boolean }>`SELECT pg_try_advisory_lock(${options.lockId}::bigint) AS locked`.execute(conn)
+        if (rows[0]?.locked === true) break
+        await sleep(options.standbyPollMs, undefined, { signal: stopController.signal }).catch(() => {})
+      }
+      if (stopping) return
+      try {
+        await lead(conn)
+      } finally {
+        await sql`SELECT pg_advisory_unlock(${options.lockId}::bigint)`.execute(conn).catch(() => {})
+      }
+    })
+  }
+
+  async function loop (): Promise<void> {
+    let delay = options.retryDelayMs
+    while (!stopping) {
+      try {
+        await runOnce()
+        delay = options.retryDelayMs
+      } catch (error) {
+        if (stopping) break
+        log.error({ err: error, retryInMs: delay }, 'recorder stopped on an error; starting again')
+        await sleep(delay / 2 + Math.random() * delay, undefined, { signal: stopController.signal }).catch(() => {})
+        delay = Math.min(delay * 2, 30_000)
+      }
+    }
+  }
+
+  return {
+    start () {
+      running ??= loop()
+    },
+    async stop () {
+      stopping = true
+      stopController.abort()
+      await messages?.close().catch(() => {})
+      await running
+    },
+    status: () => ({ ...state })
+  }
+}

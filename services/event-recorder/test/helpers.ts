@@ -1,0 +1,60 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
+import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL, testRegistry, type TestContext } from '@paylinks/test-kit'
+import app from '../src/app.js'
+import { RecorderConfigSchema } from '../src/config.js'
+
+/** Environment for a recorder on this test's own database and stream. */
+export async function recorderEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const { url } = await createTestDatabase(t, {
+    prepare: async (url) => {
+      const db = createDatabase({ connectionString: url, max: 1 })
+      try { await migrateToLatest(db) } finally { await db.destroy() }
+    }
+  })
+  const names = natsTestNames(t, 'rec')
+  return {
+    DATABASE_URL: url,
+    NATS_URL: TEST_NATS_URL,
+    EVENTS_STREAM: names.stream,
+    EVENTS_SUBJECT_PREFIX: names.subjectPrefix,
+    RECORDER_DURABLE: names.durable,
+    RECORDER_STANDBY_POLL_MS: '50',
+    RECORDER_RETRY_DELAY_MS: '50',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    ...overrides
+  }
+}
+
+/** The recorder app, in process, with production options; closed at teardown. */
+export async function buildRecorder (t: TestContext, env: Record<string, string>): Promise<FastifyInstance> {
+  const config = loadConfig(RecorderConfigSchema, env)
+  const fastify = Fastify(serverOptions(config, { pretty: false }))
+  await fastify.register(app, { config })
+  await fastify.ready()
+  onTeardown(t, () => fastify.close())
+  return fastify
+}
+
+/** A publisher and a store reader on the same database and stream as the recorder. */
+export async function connectClients (t: TestContext, env: Record<string, string>): Promise<{ messaging: Messaging, publisher: EventPublisher, store: EventStore }> {
+  const config = loadConfig(RecorderConfigSchema, env)
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'recorder-test' })
+  onTeardown(t, () => messaging.close())
+  await ensureStream(messaging.jsm, eventsStreamOptions(config))
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry: testRegistry, retryDelayMs: 20 })
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: testRegistry, pollIntervalMs: 100 })
+  onTeardown(t, () => store.close())
+  return { messaging, publisher, store }
+}
+
+export async function until (predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
