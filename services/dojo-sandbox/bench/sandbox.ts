@@ -1,0 +1,79 @@
+// Throughput of the sandbox on loopback: intents created per second over HTTP, and webhook
+// deliveries per second to a local receiver. Bounded in count and time; prints a small table.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Fastify from 'fastify'
+import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { app } from '../src/app.js'
+import { SandboxConfigSchema, sandboxOptions } from '../src/config.js'
+
+const DURATION_MS = 3000
+const MAX_REQUESTS = 20_000
+const CONCURRENCY = 32
+const KEY = 'sk_sandbox_bench'
+
+const config = loadConfig(SandboxConfigSchema, { LOG_LEVEL: 'silent', WEBHOOK_RETRY_DELAYS_MS: '100', WEBHOOK_TIMEOUT_MS: '2000' })
+const server = Fastify(serverOptions(config, { pretty: false }))
+await server.register(app, sandboxOptions(config))
+await server.listen({ host: '127.0.0.1', port: 0 })
+const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
+const headers = { authorization: `Basic ${KEY}`, version: '2026-02-27', 'content-type': 'application/json' }
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
+
+async function run (label: string, op: () => Promise<number>): Promise<{ label: string, count: number, perSecond: number, p50: number, p99: number }> {
+  const latencies: number[] = []
+  const started = performance.now()
+  let issued = 0
+  const worker = async (): Promise<void> => {
+    while (issued < MAX_REQUESTS && performance.now() - started < DURATION_MS) {
+      issued++
+      latencies.push(await op())
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const seconds = (performance.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  return { label, count: latencies.length, perSecond: latencies.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }
+}
+
+const body = JSON.stringify({ amount: { value: 1050, currencyCode: 'GBP' }, reference: 'bench' })
+async function createIntent (): Promise<number> {
+  const t0 = performance.now()
+  const res = await fetch(`${base}/payment-intents`, { method: 'POST', headers, body })
+  if (res.status !== 200) throw new Error(`create: ${res.status}`)
+  await res.arrayBuffer()
+  return performance.now() - t0
+}
+
+const created = await run('create intent (POST /payment-intents)', createIntent)
+
+// Deliveries: a receiver on loopback; each created intent sends one payment_intent.created.
+// Latency is from the sandbox's delivery log (per attempt, send to 2xx).
+const receiver = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()) })
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`
+const sub = await (await fetch(`${base}/webhooks`, { method: 'POST', headers, body: JSON.stringify({ events: ['payment_intent.created'], url: hookUrl }) })).json() as { id: string }
+const deliveryStart = performance.now()
+let n = 0
+while (n < 5000 && performance.now() - deliveryStart < DURATION_MS) {
+  server.sandbox.createIntent(KEY, { amount: { value: 100, currencyCode: 'GBP' }, reference: 'bench' })
+  n++
+  if (n % 200 === 0) await server.sandbox.webhooks.idle()
+}
+await server.sandbox.webhooks.idle()
+const deliverySeconds = (performance.now() - deliveryStart) / 1000
+const log = server.sandbox.webhooks.deliveries(sub.id)
+const delivered = log.filter((d) => d.status === 'delivered')
+const deliveryLatencies = delivered.map((d) => d.attempts.at(-1)!.latencyMs).sort((a, b) => a - b)
+const deliveries = { label: 'webhook delivery (signed POST to loopback)', count: delivered.length, perSecond: delivered.length / deliverySeconds, p50: percentile(deliveryLatencies, 0.5), p99: percentile(deliveryLatencies, 0.99) }
+
+const rows = [created, deliveries]
+console.log(`\ndojo-sandbox bench (loopback, ${CONCURRENCY} concurrent clients for creates, ${DURATION_MS / 1000} s cap each)\n`)
+console.log('| operation | count | per second | median ms | p99 ms |')
+console.log('|---|---:|---:|---:|---:|')
+for (const r of rows) console.log(`| ${r.label} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`)
+if (delivered.length !== log.length) console.log(`(${log.length - delivered.length} deliveries not delivered)`)
+
+await server.close()
+await new Promise<void>((resolve) => { receiver.closeAllConnections(); receiver.close(() => resolve()) })
