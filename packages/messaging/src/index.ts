@@ -1,5 +1,5 @@
 export { connectMessaging, type Messaging, type MessagingOptions } from './connection.js'
-export { decodeEventMessage, encodeEvent, EventHeaders, subjectFor, type EventMessage } from './codec.js'
+export { decodeEventMessage, encodeEvent, eventHeaders, EventHeaders, subjectFor, type EventMessage } from './codec.js'
 export { ack, backoffDelay, nak, startConsumerLoop, term, type ConsumerLoop, type ConsumerLoopOptions, type Outcome } from './consumer.js'
 export { MessagingError, MessagingErrorCodes, type MessagingErrorCode } from './errors.js'
 export { createEventPublisher, type EventPublisher, type PublishedEvent, type PublisherOptions, type PublishOptions } from './publisher.js'
