@@ -14,7 +14,7 @@ export function recorderMetrics (registry: Registry, options: { messaging: Messa
   const deadLetters = new Counter({ name: 'event_recorder_dead_letters_total', help: 'Messages on the events stream that were not events (kept in es_dead_letters).', registers: [registry] })
   const batches = new Counter({ name: 'event_recorder_batches_total', help: 'Committed batches.', registers: [registry] })
 
-  new Gauge({ name: 'event_recorder_active', help: '1 when this instance holds the lock and records.', registers: [registry], collect () { this.set(options.status().active ? 1 : 0) } })
+  const active = new Gauge({ name: 'event_recorder_active', help: '1 when this instance holds the lock and records.', registers: [registry], collect () { this.set(options.status().active ? 1 : 0) } })
 
   let cache: { at: number, lagEvents: number, lagSeconds: number } | undefined
   async function lag (): Promise<{ lagEvents: number, lagSeconds: number }> {
@@ -30,19 +30,19 @@ export function recorderMetrics (registry: Registry, options: { messaging: Messa
     cache = { at: Date.now(), lagEvents, lagSeconds }
     return cache
   }
-  new Gauge({
+  const lagEvents = new Gauge({
     name: 'event_recorder_lag_events',
     help: 'Events on the stream not yet committed to the store (as seen by this instance).',
     registers: [registry],
     async collect () { this.set((await lag().catch(() => ({ lagEvents: NaN }))).lagEvents) }
   })
-  new Gauge({
+  const lagSeconds = new Gauge({
     name: 'event_recorder_lag_seconds',
     help: 'Age of the oldest event not yet committed to the store.',
     registers: [registry],
     async collect () { this.set((await lag().catch(() => ({ lagSeconds: NaN }))).lagSeconds) }
   })
-  new Gauge({
+  const retentionHeadroom = new Gauge({
     name: 'event_recorder_retention_headroom_seconds',
     help: 'Time left before JetStream drops the oldest unrecorded event (stream max age minus its age).',
     registers: [registry],
@@ -50,6 +50,7 @@ export function recorderMetrics (registry: Registry, options: { messaging: Messa
   })
 
   return {
+    gauges: { active, lagEvents, lagSeconds, retentionHeadroom },
     onBatch (batch: { recorded: number, skipped: number, deadLetters: number }) {
       batches.inc()
       recorded.inc(batch.recorded)
