@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
+import { createDojoClient, type DojoClient, type DojoClientOptions } from '../src/index.js'
+
+const SANDBOX_ENTRY = fileURLToPath(new URL('../../../services/dojo-sandbox/src/server.ts', import.meta.url))
+
+/** A port nobody listens on right now (listen on 0, read it, close). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+/** A fresh sandbox key: each key is its own merchant account in the emulator. */
+export function sandboxKey (): string {
+  return `sk_sandbox_${randomBytes(12).toString('base64url')}`
+}
+
+export interface Sandbox {
+  url: string
+  /** POST to one of the emulator's own `/sandbox/...` controls (not Dojo's API). */
+  control: (path: string, body?: unknown) => Promise<{ status: number, body: any }>
+  /** Pay an intent with the sandbox's always-successful test card. */
+  pay: (paymentIntentId: string) => Promise<{ status: number, body: any }>
+}
+
+/** The dojo-sandbox service as a child process on a free port; killed at teardown. */
+export async function startSandbox (t: TestContext): Promise<Sandbox> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const service = spawnService(t, SANDBOX_ENTRY, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    LOG_LEVEL: 'warn',
+    WEBHOOK_RETRY_DELAYS_MS: '50,100'
+  })
+  // At LOG_LEVEL=warn nothing announces the listen: poll the health route instead.
+  for (let i = 0; ; i++) {
+    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
+    if (ok) break
+    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const control = async (path: string, body?: unknown) => {
+    const response = await fetch(`${url}/sandbox${path}`, {
+      method: 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return { status: response.status, body: await response.json() as unknown }
+  }
+  return {
+    url,
+    control,
+    pay: async (id) => await control(`/payment-intents/${id}/pay`, { cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
+  }
+}
+
+/** A client for a new sandbox account, with test defaults (short delays); closed at teardown. */
+export function sandboxClient (t: TestContext, sandbox: Sandbox, options: Partial<DojoClientOptions> = {}): DojoClient {
+  const client = createDojoClient({ baseUrl: sandbox.url, secretKey: sandboxKey(), timeoutMs: 5000, retries: 2, retryDelayMs: 10, ...options })
+  onTeardown(t, () => client.close())
+  return client
+}
+
+export interface Recorded {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** What the scripted server does with one request: answer, or never answer. */
+export type Step = { status: number, body?: unknown } | 'hang'
+
+export interface ScriptedServer {
+  url: string
+  requests: Recorded[]
+  /** Requests received for a path (path and query, e.g. `/payment-intents/pi_1`). */
+  count: (method: string, url: string) => number
+}
+
+/**
+ * A local HTTP server that plays `script(request, n)` where n counts earlier requests with the
+ * same method and URL; open connections are destroyed at teardown.
+ */
+export async function startScriptedServer (t: TestContext, script: (request: Recorded, n: number) => Step): Promise<ScriptedServer> {
+  const requests: Recorded[] = []
+  const hanging = new Set<ServerResponse>()
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => { body += chunk })
+    req.on('end', () => {
+      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body }
+      const n = requests.filter((r) => r.method === recorded.method && r.url === recorded.url).length
+      requests.push(recorded)
+      const step = script(recorded, n)
+      if (step === 'hang') { hanging.add(res); return }
+      const text = step.body === undefined ? '' : JSON.stringify(step.body)
+      res.writeHead(step.status, step.body === undefined ? {} : { 'content-type': 'application/json' })
+      res.end(text)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTeardown(t, async () => {
+    for (const res of hanging) res.destroy()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    count: (method, url) => requests.filter((r) => r.method === method && r.url === url).length
+  }
+}
+
+/** A minimal intent body as Dojo returns it. */
+export function intentBody (id: string, status = 'Created', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, status, amount: { value: 1000, currencyCode: 'GBP' }, createdAt: new Date().toISOString(), reference: 'order-1', somethingDojoAddedLater: { x: 1 }, ...extra }
+}
