@@ -7,6 +7,7 @@ export const ServerConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'Interface to listen on.' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_FORMAT: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto', description: 'auto: pretty on a terminal, JSON otherwise' }),
   /** How long a shutdown may take to drain in-flight work before the process exits anyway. */
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),

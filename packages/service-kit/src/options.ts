@@ -27,9 +27,11 @@ function buildValidator (externalSchemas: Record<string, any>, ajvOptions: any):
  * The Fastify constructor options every service uses, in production and in tests alike, so no
  * test runs a different validator, logger or limit than the server does.
  */
-export function serverOptions (config: Pick<ServerConfig, 'LOG_LEVEL' | 'REQUEST_TIMEOUT_MS' | 'BODY_LIMIT_BYTES'>, options: { name?: string, pretty?: boolean } = {}): FastifyServerOptions {
+export function serverOptions (config: Pick<ServerConfig, 'LOG_LEVEL' | 'REQUEST_TIMEOUT_MS' | 'BODY_LIMIT_BYTES'> & Partial<Pick<ServerConfig, 'LOG_FORMAT'>>, options: { name?: string, pretty?: boolean } = {}): FastifyServerOptions {
+  const format = config.LOG_FORMAT ?? 'auto'
+  const pretty = options.pretty ?? (format === 'auto' ? undefined : format === 'pretty')
   return {
-    logger: loggerOptions({ level: config.LOG_LEVEL, ...options }),
+    logger: loggerOptions({ level: config.LOG_LEVEL, ...(options.name === undefined ? {} : { name: options.name }), ...(pretty === undefined ? {} : { pretty }) }),
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     connectionTimeout: config.REQUEST_TIMEOUT_MS,
     bodyLimit: config.BODY_LIMIT_BYTES,
