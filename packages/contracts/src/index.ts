@@ -3,3 +3,11 @@ export * from './primitives.js'
 export * from './envelope.js'
 export * from './errors.js'
 export * from './registry.js'
+export * from './payment-links.js'
+export * from './orders.js'
+export * from './integration.js'
+
+import { orderEvents } from './orders.js'
+import { paymentLinkEvents } from './payment-links.js'
+/** Every domain event type: build a process's registry from these. */
+export const domainEvents = [...paymentLinkEvents, ...orderEvents] as const

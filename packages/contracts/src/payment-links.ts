@@ -1,0 +1,135 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { defineEvent, type RecordedEventOf } from './registry.js'
+import { DateTimeSchema, MoneySchema } from './primitives.js'
+
+/** `lnk_` + url-safe characters. A link's events form the stream `payment-link.<linkId>`. */
+export const LinkIdSchema = Type.String({ pattern: '^lnk_[A-Za-z0-9_-]{10,64}$', description: 'Payment link id' })
+/** `mer_` + url-safe characters. */
+export const MerchantIdSchema = Type.String({ pattern: '^mer_[A-Za-z0-9_-]{6,64}$', description: 'Merchant id' })
+/** Dojo's payment intent id (`pi_sandbox_…` or `pi_…`). */
+export const PaymentIntentIdSchema = Type.String({ pattern: '^pi_[A-Za-z0-9_-]{10,64}$' })
+/** The merchant's unique reference for the payment (Dojo: 1–60 characters). */
+export const ReferenceSchema = Type.String({ minLength: 1, maxLength: 60 })
+export const MetadataSchema = Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), { maxProperties: 20, description: 'Up to 20 string pairs, passed to Dojo' })
+export const CustomerSchema = Type.Object({
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+  phone: Type.Optional(Type.String({ minLength: 3, maxLength: 50 })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 }))
+}, { additionalProperties: false })
+export type Customer = Static<typeof CustomerSchema>
+
+/** The stream of one link. */
+export const paymentLinkStream = (linkId: string): string => `payment-link.${linkId}`
+
+/**
+ * A link's status. `requested` → `issued` → `authorized` (manual capture) → `paid` → `refunded`;
+ * `failed`, `reversed`, `canceled` and `expired` end it early. Status only moves forward.
+ */
+export const LinkStatusSchema = Type.Union([
+  Type.Literal('requested'), Type.Literal('issued'), Type.Literal('failed'), Type.Literal('authorized'), Type.Literal('paid'),
+  Type.Literal('refunded'), Type.Literal('reversed'), Type.Literal('canceled'), Type.Literal('expired')
+])
+export type LinkStatus = Static<typeof LinkStatusSchema>
+
+/** For each status, the statuses it may move to. Anything else is a late or reordered report. */
+export const LINK_STATUS_MOVES: Readonly<Record<LinkStatus, readonly LinkStatus[]>> = {
+  requested: ['issued', 'failed', 'canceled'],
+  issued: ['authorized', 'paid', 'canceled', 'expired', 'reversed'],
+  failed: [],
+  authorized: ['paid', 'reversed', 'canceled'],
+  paid: ['refunded'],
+  refunded: [],
+  reversed: [],
+  canceled: [],
+  expired: []
+}
+
+/** True when `to` moves a link forward from `from`. */
+export function isForwardMove (from: LinkStatus, to: LinkStatus): boolean {
+  return LINK_STATUS_MOVES[from].includes(to)
+}
+
+// --- events of the payment-link stream -------------------------------------------------------
+
+/** A partner or an order system asked for a link; nothing is at Dojo yet. */
+export const PaymentLinkRequested = defineEvent('payment-link.requested', Type.Object({
+  linkId: LinkIdSchema,
+  merchantId: MerchantIdSchema,
+  reference: ReferenceSchema,
+  amount: MoneySchema,
+  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  customer: Type.Optional(CustomerSchema),
+  expiresAt: DateTimeSchema,
+  redirectUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
+  metadata: Type.Optional(MetadataSchema),
+  sendEmail: Type.Boolean(),
+  source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
+  orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 }))
+}, { additionalProperties: false }))
+
+/** Dojo created the payment intent: the link is live. */
+export const PaymentLinkIssued = defineEvent('payment-link.issued', Type.Object({
+  linkId: LinkIdSchema,
+  merchantId: MerchantIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  url: Type.String({ format: 'uri' }),
+  expiresAt: DateTimeSchema
+}, { additionalProperties: false }))
+
+/** The intent could not be created; `retryable` says whether asking again may succeed. */
+export const PaymentLinkIssueFailed = defineEvent('payment-link.issue-failed', Type.Object({
+  linkId: LinkIdSchema,
+  merchantId: MerchantIdSchema,
+  reason: Type.String({ maxLength: 2000 }),
+  code: Type.Optional(Type.String({ maxLength: 100 })),
+  retryable: Type.Boolean()
+}, { additionalProperties: false }))
+
+/** The link went to the customer (e-mail). */
+export const PaymentLinkSent = defineEvent('payment-link.sent', Type.Object({
+  linkId: LinkIdSchema,
+  channel: Type.Literal('email'),
+  messageId: Type.Optional(Type.String({ maxLength: 300 }))
+}, { additionalProperties: false }))
+
+/** The merchant canceled the link (and its intent at Dojo). */
+export const PaymentLinkCanceled = defineEvent('payment-link.canceled', Type.Object({
+  linkId: LinkIdSchema,
+  reason: Type.Optional(Type.String({ maxLength: 500 }))
+}, { additionalProperties: false }))
+
+/** A verified Dojo webhook about the link's intent arrived (recorded before it is confirmed). */
+export const PaymentLinkWebhookReceived = defineEvent('payment-link.webhook-received', Type.Object({
+  linkId: LinkIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  dojoEventId: Type.String({ minLength: 1, maxLength: 100 }),
+  event: Type.String({ maxLength: 100 }),
+  paymentStatus: Type.String({ maxLength: 50 }),
+  receivedAt: DateTimeSchema
+}, { additionalProperties: false }))
+
+/** Dojo confirmed a status that moves the link forward. Amounts are minor units. */
+export const PaymentLinkStatusChanged = defineEvent('payment-link.status-changed', Type.Object({
+  linkId: LinkIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  from: LinkStatusSchema,
+  to: LinkStatusSchema,
+  dojoStatus: Type.String({ maxLength: 50 }),
+  amount: MoneySchema,
+  capturedAmount: Type.Integer({ minimum: 0 }),
+  refundedAmount: Type.Integer({ minimum: 0 }),
+  source: Type.Union([Type.Literal('webhook'), Type.Literal('reconciler'), Type.Literal('api')]),
+  observedAt: DateTimeSchema
+}, { additionalProperties: false }))
+
+/** Every event of a payment link's stream. */
+export const paymentLinkEvents = [
+  PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
+  PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged
+] as const
+
+export type PaymentLinkEvent =
+  | RecordedEventOf<typeof PaymentLinkRequested> | RecordedEventOf<typeof PaymentLinkIssued>
+  | RecordedEventOf<typeof PaymentLinkIssueFailed> | RecordedEventOf<typeof PaymentLinkSent>
+  | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
+  | RecordedEventOf<typeof PaymentLinkStatusChanged>
