@@ -17,12 +17,22 @@ t.test('isForwardMove should let status only move forward', async (t) => {
 t.test('payment-link events should validate money, ids and references', async (t) => {
   const linkId = 'lnk_abcdefghij1234567890ab'
   const ok = registry.create('payment-link.requested', {
-    linkId, merchantId: 'mer_demo01', reference: 'order-1', amount: { value: 1050, currencyCode: 'GBP' },
-    expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: false, source: 'api'
+    linkId,
+    merchantId: 'mer_demo01',
+    reference: 'order-1',
+    amount: { value: 1050, currencyCode: 'GBP' },
+    expiresAt: '2026-12-27T12:00:00.000Z',
+    sendEmail: false,
+    source: 'api'
   }, { streamId: paymentLinkStream(linkId), metadata })
   t.equal(ok.streamId, `payment-link.${linkId}`)
   t.throws(() => registry.create('payment-link.requested', {
-    linkId, merchantId: 'mer_demo01', reference: 'x'.repeat(61), amount: { value: 0, currencyCode: 'USD' as 'GBP' },
-    expiresAt: 'tomorrow', sendEmail: false, source: 'api'
+    linkId,
+    merchantId: 'mer_demo01',
+    reference: 'x'.repeat(61),
+    amount: { value: 0, currencyCode: 'USD' as 'GBP' },
+    expiresAt: 'tomorrow',
+    sendEmail: false,
+    source: 'api'
   }, { streamId: paymentLinkStream(linkId), metadata }), { code: 'CONTRACT_INVALID_DATA', message: /\/reference|\/amount|\/expiresAt/ })
 })
