@@ -4,7 +4,7 @@
 // snapshot horizon is cluster-wide, so they run alone after the parallel pass.
 // Usage: pnpm test [path-fragment …]   (only files whose path contains a fragment)
 import { spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -22,7 +22,7 @@ function findTests (dir: string, out: string[] = []): string[] {
   return out
 }
 
-const files = roots.flatMap((r) => findTests(join(root, r))).filter((f) => /(^|\/)test\//.test(f))
+const files = roots.filter((r) => existsSync(join(root, r))).flatMap((r) => findTests(join(root, r))).filter((f) => /(^|\/)test\//.test(f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
 const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'))
 const serial = files.filter((f) => f.endsWith('.serial.test.ts'))

@@ -1,0 +1,30 @@
+import type { ColumnType, Generated } from 'kysely'
+
+export interface MerchantsTable {
+  id: string
+  name: string
+  dojo_base_url: string
+  dojo_environment: 'sandbox' | 'production'
+  dojo_secret_key_enc: string
+  dojo_secret_key_last4: string
+  default_redirect_url: string | null
+  link_expiry_hours: Generated<number>
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+}
+
+export interface ApiKeysTable {
+  id: string
+  merchant_id: string | null
+  scope: 'merchant' | 'analyst'
+  secret_hash: Buffer
+  label: Generated<string>
+  created_at: Generated<Date>
+  last_used_at: ColumnType<Date | null, never, Date>
+  revoked_at: ColumnType<Date | null, never, Date>
+}
+
+export interface MerchantTables {
+  merchants: MerchantsTable
+  api_keys: ApiKeysTable
+}
