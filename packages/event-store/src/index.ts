@@ -6,3 +6,4 @@ export { headPosition, readAll, readStream, record, recordDeadLetter, toRecorded
 export { DEFAULT_MIGRATIONS_FOLDER, migrateToLatest, SqlFileMigrationProvider } from './migrate.js'
 export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables } from './tables.js'
 export { DatabaseConfigSchema, type DatabaseConfig } from './config.js'
+export { createStoreSubscriber, lockKeyFor, type StoreSubscriber, type StoreSubscriberOptions } from './subscriber.js'
