@@ -33,6 +33,10 @@ const totals = { passed: 0, failed: 0, skipped: 0 }
 
 async function pass (label: string, list: string[], jobs: number): Promise<void> {
   if (list.length === 0) return
+  // tap compiles its plugin set (.taprc swaps its typescript plugin for tsx) into its installed
+  // files, lazily and one run late: build it now, so each pass runs with the configured set.
+  const build = spawn(join(root, 'node_modules', '.bin', 'tap'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  await new Promise((resolve) => build.on('close', resolve))
   console.log(`\n# ${label}: ${list.length} files, ${jobs} at a time`)
   const child = spawn(join(root, 'node_modules', '.bin', 'tap'), ['--reporter=tap', `--jobs=${jobs}`, ...list], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   let failedBlock = 0
@@ -65,11 +69,6 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
   if (code !== 0 && totals.failed === 0) totals.failed++
 }
-
-// tap compiles its plugin set (.taprc swaps its typescript plugin for tsx) into node_modules,
-// lazily and one run late; build it now so a fresh install's first run is right.
-const build = spawn(join(root, 'node_modules', '.bin', 'tap'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-await new Promise((resolve) => build.on('close', resolve))
 
 await pass('parallel pass', parallel, 2)
 await pass('serial pass', serial, 1)
