@@ -133,3 +133,24 @@ export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkIssueFailed> | RecordedEventOf<typeof PaymentLinkSent>
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
   | RecordedEventOf<typeof PaymentLinkStatusChanged>
+
+/**
+ * A link's status after one of its events: the one rule every service folds a link's history
+ * with. A retryable issue failure leaves the link `requested` (asking again may succeed); a
+ * merchant's cancel ends it at once, so Dojo's later `Canceled` webhook is not a move.
+ */
+export function linkStatusAfter (status: LinkStatus | undefined, event: { type: string, data: Record<string, unknown> }): LinkStatus | undefined {
+  switch (event.type) {
+    case PaymentLinkRequested.type: return 'requested'
+    case PaymentLinkIssued.type: return status === 'requested' || status === undefined ? 'issued' : status
+    case PaymentLinkIssueFailed.type: return event.data.retryable === true ? status : 'failed'
+    case PaymentLinkCanceled.type: return status !== undefined && isForwardMove(status, 'canceled') ? 'canceled' : status
+    case PaymentLinkStatusChanged.type: return event.data.to as LinkStatus
+    default: return status
+  }
+}
+
+/** Fold a link's events (in stream order) into its status; undefined for an empty history. */
+export function foldLinkStatus (events: ReadonlyArray<{ type: string, data: Record<string, unknown> }>): LinkStatus | undefined {
+  return events.reduce<LinkStatus | undefined>(linkStatusAfter, undefined)
+}

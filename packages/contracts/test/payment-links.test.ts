@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createEventRegistry, domainEvents, isForwardMove, LINK_STATUS_MOVES, paymentLinkStream, type LinkStatus } from '../src/index.js'
+import { createEventRegistry, domainEvents, foldLinkStatus, isForwardMove, LINK_STATUS_MOVES, paymentLinkStream, type LinkStatus } from '../src/index.js'
 
 const registry = createEventRegistry(domainEvents)
 const metadata = { correlationId: 'c' }
@@ -35,4 +35,14 @@ t.test('payment-link events should validate money, ids and references', async (t
     sendEmail: false,
     source: 'api'
   }, { streamId: paymentLinkStream(linkId), metadata }), { code: 'CONTRACT_INVALID_DATA', message: /\/reference|\/amount|\/expiresAt/ })
+})
+
+t.test('foldLinkStatus should give every service the same status for a history', async (t) => {
+  const e = (type: string, data: Record<string, unknown> = {}) => ({ type, data })
+  t.equal(foldLinkStatus([]), undefined)
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issue-failed', { retryable: true })]), 'requested')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issue-failed', { retryable: false })]), 'failed')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.sent'), e('payment-link.canceled')]), 'canceled')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.status-changed', { to: 'paid' }), e('payment-link.canceled')]), 'paid', 'a paid link cannot be canceled')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.webhook-received'), e('payment-link.status-changed', { to: 'paid' })]), 'paid')
 })
