@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge } from 'prom-client'
+import { sql } from 'kysely'
+import { createEventRegistry, domainEvents } from '@paylinks/contracts'
+import { createEventStore, migrateToLatest, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
+import { connectMessaging, ensureStream } from '@paylinks/messaging'
+import { serviceKit } from '@paylinks/service-kit'
+import type { ProjectorConfig } from './config.js'
+import { createIntegrationPublisher } from './integration.js'
+
+export interface AppOptions {
+  config: ProjectorConfig
+}
+
+/**
+ * projector as a Fastify plugin: store subscribers that turn recorded events into read models
+ * and into the integration events order systems receive, with their lag in /metrics.
+ */
+export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+  await fastify.register(serviceKit, { name: 'projector', description: 'Projections of the event store and integration events out to order systems.' })
+
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
+  if (config.MIGRATE_ON_START) await migrateToLatest(store.db)
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector' })
+  await ensureStream(messaging.jsm, {
+    name: config.INTEGRATION_STREAM,
+    subjects: [`${config.INTEGRATION_SUBJECT_PREFIX}.v1.>`],
+    maxAgeMs: Math.round(config.INTEGRATION_MAX_AGE_HOURS * 3_600_000),
+    replicas: config.EVENTS_REPLICAS
+  })
+  fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(store.db))
+  fastify.readiness.add('nats', async () => await messaging.ping())
+
+  const published = new Counter({ name: 'projector_integration_events_published_total', help: 'Integration events published, by kind.', labelNames: ['kind'] as const, registers: [fastify.metrics] })
+  const integration = createIntegrationPublisher({
+    store,
+    js: messaging.js,
+    subjectPrefix: config.INTEGRATION_SUBJECT_PREFIX,
+    log: fastify.log,
+    onPublished: (kind) => { published.inc({ kind }) }
+  })
+  const subscribers = { integration }
+  lagGauge(fastify, store, subscribers)
+  fastify.get('/status', { schema: { tags: ['operations'], summary: 'Each subscriber: active here, and its position' } },
+    async () => Object.fromEntries(Object.entries(subscribers).map(([name, s]) => [name, s.status()])))
+
+  fastify.addHook('onReady', async () => { for (const s of Object.values(subscribers)) s.start() })
+  fastify.addHook('onClose', async () => {
+    await Promise.all(Object.values(subscribers).map(async (s) => { await s.stop() }))
+    await messaging.close()
+    await store.close()
+  })
+}
+
+/** Events each subscriber is behind the store's head, computed on scrape. */
+function lagGauge (fastify: FastifyInstance, store: EventStore, subscribers: Record<string, StoreSubscriber>): Gauge {
+  return new Gauge({
+    name: 'projector_lag_events',
+    help: 'Recorded events a subscriber has not applied yet (store head minus its checkpoint).',
+    labelNames: ['subscriber'] as const,
+    registers: [fastify.metrics],
+    async collect () {
+      const head = await store.head()
+      for (const [name, s] of Object.entries(subscribers)) this.set({ subscriber: name }, Math.max(0, head - s.status().position))
+    }
+  })
+}

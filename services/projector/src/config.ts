@@ -1,0 +1,17 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { EventsStreamConfigSchema } from '@paylinks/messaging'
+import { ServerConfigSchema } from '@paylinks/service-kit'
+
+export const ProjectorConfigSchema = Type.Composite([
+  ServerConfigSchema,
+  DatabaseConfigSchema,
+  EventsStreamConfigSchema,
+  Type.Object({
+    INTEGRATION_STREAM: Type.String({ default: 'INTEGRATION', pattern: '^[A-Za-z0-9_-]+$', description: 'JetStream stream order systems subscribe to' }),
+    INTEGRATION_SUBJECT_PREFIX: Type.String({ default: 'paylinks', pattern: '^[A-Za-z0-9_-]+$', description: 'integration events go to <prefix>.v1.<kind>.<merchantId>' }),
+    INTEGRATION_MAX_AGE_HOURS: Type.Number({ default: 168, exclusiveMinimum: 0, description: 'how long order systems can be away and still catch up' }),
+    MIGRATE_ON_START: Type.Boolean({ default: true })
+  })
+])
+export type ProjectorConfig = Static<typeof ProjectorConfigSchema>
