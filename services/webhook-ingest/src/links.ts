@@ -1,0 +1,117 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { LinkStatus, RecordedEvent } from '@paylinks/contracts'
+import { SETTLED_STATUSES } from './status.js'
+import type { Tables } from './tables.js'
+
+type Db = Kysely<Tables> | Transaction<Tables>
+
+export interface KnownLink {
+  linkId: string
+  merchantId: string
+}
+
+export interface ScheduleOptions {
+  /** First check after this long without a change. */
+  quietAfterMs: number
+}
+
+/**
+ * The store subscriber's effect, in its transaction with the checkpoint (exactly once):
+ * `issued` adds the intent → link row the endpoint and reconciler use, `status-changed` and
+ * `canceled` keep its status, and each `webhook-received` queues one confirmation.
+ */
+export async function applyEvents (trx: Db, events: RecordedEvent[], options: ScheduleOptions): Promise<void> {
+  const quiet = sql`make_interval(secs => ${options.quietAfterMs / 1000})`
+  for (const event of events) {
+    const data = event.data as Record<string, any>
+    switch (event.type) {
+      case 'payment-link.issued': {
+        const occurred = new Date(event.occurredAt)
+        const expires = new Date(data.expiresAt as string)
+        await trx.insertInto('wi_links').values({
+          payment_intent_id: data.paymentIntentId,
+          link_id: data.linkId,
+          merchant_id: data.merchantId,
+          status: 'issued',
+          expires_at: expires,
+          changed_at: occurred,
+          // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
+          next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
+        }).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
+        break
+      }
+      case 'payment-link.status-changed':
+      case 'payment-link.canceled': {
+        const to: LinkStatus = event.type === 'payment-link.canceled' ? 'canceled' : data.to
+        await trx.updateTable('wi_links').set({
+          status: to,
+          settled: SETTLED_STATUSES.has(to),
+          changed_at: new Date(event.occurredAt),
+          checks: 0,
+          next_check_at: sql<Date>`now() + ${quiet}`
+        }).where('link_id', '=', data.linkId).execute()
+        break
+      }
+      case 'payment-link.webhook-received':
+        await trx.insertInto('wi_confirmations').values({
+          key: event.id,
+          payment_intent_id: data.paymentIntentId,
+          source: 'webhook',
+          cause_event_id: event.id,
+          correlation_id: event.metadata.correlationId,
+          received_at: new Date(data.receivedAt as string)
+        }).onConflict((oc) => oc.column('key').doNothing()).execute()
+        break
+    }
+  }
+}
+
+/** The link of a payment intent at this merchant, if it has been issued (and recorded). */
+export async function findLinkByIntent (db: Db, paymentIntentId: string, merchantId: string): Promise<KnownLink | undefined> {
+  const row = await db.selectFrom('wi_links').select(['link_id', 'merchant_id'])
+    .where('payment_intent_id', '=', paymentIntentId).where('merchant_id', '=', merchantId).executeTakeFirst()
+  return row === undefined ? undefined : { linkId: row.link_id, merchantId: row.merchant_id }
+}
+
+export interface UnmatchedWebhook {
+  dojoEventId: string
+  merchantId: string
+  paymentIntentId: string
+  event: string
+  paymentStatus: string
+  receivedAt: Date
+}
+
+/** Keep a verified delivery whose intent has no known link yet. A re-delivery changes nothing. */
+export async function saveUnmatched (db: Db, webhook: UnmatchedWebhook): Promise<boolean> {
+  const result = await db.insertInto('wi_unmatched_webhooks').values({
+    dojo_event_id: webhook.dojoEventId,
+    merchant_id: webhook.merchantId,
+    payment_intent_id: webhook.paymentIntentId,
+    event: webhook.event,
+    payment_status: webhook.paymentStatus,
+    received_at: webhook.receivedAt
+  }).onConflict((oc) => oc.column('dojo_event_id').doNothing()).executeTakeFirst()
+  return result.numInsertedOrUpdatedRows === 1n
+}
+
+/** Kept deliveries whose link has appeared since. */
+export async function matchedUnmatched (db: Db, limit: number): Promise<Array<UnmatchedWebhook & KnownLink>> {
+  const rows = await db.selectFrom('wi_unmatched_webhooks as u')
+    .innerJoin('wi_links as l', (j) => j.onRef('l.payment_intent_id', '=', 'u.payment_intent_id').onRef('l.merchant_id', '=', 'u.merchant_id'))
+    .select(['u.dojo_event_id', 'u.merchant_id', 'u.payment_intent_id', 'u.event', 'u.payment_status', 'u.received_at', 'l.link_id'])
+    .orderBy('u.received_at').limit(limit).execute()
+  return rows.map((r) => ({
+    dojoEventId: r.dojo_event_id,
+    merchantId: r.merchant_id,
+    paymentIntentId: r.payment_intent_id,
+    event: r.event,
+    paymentStatus: r.payment_status,
+    receivedAt: r.received_at,
+    linkId: r.link_id
+  }))
+}
+
+export async function deleteUnmatched (db: Db, dojoEventId: string): Promise<void> {
+  await db.deleteFrom('wi_unmatched_webhooks').where('dojo_event_id', '=', dojoEventId).execute()
+}

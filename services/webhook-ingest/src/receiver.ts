@@ -1,0 +1,85 @@
+import type { Kysely } from 'kysely'
+import { paymentLinkStream, type EventRegistry } from '@paylinks/contracts'
+import type { EventPublisher } from '@paylinks/messaging'
+import { webhookEventId } from './ids.js'
+import { deleteUnmatched, findLinkByIntent, matchedUnmatched, saveUnmatched, type KnownLink } from './links.js'
+import type { Tables } from './tables.js'
+
+/** A verified delivery, reduced to what we keep. */
+export interface VerifiedWebhook {
+  merchantId: string
+  dojoEventId: string
+  event: string
+  paymentIntentId: string
+  paymentStatus: string
+  receivedAt: Date
+}
+
+/** accepted: published now; duplicate: JetStream had it; pending: no link known for the intent yet, kept. */
+export type ReceiveOutcome = 'accepted' | 'duplicate' | 'pending'
+
+export interface Receiver {
+  receive: (webhook: VerifiedWebhook) => Promise<ReceiveOutcome>
+  /** Publish kept deliveries whose link is now known; returns how many. */
+  matchPending: () => Promise<number>
+}
+
+/**
+ * Turns a verified delivery into a `payment-link.webhook-received` event on the link's stream,
+ * its id derived from Dojo's event id: Dojo's retries are answered as duplicates by JetStream
+ * and skipped by the store. Resolves once JetStream acknowledged (or the database committed).
+ */
+export function createReceiver (options: { db: Kysely<Tables>, publisher: EventPublisher, registry: EventRegistry<any> }): Receiver {
+  const { db, publisher, registry } = options
+  // intent → link never changes once issued: cache hits skip the database on the hot path.
+  const links = new Map<string, KnownLink>()
+
+  async function linkOf (paymentIntentId: string, merchantId: string): Promise<KnownLink | undefined> {
+    const key = `${merchantId}/${paymentIntentId}`
+    const hit = links.get(key)
+    if (hit !== undefined) return hit
+    const found = await findLinkByIntent(db, paymentIntentId, merchantId)
+    if (found !== undefined) {
+      if (links.size >= 100_000) links.clear()
+      links.set(key, found)
+    }
+    return found
+  }
+
+  async function publish (webhook: VerifiedWebhook, link: KnownLink): Promise<boolean> {
+    const event = registry.create('payment-link.webhook-received', {
+      linkId: link.linkId,
+      paymentIntentId: webhook.paymentIntentId,
+      dojoEventId: webhook.dojoEventId,
+      event: webhook.event,
+      paymentStatus: webhook.paymentStatus,
+      receivedAt: webhook.receivedAt.toISOString()
+    }, {
+      streamId: paymentLinkStream(link.linkId),
+      id: webhookEventId(webhook.dojoEventId),
+      occurredAt: webhook.receivedAt,
+      metadata: { correlationId: `dojo:${webhook.dojoEventId}`, producer: 'webhook-ingest' }
+    })
+    const [ack] = await publisher.publish([event])
+    return ack!.duplicate
+  }
+
+  return {
+    async receive (webhook) {
+      const link = await linkOf(webhook.paymentIntentId, webhook.merchantId)
+      if (link === undefined) {
+        const inserted = await saveUnmatched(db, webhook)
+        return inserted ? 'pending' : 'duplicate'
+      }
+      return (await publish(webhook, link)) ? 'duplicate' : 'accepted'
+    },
+    async matchPending () {
+      const found = await matchedUnmatched(db, 100)
+      for (const webhook of found) {
+        await publish(webhook, webhook)
+        await deleteUnmatched(db, webhook.dojoEventId)
+      }
+      return found.length
+    }
+  }
+}
