@@ -1,0 +1,131 @@
+// pnpm admin <command>: merchants and API keys. Reads DATABASE_URL and SECRETS_ENCRYPTION_KEYS.
+import { parseArgs } from 'node:util'
+import { Type } from '@sinclair/typebox'
+import { createDatabase } from '@paylinks/event-store'
+import {
+  createApiKey, createMerchant, createSecretBox, encryptionKeys, listApiKeys, listMerchants, revokeApiKey, SecretsConfigSchema, type MerchantTables
+} from '@paylinks/merchants'
+import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { loadConfig } from '@paylinks/service-kit'
+
+const USAGE = `usage: pnpm admin <command>
+  merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
+  merchant list
+  key create --merchant <mer_…> [--label <text>]
+  key create --analyst [--label <text>]
+  key list --merchant <mer_…>  |  key list --analyst
+  key revoke <keyId>
+environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys)`
+
+class UsageError extends Error {}
+
+const options = {
+  name: { type: 'string' },
+  'dojo-key': { type: 'string' },
+  'dojo-url': { type: 'string' },
+  'redirect-url': { type: 'string' },
+  'link-expiry-hours': { type: 'string' },
+  merchant: { type: 'string' },
+  label: { type: 'string' },
+  analyst: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+function need (value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing --${flag}`)
+  return value
+}
+
+async function main (argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (values.help === true || positionals.length === 0) {
+    console.log(USAGE)
+    return values.help === true ? 0 : 2
+  }
+  const [noun, verb, ...rest] = positionals
+  const command = `${noun ?? ''} ${verb ?? ''}`
+  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke']
+  if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
+
+  const needsSecrets = command === 'merchant create'
+  const config = loadConfig(needsSecrets ? Type.Composite([DatabaseConfigSchema, SecretsConfigSchema]) : DatabaseConfigSchema)
+  const db = createDatabase<MerchantTables>({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'link-issuer-admin' })
+  const out = (human: string, data: unknown): void => { console.log(values.json === true ? JSON.stringify(data) : human) }
+  try {
+    switch (command) {
+      case 'merchant create': {
+        const hours = values['link-expiry-hours']
+        const linkExpiryHours = hours === undefined ? undefined : Number(hours)
+        if (linkExpiryHours !== undefined && (!Number.isInteger(linkExpiryHours) || linkExpiryHours < 1 || linkExpiryHours > 8760)) throw new UsageError('--link-expiry-hours must be an integer from 1 to 8760')
+        const box = createSecretBox(encryptionKeys(config as { SECRETS_ENCRYPTION_KEYS: string }))
+        const merchant = await createMerchant(db, box, {
+          name: need(values.name, 'name'),
+          dojoSecretKey: need(values['dojo-key'], 'dojo-key'),
+          dojoBaseUrl: need(values['dojo-url'], 'dojo-url'),
+          ...(values['redirect-url'] === undefined ? {} : { defaultRedirectUrl: values['redirect-url'] }),
+          ...(linkExpiryHours === undefined ? {} : { linkExpiryHours })
+        })
+        out(`merchant ${merchant.id} created (${merchant.name}, Dojo ${merchant.dojoEnvironment}, key …${merchant.dojoKeyLast4})`, merchant)
+        return 0
+      }
+      case 'merchant list': {
+        const merchants = await listMerchants(db)
+        out(merchants.map((m) => `${m.id}\t${m.name}\t${m.dojoEnvironment}\t…${m.dojoKeyLast4}\t${m.dojoBaseUrl}`).join('\n') || '(no merchants)', merchants)
+        return 0
+      }
+      case 'key create': {
+        const label = values.label ?? ''
+        if (values.analyst === true && values.merchant !== undefined) throw new UsageError('give --merchant or --analyst, not both')
+        const created = values.analyst === true
+          ? await createApiKey(db, { scope: 'analyst', label })
+          : await createApiKey(db, { merchantId: need(values.merchant, 'merchant (or --analyst)'), label })
+        out(`${created.key}\n(key id ${created.info.keyId}, ${created.info.scope}${created.info.merchantId === null ? '' : ` for ${created.info.merchantId}`}; shown once, store it now)`, { key: created.key, ...created.info })
+        return 0
+      }
+      case 'key list': {
+        if (values.analyst !== true && values.merchant === undefined) throw new UsageError('give --merchant <mer_…> or --analyst')
+        const keys = await listApiKeys(db, values.analyst === true ? null : values.merchant!)
+        out(keys.map((k) => `${k.keyId}\t${k.scope}\t${k.label}\tcreated ${k.createdAt}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt}`}`).join('\n') || '(no keys)', keys)
+        return 0
+      }
+      default: {
+        const keyId = rest[0]
+        if (keyId === undefined) throw new UsageError('missing <keyId>')
+        if (!(await revokeApiKey(db, keyId))) {
+          console.error(`no active key ${keyId}`)
+          return 1
+        }
+        out(`key ${keyId} revoked`, { keyId, revoked: true })
+        return 0
+      }
+    }
+  } finally {
+    await db.destroy()
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (error) {
+  const e = error as Error & { code?: string, problems?: string[] }
+  if (error instanceof UsageError) {
+    console.error(`error: ${e.message}\n\n${USAGE}`)
+    process.exitCode = 2
+  } else if (e.code === 'SVC_CONFIG' || e.code?.startsWith('MER_') === true) {
+    console.error(`error: ${e.message}`)
+    process.exitCode = 1
+  } else if (e.code === '23503') {
+    console.error('error: no such merchant')
+    process.exitCode = 1
+  } else {
+    console.error(`error: ${e.message}`)
+    process.exitCode = 1
+  }
+}

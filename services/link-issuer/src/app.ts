@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
+import { createDatabase, createEventStore, migrateToLatest } from '@paylinks/event-store'
+import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type ConsumerLoop } from '@paylinks/messaging'
+import { serviceKit } from '@paylinks/service-kit'
+import type { LinkIssuerConfig } from './config.js'
+import { createMerchantDirectory } from './dojo.js'
+import { createIssuer } from './issuer.js'
+import { registry } from './link.js'
+import { createMailer } from './mailer.js'
+import { startOrderIntake } from './orders.js'
+import { createLinksReadModel } from './read-model.js'
+import linkRoutes from './routes/links.js'
+import resultRoutes from './routes/result.js'
+import type { LinkIssuerTables } from './tables.js'
+
+export interface AppOptions {
+  config: LinkIssuerConfig
+}
+
+/**
+ * link-issuer as a Fastify plugin: the partner API (/v1), the customer's result page, the order
+ * consumer on NATS, the links read model, and a sweep that resumes links left half-issued.
+ */
+export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+  await fastify.register(serviceKit, {
+    name: 'link-issuer',
+    description: 'Payment links on Dojo for partners (HTTP, `Authorization: Bearer <api key>`) and order systems (NATS).'
+  })
+
+  const db = createDatabase<LinkIssuerTables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer' })
+  if (config.MIGRATE_ON_START) await migrateToLatest(db)
+  // No registry here: the store also holds other services' event types; ours are upcast where read.
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer' })
+  await ensureStream(messaging.jsm, eventsStreamOptions(config))
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
+  const merchants = createMerchantDirectory({ db, box: createSecretBox(encryptionKeys(config)), timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })
+  const mailer = config.SMTP_URL === undefined ? undefined : createMailer({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS })
+  // A lease outlives the longest create: each attempt's timeout, its retries, and the look-ups.
+  const leaseMs = config.DOJO_TIMEOUT_MS * (config.DOJO_RETRIES + 1) * 4 + 5000
+  const issuer = createIssuer({
+    db, store, publisher, merchants, publicUrl: config.PUBLIC_URL.replace(/\/+$/, ''), leaseMs, waitMs: Math.min(leaseMs, config.REQUEST_TIMEOUT_MS - 1000), log: fastify.log,
+    ...(mailer === undefined ? {} : { mailer })
+  })
+  const readModel = createLinksReadModel(store, fastify.log)
+
+  fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
+  fastify.readiness.add('nats', async () => await messaging.ping())
+
+  await fastify.register(linkRoutes, {
+    prefix: '/v1', db, issuer, merchants, emailAvailable: mailer !== undefined,
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
+  })
+  await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
+
+  let orders: ConsumerLoop | undefined
+  let sweep: NodeJS.Timeout | undefined
+  let sweeping: Promise<void> | undefined
+
+  /** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail. */
+  async function recover (): Promise<void> {
+    const stuck = await db.selectFrom('li_links').select('link_id')
+      .where((eb) => eb.or([
+        eb('status', '=', 'requested'),
+        eb.and([eb('status', '=', 'issued'), eb('email_requested', '=', true), eb('email_sent_at', 'is', null)])
+      ]))
+      .where('updated_at', '<', new Date(Date.now() - config.RECOVERY_AFTER_MS))
+      .limit(20).execute()
+    for (const { link_id: linkId } of stuck) {
+      try {
+        const state = await issuer.resume(linkId)
+        fastify.log.info({ linkId, status: state?.status }, 'recovered link')
+      } catch (error) {
+        fastify.log.warn({ err: error, linkId }, 'link recovery failed; next sweep tries again')
+      }
+    }
+  }
+
+  fastify.addHook('onReady', async () => {
+    readModel.start()
+    orders = await startOrderIntake({
+      messaging, publisher, issuer, merchants, emailAvailable: mailer !== undefined,
+      stream: config.ORDERS_STREAM, subjectPrefix: config.ORDERS_SUBJECT_PREFIX, durable: config.ORDERS_DURABLE,
+      maxAgeMs: Math.round(config.ORDERS_MAX_AGE_HOURS * 3_600_000), concurrency: config.ORDERS_CONCURRENCY,
+      maxAttempts: config.ORDERS_MAX_ATTEMPTS, retryDelayMs: config.ORDERS_RETRY_DELAY_MS, ackWaitMs: leaseMs + 5000, log: fastify.log
+    })
+    if (config.RECOVERY_INTERVAL_MS > 0) {
+      sweep = setInterval(() => {
+        sweeping ??= recover().catch((error: unknown) => { fastify.log.error({ err: error }, 'recovery sweep failed') }).finally(() => { sweeping = undefined })
+      }, config.RECOVERY_INTERVAL_MS)
+      sweep.unref()
+    }
+  })
+
+  // Drain in order: stop taking orders and sweeping, let handlers settle, then close connections.
+  fastify.addHook('onClose', async () => {
+    clearInterval(sweep)
+    await orders?.stop()
+    await sweeping
+    await readModel.stop()
+    await merchants.close()
+    mailer?.close()
+    await messaging.close()
+    await store.close()
+    await db.destroy()
+  })
+}

@@ -1,0 +1,37 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { SecretsConfigSchema } from '@paylinks/merchants'
+import { EventsStreamConfigSchema } from '@paylinks/messaging'
+import { ServerConfigSchema } from '@paylinks/service-kit'
+
+const Name = { pattern: '^[A-Za-z0-9_-]+$' }
+
+export const LinkIssuerConfigSchema = Type.Composite([
+  ServerConfigSchema,
+  DatabaseConfigSchema,
+  EventsStreamConfigSchema,
+  SecretsConfigSchema,
+  Type.Object({
+    PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3000', pattern: '^https?://', description: 'where customers reach this service (result page, Dojo redirect)' }),
+    ORDERS_STREAM: Type.String({ default: 'ORDERS', ...Name, description: 'JetStream stream order systems publish orders to' }),
+    ORDERS_SUBJECT_PREFIX: Type.String({ default: 'orders', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'orders arrive on <prefix>.v1.<merchantId>' }),
+    ORDERS_DURABLE: Type.String({ default: 'link-issuer', ...Name, description: 'durable consumer of the orders stream' }),
+    ORDERS_MAX_AGE_HOURS: Type.Number({ default: 168, exclusiveMinimum: 0, description: 'how long JetStream keeps orders' }),
+    ORDERS_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 256, description: 'orders handled at once per instance' }),
+    ORDERS_MAX_ATTEMPTS: Type.Integer({ default: 10, minimum: 1, description: 'deliveries before an order that keeps failing is rejected' }),
+    ORDERS_RETRY_DELAY_MS: Type.Integer({ default: 1000, minimum: 1, description: 'first redelivery delay after a failure (doubles, jittered)' }),
+    SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://', description: 'e.g. smtp://user:pass@mail:587; unset: no e-mail (the API refuses sendEmail)' })),
+    MAIL_FROM: Type.String({ default: 'Payments <payments@paylinks.local>', description: 'From: of link e-mails' }),
+    SMTP_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'connect, greeting and socket timeout of the SMTP client' }),
+    DOJO_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 120_000, description: 'per Dojo call attempt' }),
+    DOJO_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 5, description: 'further attempts of a retryable Dojo call' }),
+    DOJO_RETRY_DELAY_MS: Type.Integer({ default: 250, minimum: 0, description: 'first Dojo back-off' }),
+    RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
+    RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
+    RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
+    RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven (0: never)' }),
+    RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),
+    MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })
+  })
+])
+export type LinkIssuerConfig = Static<typeof LinkIssuerConfigSchema>

@@ -1,0 +1,26 @@
+import { ServiceError } from '@paylinks/service-kit'
+
+/** Stable codes link-issuer answers with. Check `error.code`, not `instanceof`. */
+export const LinkErrorCodes = {
+  unauthorized: 'LINK_UNAUTHORIZED',
+  forbidden: 'LINK_FORBIDDEN',
+  notFound: 'LINK_NOT_FOUND',
+  referenceTaken: 'LINK_REFERENCE_TAKEN',
+  idempotencyMismatch: 'LINK_IDEMPOTENCY_MISMATCH',
+  invalid: 'LINK_INVALID',
+  emailUnavailable: 'LINK_EMAIL_UNAVAILABLE',
+  notCancelable: 'LINK_NOT_CANCELABLE',
+  dojoRefused: 'LINK_DOJO_REFUSED',
+  dojoUnavailable: 'LINK_DOJO_UNAVAILABLE',
+  inProgress: 'LINK_IN_PROGRESS',
+  contention: 'LINK_CONTENTION',
+  merchantUnknown: 'LINK_MERCHANT_UNKNOWN',
+  notIssued: 'LINK_NOT_ISSUED',
+  rateLimited: 'LINK_RATE_LIMITED'
+} as const
+export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
+
+/** A refusal we show the caller (problem+json through service-kit's one error handler). */
+export function linkError (code: LinkErrorCode, status: number, message: string, extra: Record<string, unknown> = {}, cause?: unknown): ServiceError {
+  return new ServiceError(code, status, message, { extra, ...(cause === undefined ? {} : { cause }) })
+}

@@ -1,0 +1,97 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { CustomerSchema, DateTimeSchema, LinkIdSchema, LinkStatusSchema, MetadataSchema } from '@paylinks/contracts'
+
+// An enum reads better in a validation error than a union of literals ("must be equal to one
+// of the allowed values" instead of three messages about constants).
+const Currency = Type.Unsafe<'GBP' | 'EUR'>({ type: 'string', enum: ['GBP', 'EUR'], description: 'ISO 4217 currency code (Dojo takes GBP and EUR).' })
+const Amount = Type.Object({
+  value: Type.Integer({ minimum: 1, maximum: 99_999_999_999, description: 'Amount in minor units (1050 is 10.50).' }),
+  currencyCode: Currency
+}, { additionalProperties: false })
+const HttpUrl = Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })
+
+export const CreateLinkBodySchema = Type.Object({
+  reference: Type.String({ minLength: 1, maxLength: 60, description: 'Your unique reference for this payment (1–60 characters).' }),
+  amount: Amount,
+  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  customer: Type.Optional(CustomerSchema),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the link stops working (future; default: the merchant\'s link expiry).' })),
+  redirectUrl: Type.Optional(HttpUrl),
+  metadata: Type.Optional(MetadataSchema),
+  sendEmail: Type.Optional(Type.Boolean({ default: false, description: 'E-mail the link to customer.email.' }))
+}, { additionalProperties: false, title: 'CreatePaymentLink' })
+export type CreateLinkBody = Static<typeof CreateLinkBodySchema>
+
+export const LinkSchema = Type.Object({
+  id: LinkIdSchema,
+  reference: Type.String(),
+  status: LinkStatusSchema,
+  url: Type.Union([Type.String(), Type.Null()], { description: 'The checkout link to give the customer (null until issued).' }),
+  paymentIntentId: Type.Union([Type.String(), Type.Null()]),
+  amount: Type.Object({ value: Type.Integer(), currencyCode: Type.String() }),
+  description: Type.Optional(Type.String()),
+  customer: Type.Optional(CustomerSchema),
+  expiresAt: DateTimeSchema,
+  redirectUrl: Type.Optional(Type.String()),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+  source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
+  orderId: Type.Optional(Type.String()),
+  email: Type.Object({ requested: Type.Boolean(), sentAt: Type.Union([DateTimeSchema, Type.Null()]) }),
+  failure: Type.Optional(Type.Object({ reason: Type.String(), code: Type.Optional(Type.String()) })),
+  createdAt: DateTimeSchema,
+  updatedAt: DateTimeSchema
+}, { title: 'PaymentLink' })
+
+export const LinkSummarySchema = Type.Object({
+  id: LinkIdSchema,
+  reference: Type.String(),
+  status: Type.String(),
+  url: Type.Union([Type.String(), Type.Null()]),
+  paymentIntentId: Type.Union([Type.String(), Type.Null()]),
+  amount: Type.Object({ value: Type.Integer(), currencyCode: Type.String() }),
+  source: Type.String(),
+  orderId: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String()
+}, { title: 'PaymentLinkSummary' })
+
+export const LinkListSchema = Type.Object({
+  data: Type.Array(LinkSummarySchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next (older) page; null at the end.' })
+}, { title: 'PaymentLinkPage' })
+
+export const ListQuerySchema = Type.Object({
+  status: Type.Optional(LinkStatusSchema),
+  reference: Type.Optional(Type.String({ minLength: 1, maxLength: 60 })),
+  createdFrom: Type.Optional(Type.String({ format: 'date-time' })),
+  createdTo: Type.Optional(Type.String({ format: 'date-time' })),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+
+export const LinkParamsSchema = Type.Object({ id: LinkIdSchema })
+
+export const CancelBodySchema = Type.Union([
+  Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+  Type.Null()
+])
+
+export const TimelineSchema = Type.Object({
+  data: Type.Array(Type.Object({
+    id: Type.String(),
+    type: Type.String(),
+    position: Type.Integer(),
+    occurredAt: Type.String(),
+    data: Type.Record(Type.String(), Type.Unknown())
+  }))
+}, { title: 'PaymentLinkTimeline' })
+
+export const QrQuerySchema = Type.Object({
+  format: Type.Union([Type.Literal('png'), Type.Literal('svg')], { default: 'png' }),
+  size: Type.Integer({ minimum: 64, maximum: 1024, default: 256 })
+}, { additionalProperties: false })
+
+export const IdempotencyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Replays the first answer for the same body; a different body is refused.' }))
+})

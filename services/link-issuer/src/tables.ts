@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely'
+import type { EventStoreTables } from '@paylinks/event-store'
+import type { MerchantTables } from '@paylinks/merchants'
+
+export interface IdempotencyKeysTable {
+  merchant_id: string
+  key: string
+  request_hash: string
+  link_id: string
+  created_at: Date | undefined
+}
+
+export interface IssueLeasesTable {
+  link_id: string
+  owner: string
+  expires_at: Date
+}
+
+export interface LinksTable {
+  link_id: string
+  merchant_id: string
+  reference: string
+  status: string
+  amount_value: number
+  currency_code: string
+  payment_intent_id: string | null
+  url: string | null
+  source: string
+  order_id: string | null
+  email_requested: boolean
+  email_sent_at: Date | null
+  expires_at: Date
+  created_at: Date
+  updated_at: Date
+  last_position: number
+}
+
+export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
+  li_idempotency_keys: IdempotencyKeysTable
+  li_issue_leases: IssueLeasesTable
+  li_links: LinksTable
+}
+
+export type Db = Kysely<LinkIssuerTables>
+
+/** The same pool seen with only the merchants' tables (Kysely's types are invariant in the schema). */
+export const merchantDb = (db: Db): Kysely<MerchantTables> => db as unknown as Kysely<MerchantTables>
