@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto'
+import { createServer as createNetServer } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import { createEventRegistry, domainEvents, paymentLinkStream, type RecordedEvent } from '@paylinks/contracts'
+import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
+import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createMerchant, createSecretBox, type Merchant, type MerchantTables } from '@paylinks/merchants'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
+import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import app from '../src/app.js'
+import { IngestConfigSchema } from '../src/config.js'
+import type { Tables } from '../src/tables.js'
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+export const SANDBOX_ENTRY = `${ROOT}services/dojo-sandbox/src/server.ts`
+export const RECORDER_ENTRY = `${ROOT}services/event-recorder/src/server.ts`
+export const INGEST_ENTRY = `${ROOT}services/webhook-ingest/src/server.ts`
+export const registry = createEventRegistry(domainEvents)
+
+/** A port nobody listens on right now. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+export async function until (predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Environment for webhook-ingest (and a recorder) on this test file's own database and stream. */
+export async function ingestEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const { url } = await createTestDatabase(t, {
+    prepare: async (url) => {
+      const db = createDatabase({ connectionString: url, max: 1 })
+      try { await migrateToLatest(db) } finally { await db.destroy() }
+    }
+  })
+  const names = natsTestNames(t, 'wi')
+  return {
+    DATABASE_URL: url,
+    DATABASE_POOL_SIZE: '5',
+    NATS_URL: TEST_NATS_URL,
+    EVENTS_STREAM: names.stream,
+    EVENTS_SUBJECT_PREFIX: names.subjectPrefix,
+    RECORDER_DURABLE: names.durable,
+    RECORDER_STANDBY_POLL_MS: '50',
+    RECORDER_RETRY_DELAY_MS: '50',
+    SECRETS_ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    PORT: '0',
+    SUBSCRIPTION_SYNC_ON_START: 'false',
+    CONFIRM_POLL_MS: '50',
+    CONFIRM_RETRY_BASE_MS: '100',
+    CONFIRM_RETRY_MAX_MS: '500',
+    DOJO_TIMEOUT_MS: '2000',
+    DOJO_RETRIES: '1',
+    RECONCILE_INTERVAL_MS: '3600000',
+    RECONCILE_QUIET_AFTER_MS: '3600000',
+    ...overrides
+  }
+}
+
+/** The event recorder as a process on the same database and stream: without it nothing reaches the store. */
+export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
+  const recorder = spawnService(t, RECORDER_ENTRY, { ...env, LOG_LEVEL: 'info', PORT: '0' })
+  await recorder.waitFor(/"msg":"recording"/)
+}
+
+export interface Sandbox {
+  url: string
+  control: (method: string, path: string, body?: unknown) => Promise<{ status: number, body: any }>
+  pay: (paymentIntentId: string) => Promise<void>
+}
+
+/** dojo-sandbox as a child process on a free port, with quick retries. */
+export async function startSandbox (t: TestContext): Promise<Sandbox> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const service = spawnService(t, SANDBOX_ENTRY, { PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', WEBHOOK_RETRY_DELAYS_MS: '50,100,200', WEBHOOK_TIMEOUT_MS: '2000', EXPIRY_SWEEP_MS: '100' })
+  for (let i = 0; ; i++) {
+    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break
+    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const control = async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
+    const response = await fetch(`${url}/sandbox${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    const text = await response.text()
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
+  }
+  return {
+    url,
+    control,
+    pay: async (id) => {
+      const r = await control('POST', `/payment-intents/${id}/pay`, { cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
+      if (r.status !== 200) throw new Error(`pay failed: ${r.status} ${JSON.stringify(r.body)}`)
+    }
+  }
+}
+
+export const sandboxKey = (): string => `sk_sandbox_${randomBytes(12).toString('base64url')}`
+
+export interface Clients {
+  db: Kysely<Tables>
+  messaging: Messaging
+  publisher: EventPublisher
+  store: EventStore
+}
+
+/** A publisher, a store reader and a database handle on the test's database and stream. */
+export async function connectClients (t: TestContext, env: Record<string, string>): Promise<Clients> {
+  const config = loadConfig(IngestConfigSchema, env)
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest-test' })
+  onTeardown(t, () => messaging.close())
+  await ensureStream(messaging.jsm, eventsStreamOptions(config))
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry, retryDelayMs: 20 })
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, registry, pollIntervalMs: 100 })
+  onTeardown(t, () => store.close())
+  const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: 3 })
+  onTeardown(t, () => db.destroy())
+  return { db, messaging, publisher, store }
+}
+
+/** webhook-ingest in process with production options; listening when `port` is given; closed at teardown. */
+export async function buildIngest (t: TestContext, env: Record<string, string>, port?: number): Promise<FastifyInstance> {
+  const config = loadConfig(IngestConfigSchema, env)
+  const fastify = Fastify(serverOptions(config, { pretty: false }))
+  await fastify.register(app, { config })
+  onTeardown(t, () => fastify.close())
+  if (port === undefined) await fastify.ready()
+  else await fastify.listen({ host: '127.0.0.1', port })
+  return fastify
+}
+
+/** A merchant whose Dojo account is a fresh sandbox key. */
+export async function addMerchant (clients: Clients, env: Record<string, string>, dojoBaseUrl: string, secretKey = sandboxKey()): Promise<Merchant & { secretKey: string }> {
+  const box = createSecretBox([env.SECRETS_ENCRYPTION_KEYS!])
+  const merchant = await createMerchant(clients.db as unknown as Kysely<MerchantTables>, box, { name: 'Test shop', dojoSecretKey: secretKey, dojoBaseUrl })
+  return { ...merchant, secretKey }
+}
+
+export function dojoClient (t: TestContext, baseUrl: string, secretKey: string): DojoClient {
+  const client = createDojoClient({ baseUrl, secretKey, timeoutMs: 5000, retries: 1, retryDelayMs: 10 })
+  onTeardown(t, () => client.close())
+  return client
+}
+
+let linkCounter = 0
+/** Publish `payment-link.requested` + `issued` for an intent, as link-issuer does. */
+export async function issueLink (clients: Clients, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
+  const linkId = `lnk_${randomBytes(9).toString('base64url')}${++linkCounter}`
+  const streamId = paymentLinkStream(linkId)
+  const metadata = { correlationId: `test-${linkId}`, producer: 'test' }
+  const requested = registry.create('payment-link.requested', {
+    linkId, merchantId, reference: `order-${linkId}`, amount: { value: amount, currencyCode: 'GBP' }, expiresAt: expiresAt.toISOString(), sendEmail: false, source: 'api'
+  }, { streamId, metadata })
+  const issued = registry.create('payment-link.issued', {
+    linkId, merchantId, paymentIntentId, url: `https://pay.example/checkout/${paymentIntentId}`, expiresAt: expiresAt.toISOString()
+  }, { streamId, metadata })
+  await clients.publisher.publish([requested, issued], { expectedLastSubjectSequence: 0 })
+  return linkId
+}
+
+/** Create an intent at the (sandbox) Dojo and issue a link for it. */
+export async function newLink (clients: Clients, dojo: DojoClient, merchantId: string, options: { amount?: number, manual?: boolean } = {}): Promise<{ linkId: string, intentId: string }> {
+  const intent = await dojo.createPaymentIntent({
+    amount: { value: options.amount ?? 1250, currencyCode: 'GBP' },
+    reference: `ref-${randomBytes(6).toString('hex')}`,
+    paymentSource: 'payment-links',
+    ...(options.manual === true ? { captureMode: 'Manual' as const } : {})
+  })
+  const linkId = await issueLink(clients, merchantId, intent.id, options.amount ?? 1250)
+  return { linkId, intentId: intent.id }
+}
+
+export async function linkEvents (store: EventStore, linkId: string, type?: string): Promise<RecordedEvent[]> {
+  const events = await store.readStream(paymentLinkStream(linkId))
+  return type === undefined ? events : events.filter((e) => e.type === type)
+}
+
+/** The `to` of each recorded status change, in order. */
+export async function moves (store: EventStore, linkId: string): Promise<string[]> {
+  return (await linkEvents(store, linkId, 'payment-link.status-changed')).map((e) => e.data.to as string)
+}
+
+/** A proxy in front of Dojo that can be switched to answer 503 (Dojo down). */
+export async function startSwitchableProxy (t: TestContext, target: string): Promise<{ url: string, setDown: (down: boolean) => void, hits: () => number }> {
+  let down = false
+  let hits = 0
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      hits++
+      if (down) { res.writeHead(503, { 'content-type': 'application/json' }); res.end('{"title":"down"}'); return }
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length' && k !== 'connection') headers[k] = v
+      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined
+      fetch(`${target}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(body === undefined || req.method === 'GET' ? {} : { body }) })
+        .then(async (r) => {
+          const text = Buffer.from(await r.arrayBuffer())
+          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' })
+          res.end(text)
+        }, () => { res.writeHead(502); res.end() })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTeardown(t, async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) })
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return { url: `http://127.0.0.1:${port}`, setDown: (d) => { down = d }, hits: () => hits }
+}
