@@ -32,7 +32,6 @@ export interface LinkRoutesOptions {
 }
 
 const problems = (...statuses: number[]): Record<number, typeof ProblemSchema> => Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
-const security = [{ apiKey: [] }]
 
 /** Canonical JSON (sorted keys): the same body hashes the same however its keys are ordered. */
 function canonical (value: unknown): string {
@@ -105,7 +104,6 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     schema: {
       tags: ['payment links'],
       summary: 'Create a payment link (Dojo payment intent); exactly once per reference',
-      security,
       headers: IdempotencyHeadersSchema,
       body: CreateLinkBodySchema,
       response: { 201: LinkSchema, ...problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503) }
@@ -171,11 +169,11 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.get('/payment-links/:id', {
-    schema: { tags: ['payment links'], summary: 'One payment link, from its events', security, params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 401, 404, 429) } }
+    schema: { tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 401, 404, 429) } }
   }, async (request) => linkView(await visibleLink(request, request.params.id)) as any)
 
   app.get('/payment-links', {
-    schema: { tags: ['payment links'], summary: 'List payment links, newest first (cursor pagination)', security, querystring: ListQuerySchema, response: { 200: LinkListSchema, ...problems(400, 401, 429) } }
+    schema: { tags: ['payment links'], summary: 'List payment links, newest first (cursor pagination)', querystring: ListQuerySchema, response: { 200: LinkListSchema, ...problems(400, 401, 429) } }
   }, async (request) => {
     const q = request.query
     const principal = request.principal!
@@ -217,7 +215,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.post('/payment-links/:id/cancel', {
-    schema: { tags: ['payment links'], summary: 'Cancel an issued, unpaid link (and its intent at Dojo)', security, params: LinkParamsSchema, body: CancelBodySchema, response: { 200: LinkSchema, ...problems(400, 401, 403, 404, 409, 429, 503) } }
+    schema: { tags: ['payment links'], summary: 'Cancel an issued, unpaid link (and its intent at Dojo)', params: LinkParamsSchema, body: CancelBodySchema, response: { 200: LinkSchema, ...problems(400, 401, 403, 404, 409, 429, 503) } }
   }, async (request, reply) => {
     const merchant = await merchantOf(request)
     let state: LinkState
@@ -233,7 +231,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.get('/payment-links/:id/events', {
-    schema: { tags: ['payment links'], summary: 'The link\'s timeline: its events in order', security, params: LinkParamsSchema, response: { 200: TimelineSchema, ...problems(400, 401, 404, 429) } }
+    schema: { tags: ['payment links'], summary: 'The link\'s timeline: its events in order', params: LinkParamsSchema, response: { 200: TimelineSchema, ...problems(400, 401, 404, 429) } }
   }, async (request) => {
     const state = await visibleLink(request, request.params.id)
     return { data: state.events.map((e) => ({ id: e.id, type: e.type, position: e.position, occurredAt: e.occurredAt, data: e.data })) }
@@ -243,7 +241,6 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     schema: {
       tags: ['payment links'],
       summary: 'A QR code of the link (PNG or SVG)',
-      security,
       params: LinkParamsSchema,
       querystring: QrQuerySchema,
       response: { 200: Type.Any({ description: 'image/png or image/svg+xml' }), ...problems(400, 401, 404, 409, 429) }

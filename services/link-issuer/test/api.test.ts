@@ -1,0 +1,235 @@
+import t from 'tap'
+import { auth, buildIssuer, createTestMerchant, issuerEnv, startRecorder, startSandbox, until } from './helpers.js'
+
+// One sandbox, one recorder and one app for the file; each test uses its own merchant.
+const sandbox = await startSandbox(t)
+const env = await issuerEnv(t)
+await startRecorder(t, env)
+const app = await buildIssuer(t, env)
+
+let n = 0
+const ref = (): string => `order-${++n}-${Date.now().toString(36)}`
+const body = (reference: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ reference, amount: { value: 1050, currencyCode: 'GBP' }, description: 'Two <b>blue</b> mugs', customer: { email: 'ann@example.com', name: 'Ann' }, ...extra })
+
+t.test('POST /v1/payment-links should issue a link at Dojo and GET should see it at once', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const reference = ref()
+  const res = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(reference, { metadata: { cart: 'c1' } }) })
+  t.equal(res.statusCode, 201, res.body)
+  const link = res.json()
+  t.match(link, { reference, status: 'issued', amount: { value: 1050, currencyCode: 'GBP' }, email: { requested: false, sentAt: null }, source: 'api' })
+  t.match(link.id, /^lnk_/)
+  t.match(link.paymentIntentId, /^pi_sandbox_/)
+  t.equal(link.url, `${sandbox.url}/checkout/${link.paymentIntentId}`)
+  t.equal(res.headers.location, `/v1/payment-links/${link.id}`)
+
+  const intent = await m.dojo.getPaymentIntent(link.paymentIntentId)
+  t.equal(intent.amount.value, 1050)
+  t.match(intent.reference, new RegExp(`${reference} ${link.id}$`), 'the Dojo reference embeds the link id')
+  t.equal(intent.config?.redirectUrl, `${env.PUBLIC_URL}/links/${link.id}/result`)
+
+  const got = await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}`, headers: auth(m.apiKey) })
+  t.equal(got.statusCode, 200)
+  t.same(got.json(), link)
+
+  const events = await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}/events`, headers: auth(m.apiKey) })
+  t.same(events.json().data.map((e: { type: string }) => e.type), ['payment-link.requested', 'payment-link.issued'])
+
+  const png = await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}/qr`, headers: auth(m.apiKey) })
+  t.equal(png.headers['content-type'], 'image/png')
+  t.same([...png.rawPayload.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47])
+  const svg = await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}/qr?format=svg`, headers: auth(m.apiKey) })
+  t.match(svg.headers['content-type'], /image\/svg\+xml/)
+  t.match(svg.body, /<svg/)
+})
+
+t.test('GET /v1/payment-links should filter by status and reference and page with a cursor', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const ids: string[] = []
+  for (let i = 0; i < 5; i++) {
+    const res = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })
+    ids.push(res.json().id)
+  }
+  await app.inject({ method: 'POST', url: `/v1/payment-links/${ids[0]!}/cancel`, headers: auth(m.apiKey) })
+  const list = async (qs: string): Promise<any> => (await app.inject({ method: 'GET', url: `/v1/payment-links?${qs}`, headers: auth(m.apiKey) })).json()
+  await until(async () => (await list('status=canceled')).data.length === 1, 10_000, 'read model caught up')
+  const seen: string[] = []
+  let cursor: string | null = null
+  do {
+    const page: any = await list(`limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)
+    t.ok(page.data.length <= 2)
+    seen.push(...page.data.map((l: { id: string }) => l.id))
+    cursor = page.nextCursor
+  } while (cursor !== null)
+  t.same(seen.sort(), [...ids].sort(), 'every link once across pages, none of other merchants')
+  t.equal((await list('status=issued')).data.length, 4)
+  const one = await list(`reference=${(await app.inject({ method: 'GET', url: `/v1/payment-links/${ids[2]!}`, headers: auth(m.apiKey) })).json().reference}`)
+  t.same(one.data.map((l: { id: string }) => l.id), [ids[2]])
+  t.equal((await list(`createdFrom=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).data.length, 0)
+  const bad = await app.inject({ method: 'GET', url: '/v1/payment-links?cursor=nonsense', headers: auth(m.apiKey) })
+  t.equal(bad.statusCode, 400)
+})
+
+t.test('POST /v1/payment-links/{id}/cancel should cancel the intent at Dojo and record it', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const link = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
+  const res = await app.inject({ method: 'POST', url: `/v1/payment-links/${link.id}/cancel`, headers: auth(m.apiKey), payload: { reason: 'customer changed mind' } })
+  t.equal(res.statusCode, 200, res.body)
+  t.equal(res.json().status, 'canceled')
+  t.equal((await m.dojo.getPaymentIntent(link.paymentIntentId, { returnCanceled: true })).status, 'Canceled')
+  const again = await app.inject({ method: 'POST', url: `/v1/payment-links/${link.id}/cancel`, headers: auth(m.apiKey) })
+  t.equal(again.statusCode, 200, 'canceling twice is the same cancel')
+  const events = (await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}/events`, headers: auth(m.apiKey) })).json()
+  t.equal(events.data.filter((e: { type: string }) => e.type === 'payment-link.canceled').length, 1)
+
+  const paid = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
+  t.equal(await sandbox.pay(paid.paymentIntentId), 200)
+  const refused = await app.inject({ method: 'POST', url: `/v1/payment-links/${paid.id}/cancel`, headers: auth(m.apiKey) })
+  t.equal(refused.statusCode, 409)
+  t.equal(refused.json().code, 'LINK_NOT_CANCELABLE')
+})
+
+t.test('Idempotency-Key should replay the first answer and refuse a different body', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const reference = ref()
+  const headers = { ...auth(m.apiKey), 'idempotency-key': `k-${reference}` }
+  const first = await app.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body(reference) })
+  t.equal(first.statusCode, 201)
+  const replay = await app.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: { amount: { currencyCode: 'GBP', value: 1050 }, ...body(reference) } })
+  t.equal(replay.statusCode, 201)
+  t.same(replay.json(), first.json())
+  const different = await app.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body(reference, { amount: { value: 999, currencyCode: 'GBP' } }) })
+  t.equal(different.statusCode, 422)
+  t.equal(different.json().code, 'LINK_IDEMPOTENCY_MISMATCH')
+  t.match(different.headers['content-type'], /application\/problem\+json/)
+})
+
+t.test('concurrent duplicate requests should make one link and one intent', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const reference = ref()
+  const headers = { ...auth(m.apiKey), 'idempotency-key': `dup-${reference}` }
+  const answers = await Promise.all(Array.from({ length: 8 }, async () => await app.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body(reference) })))
+  t.same(answers.map((a) => a.statusCode), Array(8).fill(201), answers.map((a) => a.body).join('\n'))
+  t.equal(new Set(answers.map((a) => a.json().paymentIntentId)).size, 1)
+  const id = answers[0]!.json().id
+  const intents = await m.dojo.findPaymentIntentsByReference(answers[0]!.json().paymentIntentId === undefined ? '' : `${reference} ${id}`, { createdFrom: new Date(Date.now() - 60_000) })
+  t.equal(intents.length, 1, 'exactly one intent at Dojo')
+
+  // Without a key, racing requests for one reference: one link, the rest are told it is taken.
+  const r2 = ref()
+  const racing = await Promise.all(Array.from({ length: 6 }, async () => await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(r2) })))
+  t.same(racing.map((a) => a.statusCode).sort(), [201, 409, 409, 409, 409, 409])
+  const winner = racing.find((a) => a.statusCode === 201)!.json()
+  for (const loser of racing.filter((a) => a.statusCode === 409)) t.match(loser.json(), { code: 'LINK_REFERENCE_TAKEN', linkId: winner.id })
+})
+
+t.test('a reference already used should be a 409 naming the existing link', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const reference = ref()
+  const first = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(reference) })).json()
+  const again = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(reference, { amount: { value: 5, currencyCode: 'EUR' } }) })
+  t.equal(again.statusCode, 409)
+  t.match(again.json(), { code: 'LINK_REFERENCE_TAKEN', linkId: first.id, reference })
+  t.match(again.json().detail, first.id)
+  // Another merchant may use the same reference.
+  const other = await createTestMerchant(t, env, sandbox.url)
+  t.equal((await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(other.apiKey), payload: body(reference) })).statusCode, 201)
+})
+
+t.test('API keys should be scoped to their merchant', async (t) => {
+  const a = await createTestMerchant(t, env, sandbox.url)
+  const b = await createTestMerchant(t, env, sandbox.url)
+  const link = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(a.apiKey), payload: body(ref()) })).json()
+  for (const [method, url] of [['GET', ''], ['GET', '/events'], ['GET', '/qr'], ['POST', '/cancel']] as const) {
+    const res = await app.inject({ method, url: `/v1/payment-links/${link.id}${url}`, headers: auth(b.apiKey) })
+    t.equal(res.statusCode, 404, `${method} ${url} of another merchant's link`)
+    t.equal(res.json().code, 'LINK_NOT_FOUND')
+  }
+  const list = await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(b.apiKey) })
+  t.notOk(list.json().data.some((l: { id: string }) => l.id === link.id))
+  t.equal((await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id}`, headers: auth(a.apiKey) })).statusCode, 200)
+})
+
+t.test('requests without a valid API key should be refused with 401', async (t) => {
+  for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer plk_nope' }, auth(`plk_${'a'.repeat(16)}_${'b'.repeat(43)}`)]) {
+    const res = await app.inject({ method: 'GET', url: '/v1/payment-links', headers })
+    t.equal(res.statusCode, 401)
+    t.equal(res.json().code, 'LINK_UNAUTHORIZED')
+    t.match(res.headers['www-authenticate'], /Bearer/)
+  }
+})
+
+t.test('bad input of every kind should get a 4xx problem that says what to fix and change nothing', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const post = async (payload: string | object, headers: Record<string, string> = {}) =>
+    await app.inject({ method: 'POST', url: '/v1/payment-links', headers: { ...auth(m.apiKey), 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+  const good = body('x')
+  const cases: Array<[string, string | object, number, RegExp, Record<string, string>?]> = [
+    ['missing reference', { amount: { value: 1, currencyCode: 'GBP' } }, 400, /reference/],
+    ['missing amount', { reference: 'r' }, 400, /amount/],
+    ['extra field', { ...good, colour: 'blue' }, 400, /colour.*not allowed/],
+    ['extra field in amount', { ...good, amount: { value: 1, currencyCode: 'GBP', tax: 1 } }, 400, /tax/],
+    ['fractional amount', { ...good, amount: { value: 10.5, currencyCode: 'GBP' } }, 400, /amount\/value.*integer/],
+    ['zero amount', { ...good, amount: { value: 0, currencyCode: 'GBP' } }, 400, /amount\/value/],
+    ['negative amount', { ...good, amount: { value: -5, currencyCode: 'GBP' } }, 400, /amount\/value/],
+    ['string amount', { ...good, amount: { value: '10', currencyCode: 'GBP' } }, 400, /amount\/value/],
+    ['unknown currency', { ...good, amount: { value: 1, currencyCode: 'XXX' } }, 400, /currencyCode/],
+    ['reference over 60', { ...good, reference: 'r'.repeat(61) }, 400, /reference.*60/],
+    ['empty reference', { ...good, reference: '' }, 400, /reference/],
+    ['bad e-mail', { ...good, customer: { email: 'not-an-email' } }, 400, /customer\/email/],
+    ['bad redirect', { ...good, redirectUrl: 'javascript:alert(1)' }, 400, /redirectUrl/],
+    ['past expiry', { ...good, expiresAt: '2001-01-01T00:00:00Z' }, 400, /expiresAt/],
+    ['email without address', { ...good, customer: { name: 'A' }, sendEmail: true }, 400, /customer\/email/],
+    ['email without SMTP', { ...good, sendEmail: true }, 422, /SMTP/],
+    ['malformed JSON', '{"reference": "x", ', 400, /JSON/],
+    ['array body', '[]', 400, /body/],
+    ['wrong content type', 'reference=x', 415, /content-type|Content-Type|media type/i, { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['oversized body', { ...good, description: 'x'.repeat(70 * 1024) }, 413, /large|limit/i]
+  ]
+  for (const [name, payload, status, detail, headers] of cases) {
+    const res = await post(payload, headers)
+    t.equal(res.statusCode, status, `${name}: ${res.body}`)
+    t.match(res.headers['content-type'], /application\/problem\+json/, name)
+    t.match(res.json().detail, detail, name)
+  }
+  const unknown = await app.inject({ method: 'GET', url: '/v1/payment-links/lnk_doesnotexist00', headers: auth(m.apiKey) })
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().code, 'LINK_NOT_FOUND')
+  const malformedId = await app.inject({ method: 'GET', url: '/v1/payment-links/123', headers: auth(m.apiKey) })
+  t.equal(malformedId.statusCode, 400)
+  const list = await app.inject({ method: 'GET', url: '/v1/payment-links?status=bogus', headers: auth(m.apiKey) })
+  t.equal(list.statusCode, 400)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const all = await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(m.apiKey) })
+  t.same(all.json().data, [], 'nothing was created')
+  t.same((await m.dojo.searchPaymentIntents({})).data, [], 'nothing reached Dojo')
+})
+
+t.test('the result page should confirm the status with Dojo and offer the merchant redirect', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url, sandbox.url, { defaultRedirectUrl: 'https://shop.example/thanks?a=1&b=2' })
+  const link = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
+  const pending = await app.inject({ method: 'GET', url: `/links/${link.id}/result?status=Captured&paymentStatus=Successful` })
+  t.equal(pending.statusCode, 200)
+  t.match(pending.headers['content-type'], /text\/html/)
+  t.match(pending.body, /data-status="pending"/, 'query parameters are not trusted')
+  t.match(pending.body, /Test &amp; Sons &lt;Ltd&gt;/, 'escaped')
+  t.match(pending.body, /href="https:\/\/shop.example\/thanks\?a=1&amp;b=2"/)
+  await sandbox.pay(link.paymentIntentId)
+  const paid = await app.inject({ method: 'GET', url: `/links/${link.id}/result` })
+  t.match(paid.body, /data-status="paid"/)
+  t.match(paid.body, /Payment received/)
+  await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })
+  const missing = await app.inject({ method: 'GET', url: '/links/lnk_unknownunknown/result' })
+  t.equal(missing.statusCode, 404)
+  t.match(missing.body, /not found/)
+})
+
+t.test('the OpenAPI document should describe the partner API', async (t) => {
+  const res = await app.inject({ method: 'GET', url: '/docs/json' })
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.ok(doc.paths['/v1/payment-links'].post)
+  t.ok(doc.paths['/v1/payment-links/{id}/cancel'].post)
+  t.ok(doc.paths['/v1/payment-links/{id}/qr'].get)
+})

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { SMTPServer } from 'smtp-server'
+import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
+import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
+import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import app from '../src/app.js'
+import { LinkIssuerConfigSchema } from '../src/config.js'
+
+const SANDBOX_ENTRY = fileURLToPath(new URL('../../dojo-sandbox/src/server.ts', import.meta.url))
+const RECORDER_ENTRY = fileURLToPath(new URL('../../event-recorder/src/server.ts', import.meta.url))
+export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+export interface Sandbox {
+  url: string
+  pay: (paymentIntentId: string) => Promise<number>
+}
+
+/** dojo-sandbox as a child process on a free port; killed at teardown. */
+export async function startSandbox (t: TestContext): Promise<Sandbox> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const service = spawnService(t, SANDBOX_ENTRY, { PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn' })
+  for (let i = 0; ; i++) {
+    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break
+    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    url,
+    pay: async (id) => (await fetch(`${url}/sandbox/payment-intents/${id}/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
+    })).status
+  }
+}
+
+/** Environment for link-issuer on this test file's own database and streams. */
+export async function issuerEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const { url } = await createTestDatabase(t, {
+    prepare: async (url) => {
+      const db = createDatabase({ connectionString: url, max: 1 })
+      try { await migrateToLatest(db) } finally { await db.destroy() }
+    }
+  })
+  const events = natsTestNames(t, 'ev')
+  const orders = natsTestNames(t, 'ord')
+  return {
+    DATABASE_URL: url,
+    DATABASE_POOL_SIZE: '5',
+    NATS_URL: TEST_NATS_URL,
+    EVENTS_STREAM: events.stream,
+    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
+    RECORDER_DURABLE: events.durable,
+    ORDERS_STREAM: orders.stream,
+    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
+    ORDERS_DURABLE: orders.durable,
+    ORDERS_RETRY_DELAY_MS: '50',
+    SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    PUBLIC_URL: 'http://127.0.0.1:3999',
+    DOJO_TIMEOUT_MS: '2000',
+    DOJO_RETRY_DELAY_MS: '10',
+    RECOVERY_INTERVAL_MS: '0',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    ...overrides
+  }
+}
+
+/** event-recorder as a process on the same database and stream; killed at teardown. */
+export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
+  const recorder = spawnService(t, RECORDER_ENTRY, {
+    DATABASE_URL: env.DATABASE_URL!,
+    NATS_URL: env.NATS_URL!,
+    EVENTS_STREAM: env.EVENTS_STREAM!,
+    EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,
+    RECORDER_DURABLE: env.RECORDER_DURABLE!,
+    RECORDER_STANDBY_POLL_MS: '50',
+    RECORDER_RETRY_DELAY_MS: '50',
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    PORT: '0'
+  })
+  await recorder.waitFor(/"msg":"recording"/)
+}
+
+/** link-issuer in process, with production options; closed at teardown. */
+export async function buildIssuer (t: TestContext, env: Record<string, string>): Promise<FastifyInstance> {
+  const config = loadConfig(LinkIssuerConfigSchema, env)
+  const fastify = Fastify(serverOptions(config, { pretty: false }))
+  await fastify.register(app, { config })
+  await fastify.ready()
+  onTeardown(t, () => fastify.close())
+  return fastify
+}
+
+export interface TestMerchant {
+  id: string
+  apiKey: string
+  keyId: string
+  dojoKey: string
+  /** A Dojo client on the merchant's own sandbox account, straight to the sandbox. */
+  dojo: DojoClient
+}
+
+/** A merchant with its own sandbox account and an API key. */
+export async function createTestMerchant (t: TestContext, env: Record<string, string>, dojoUrl: string, sandboxUrl = dojoUrl, extra: { defaultRedirectUrl?: string } = {}): Promise<TestMerchant> {
+  const db = createDatabase<MerchantTables>({ connectionString: env.DATABASE_URL!, max: 1 })
+  try {
+    const dojoKey = `sk_sandbox_${randomBytes(12).toString('base64url')}`
+    const merchant = await createMerchant(db, createSecretBox([ENCRYPTION_KEY]), { name: 'Test & Sons <Ltd>', dojoSecretKey: dojoKey, dojoBaseUrl: dojoUrl, ...extra })
+    const { key, info } = await createApiKey(db, { merchantId: merchant.id, label: 'test' })
+    const dojo = createDojoClient({ baseUrl: sandboxUrl, secretKey: dojoKey, timeoutMs: 5000 })
+    onTeardown(t, () => dojo.close())
+    return { id: merchant.id, apiKey: key, keyId: info.keyId, dojoKey, dojo }
+  } finally {
+    await db.destroy()
+  }
+}
+
+/** A store reader on the test's database. */
+export async function openStore (t: TestContext, env: Record<string, string>): Promise<EventStore> {
+  const store = await createEventStore({ connectionString: env.DATABASE_URL!, pollIntervalMs: 50 })
+  onTeardown(t, () => store.close())
+  return store
+}
+
+export interface Mailbox {
+  url: string
+  messages: Array<{ from: string, to: string[], raw: string }>
+}
+
+/** A real SMTP server (smtp-server) on loopback that keeps what it receives. */
+export async function startSmtp (t: TestContext): Promise<Mailbox> {
+  const messages: Mailbox['messages'] = []
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData (stream, session, callback) {
+      let raw = ''
+      stream.setEncoding('utf8')
+      stream.on('data', (chunk: string) => { raw += chunk })
+      stream.on('end', () => {
+        messages.push({ from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address, to: session.envelope.rcptTo.map((r) => r.address), raw })
+        callback()
+      })
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTeardown(t, async () => { await new Promise<void>((resolve) => server.close(() => { resolve() })) })
+  const port = (server.server.address() as AddressInfo).port
+  return { url: `smtp://127.0.0.1:${port}`, messages }
+}
+
+export type Fault = 'pass' | 'slow' | 'fail500'
+
+/**
+ * A node:http proxy in front of the sandbox. Creates (POST /payment-intents) follow `plan`:
+ * `slow` forwards and answers after `slowMs` (the intent exists at Dojo, the caller timed out),
+ * `fail500` answers 500 without forwarding; everything else passes through.
+ */
+export async function startFaultyProxy (t: TestContext, target: string, plan: Fault[], slowMs = 3000): Promise<{ url: string, creates: () => number }> {
+  let creates = 0
+  const pending = new Set<ServerResponse>()
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const isCreate = req.method === 'POST' && req.url === '/payment-intents'
+      const fault: Fault = isCreate ? plan[creates++] ?? 'pass' : 'pass'
+      if (fault === 'fail500') {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, traceId: '00-00000000000000000000000000000000-0000000000000000-01' }))
+        return
+      }
+      const url = new URL(req.url ?? '/', target)
+      const upstream = httpRequest(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (up) => {
+        const body: Buffer[] = []
+        up.on('data', (c: Buffer) => body.push(c))
+        up.on('end', () => {
+          const answer = (): void => { if (!res.destroyed) res.writeHead(up.statusCode ?? 502, up.headers).end(Buffer.concat(body)) }
+          if (fault === 'slow') {
+            pending.add(res)
+            setTimeout(() => { pending.delete(res); answer() }, slowMs).unref()
+          } else answer()
+        })
+      })
+      upstream.on('error', () => { res.writeHead(502).end() })
+      upstream.end(Buffer.concat(chunks))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTeardown(t, async () => {
+    for (const res of pending) res.destroy()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, creates: () => creates }
+}
+
+export async function until<T> (probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })
