@@ -4,8 +4,9 @@
 // snapshot horizon is cluster-wide, so they run alone after the parallel pass.
 // Usage: pnpm test [path-fragment …]   (only files whose path contains a fragment)
 import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 
 const root = join(import.meta.dirname, '..')
@@ -31,12 +32,32 @@ mkdirSync(join(root, '.tap'), { recursive: true })
 const log = createWriteStream(join(root, '.tap', 'last-run.tap'))
 const totals = { passed: 0, failed: 0, skipped: 0 }
 
+/**
+ * tap compiles its plugin set into its installed files (.taprc swaps its typescript plugin for
+ * tsx), lazily and one run late: the first run after an install would load both loaders. Build
+ * it first when the built set is not ours; only then, since a build under a running suite
+ * breaks it.
+ */
+async function ensureTapBuilt (): Promise<void> {
+  const tapTest = dirname(createRequire(realpathSync(join(root, 'node_modules', 'tap', 'package.json'))).resolve('@tapjs/test/package.json'))
+  const built = join(tapTest, 'test-built', 'src', 'index.ts')
+  const ours = existsSync(built) && !readFileSync(built, 'utf8').includes('@tapjs/typescript') && existsSync(join(tapTest, 'test-built', 'dist', 'esm', 'index.js'))
+  if (ours) return
+  // Two runs in one checkout must not build at once: a directory is the lock.
+  const lock = join(root, 'node_modules', '.tap-build-lock')
+  for (;;) {
+    try { mkdirSync(lock); break } catch { await new Promise((resolve) => setTimeout(resolve, 200)) }
+  }
+  try {
+    const build = spawn(join(root, 'node_modules', '.bin', 'tap'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    await new Promise((resolve) => build.on('close', resolve))
+  } finally {
+    rmdirSync(lock)
+  }
+}
+
 async function pass (label: string, list: string[], jobs: number): Promise<void> {
   if (list.length === 0) return
-  // tap compiles its plugin set (.taprc swaps its typescript plugin for tsx) into its installed
-  // files, lazily and one run late: build it now, so each pass runs with the configured set.
-  const build = spawn(join(root, 'node_modules', '.bin', 'tap'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-  await new Promise((resolve) => build.on('close', resolve))
   console.log(`\n# ${label}: ${list.length} files, ${jobs} at a time`)
   const child = spawn(join(root, 'node_modules', '.bin', 'tap'), ['--reporter=tap', `--jobs=${jobs}`, ...list], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   let failedBlock = 0
@@ -70,6 +91,7 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
   if (code !== 0 && totals.failed === 0) totals.failed++
 }
 
+await ensureTapBuilt()
 await pass('parallel pass', parallel, 2)
 await pass('serial pass', serial, 1)
 log.end()

@@ -15,6 +15,8 @@ export interface ServiceKitOptions {
   docs?: boolean
   /** Give up on a readiness check after this long (default 2000 ms). */
   readinessTimeoutMs?: number
+  /** OpenAPI security schemes routes refer to (e.g. `{ apiKey: { type: 'http', scheme: 'bearer' } }`). */
+  securitySchemes?: Record<string, Record<string, unknown>>
 }
 
 /**
@@ -27,7 +29,8 @@ export const serviceKit = fp(async function serviceKit (app: FastifyInstance, op
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
-        info: { title: options.name, version: options.version ?? '0.1.0', ...(options.description === undefined ? {} : { description: options.description }) }
+        info: { title: options.name, version: options.version ?? '0.1.0', ...(options.description === undefined ? {} : { description: options.description }) },
+        ...(options.securitySchemes === undefined ? {} : { components: { securitySchemes: options.securitySchemes as any } })
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
     })

@@ -7,6 +7,13 @@ import { connectMessaging, ensureStream } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
 import { createIntegrationPublisher } from './integration.js'
+import { projectionLag, projectionLagGauges } from './lag.js'
+import { payments } from './projections/payments.js'
+import { ProjectionRunner } from './projections/runner.js'
+import v1 from './routes/v1.js'
+
+/** Every projection this service keeps. */
+export const projections = [payments]
 
 export interface AppOptions {
   config: ProjectorConfig
@@ -17,7 +24,11 @@ export interface AppOptions {
  * and into the integration events order systems receive, with their lag in /metrics.
  */
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
-  await fastify.register(serviceKit, { name: 'projector', description: 'Projections of the event store and integration events out to order systems.' })
+  await fastify.register(serviceKit, {
+    name: 'projector',
+    description: 'Projections of the event store: the analyst and partner query API, the dashboard, and integration events out to order systems.',
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: merchant keys read their merchant, analyst keys read all.' } }
+  })
 
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
   if (config.MIGRATE_ON_START) await migrateToLatest(store.db)
@@ -41,11 +52,21 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   })
   const subscribers = { integration }
   lagGauge(fastify, store, subscribers)
-  fastify.get('/status', { schema: { tags: ['operations'], summary: 'Each subscriber: active here, and its position' } },
-    async () => Object.fromEntries(Object.entries(subscribers).map(([name, s]) => [name, s.status()])))
+  const runner = new ProjectionRunner({ store, projections, log: fastify.log, intervalMs: config.PROJECTION_RECONCILE_MS })
+  projectionLagGauges(fastify, store, runner)
+  fastify.get('/status', { schema: { tags: ['operations'], summary: 'Each subscriber and projection: where it is, and how far behind' } },
+    async () => ({
+      subscribers: Object.fromEntries(Object.entries(subscribers).map(([name, s]) => [name, s.status()])),
+      projections: await projectionLag(store, runner)
+    }))
+  await fastify.register(v1, { prefix: '/v1', db: store.db as never })
 
-  fastify.addHook('onReady', async () => { for (const s of Object.values(subscribers)) s.start() })
+  fastify.addHook('onReady', async () => {
+    for (const s of Object.values(subscribers)) s.start()
+    runner.start()
+  })
   fastify.addHook('onClose', async () => {
+    await runner.stop()
     await Promise.all(Object.values(subscribers).map(async (s) => { await s.stop() }))
     await messaging.close()
     await store.close()

@@ -1,0 +1,202 @@
+import { sql } from 'kysely'
+import {
+  linkStatusAfter, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkSent,
+  PaymentLinkStatusChanged, PaymentLinkWebhookReceived, type LinkStatus, type RecordedEvent
+} from '@paylinks/contracts'
+import type { Executor } from '@paylinks/event-store'
+import type { Projection, TableNamer } from './projection.js'
+
+/** One row of `links`: a payment link's current state. Timestamps come from events, never now(). */
+interface LinkRow {
+  link_id: string
+  merchant_id: string
+  reference: string
+  order_id: string | null
+  source: string
+  amount_value: number
+  currency: string
+  status: LinkStatus
+  captured_amount: number
+  refunded_amount: number
+  payment_intent_id: string | null
+  url: string | null
+  failure_reason: string | null
+  created_at: string
+  issued_at: string | null
+  sent_at: string | null
+  authorized_at: string | null
+  paid_at: string | null
+  refunded_at: string | null
+  reversed_at: string | null
+  canceled_at: string | null
+  expired_at: string | null
+  failed_at: string | null
+  expires_at: string
+  updated_at: string
+  last_position: number
+}
+
+type Daily = Map<string, { day: string, merchant_id: string, currency: string, issued: number, paid: number, canceled: number, expired: number, failed: number, reversed: number, refunded: number, captured_amount: number, refunded_amount: number }>
+
+const STATUS_TIME: Partial<Record<LinkStatus, keyof LinkRow>> = {
+  authorized: 'authorized_at', paid: 'paid_at', refunded: 'refunded_at', reversed: 'reversed_at', canceled: 'canceled_at', expired: 'expired_at', failed: 'failed_at'
+}
+
+function summary (event: RecordedEvent): string {
+  const d = event.data as Record<string, any>
+  switch (event.type) {
+    case PaymentLinkRequested.type: return `requested ${d.amount.value} ${d.amount.currencyCode} (${d.source})`
+    case PaymentLinkIssued.type: return `issued as ${d.paymentIntentId}`
+    case PaymentLinkIssueFailed.type: return `issue failed${d.retryable === true ? ' (will retry)' : ''}: ${d.reason}`
+    case PaymentLinkSent.type: return `sent by ${d.channel}`
+    case PaymentLinkCanceled.type: return `canceled by the merchant${d.reason === undefined ? '' : `: ${d.reason}`}`
+    case PaymentLinkWebhookReceived.type: return `Dojo webhook ${d.event}: ${d.paymentStatus}`
+    case PaymentLinkStatusChanged.type: return `${d.from} → ${d.to} (Dojo ${d.dojoStatus}, ${d.source})`
+    default: return event.type
+  }
+}
+
+function bump (daily: Daily, link: LinkRow, at: string, field: 'issued' | 'paid' | 'canceled' | 'expired' | 'failed' | 'reversed' | 'refunded' | 'captured_amount' | 'refunded_amount', by = 1): void {
+  const day = at.slice(0, 10)
+  const key = `${day}|${link.merchant_id}|${link.currency}`
+  let row = daily.get(key)
+  if (row === undefined) {
+    row = { day, merchant_id: link.merchant_id, currency: link.currency, issued: 0, paid: 0, canceled: 0, expired: 0, failed: 0, reversed: 0, refunded: 0, captured_amount: 0, refunded_amount: 0 }
+    daily.set(key, row)
+  }
+  row[field] += by
+}
+
+function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedEvent): LinkStatus | undefined {
+  const d = event.data as Record<string, any>
+  if (event.type === PaymentLinkRequested.type) {
+    if (links.has(d.linkId)) return links.get(d.linkId)!.status
+    links.set(d.linkId, {
+      link_id: d.linkId,
+      merchant_id: d.merchantId,
+      reference: d.reference,
+      order_id: d.orderId ?? null,
+      source: d.source,
+      amount_value: d.amount.value,
+      currency: d.amount.currencyCode,
+      status: 'requested',
+      captured_amount: 0,
+      refunded_amount: 0,
+      payment_intent_id: null,
+      url: null,
+      failure_reason: null,
+      created_at: event.occurredAt,
+      issued_at: null,
+      sent_at: null,
+      authorized_at: null,
+      paid_at: null,
+      refunded_at: null,
+      reversed_at: null,
+      canceled_at: null,
+      expired_at: null,
+      failed_at: null,
+      expires_at: d.expiresAt,
+      updated_at: event.occurredAt,
+      last_position: event.position
+    })
+    return 'requested'
+  }
+  const link = links.get(d.linkId)
+  if (link === undefined) return undefined
+  const before = link.status
+  const after = linkStatusAfter(before, event) ?? before
+  link.status = after
+  link.updated_at = event.occurredAt
+  link.last_position = event.position
+  if (event.type === PaymentLinkIssued.type && link.issued_at === null) {
+    link.payment_intent_id = d.paymentIntentId
+    link.url = d.url
+    link.issued_at = event.occurredAt
+    bump(daily, link, event.occurredAt, 'issued')
+  } else if (event.type === PaymentLinkIssueFailed.type) {
+    link.failure_reason = d.reason
+  } else if (event.type === PaymentLinkSent.type) {
+    link.sent_at ??= event.occurredAt
+  } else if (event.type === PaymentLinkStatusChanged.type) {
+    const newlyRefunded = Math.max(0, Number(d.refundedAmount) - link.refunded_amount)
+    if (after === 'paid' && before !== 'paid') bump(daily, link, event.occurredAt, 'captured_amount', Number(d.capturedAmount))
+    if (newlyRefunded > 0) bump(daily, link, event.occurredAt, 'refunded_amount', newlyRefunded)
+    link.captured_amount = Number(d.capturedAmount)
+    link.refunded_amount = Number(d.refundedAmount)
+  }
+  if (after !== before) {
+    const column = STATUS_TIME[after]
+    if (column !== undefined) (link as unknown as Record<string, unknown>)[column] = event.occurredAt
+    if (after === 'paid' || after === 'canceled' || after === 'expired' || after === 'failed' || after === 'reversed' || after === 'refunded') bump(daily, link, event.occurredAt, after)
+  }
+  return after
+}
+
+/**
+ * `payments`: every link's current state (`links`), its timeline (`timeline`) and daily figures
+ * per merchant and currency (`daily`). A batch loads the links it touches once, folds the events
+ * in memory with the contracts' status rule, and writes each table in one statement.
+ */
+export const payments: Projection = {
+  name: 'payments',
+  version: 1,
+  types: [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent, PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged].map((e) => e.type),
+  tables: ['links', 'timeline', 'daily'],
+  views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures'],
+  createTables: (t) => `
+    CREATE TABLE ${t('links')} (
+      link_id text PRIMARY KEY, merchant_id text NOT NULL, reference text NOT NULL, order_id text, source text NOT NULL,
+      amount_value bigint NOT NULL, currency text NOT NULL, status text NOT NULL,
+      captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL, payment_intent_id text, url text, failure_reason text,
+      created_at timestamptz NOT NULL, issued_at timestamptz, sent_at timestamptz, authorized_at timestamptz, paid_at timestamptz,
+      refunded_at timestamptz, reversed_at timestamptz, canceled_at timestamptz, expired_at timestamptz, failed_at timestamptz,
+      expires_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, last_position bigint NOT NULL);
+    CREATE INDEX ON ${t('links')} (merchant_id, created_at DESC, link_id DESC);
+    CREATE INDEX ON ${t('links')} (created_at DESC, link_id DESC);
+    CREATE INDEX ON ${t('links')} (merchant_id, reference);
+    CREATE INDEX ON ${t('links')} (status);
+    CREATE TABLE ${t('timeline')} (
+      position bigint PRIMARY KEY, link_id text NOT NULL, type text NOT NULL, occurred_at timestamptz NOT NULL,
+      status text, summary text NOT NULL);
+    CREATE INDEX ON ${t('timeline')} (link_id, position);
+    CREATE TABLE ${t('daily')} (
+      day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL,
+      issued integer NOT NULL, paid integer NOT NULL, canceled integer NOT NULL, expired integer NOT NULL, failed integer NOT NULL,
+      reversed integer NOT NULL, refunded integer NOT NULL, captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL,
+      PRIMARY KEY (day, merchant_id, currency));`,
+  createViews: (t) => `
+    CREATE VIEW analytics.payments AS SELECT * FROM ${t('links')};
+    CREATE VIEW analytics.payment_timeline AS SELECT * FROM ${t('timeline')};
+    CREATE VIEW analytics.daily_figures AS SELECT * FROM ${t('daily')};`,
+  async apply (trx: Executor, events: RecordedEvent[], t: TableNamer) {
+    const ids = [...new Set(events.map((e) => (e.data as { linkId?: string }).linkId).filter((id): id is string => id !== undefined))]
+    const existing = await sql<LinkRow>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
+    const links = new Map<string, LinkRow>(existing.rows.map((r) => [r.link_id, { ...r, amount_value: Number(r.amount_value), captured_amount: Number(r.captured_amount), refunded_amount: Number(r.refunded_amount) }]))
+    const touched = new Set<string>()
+    const daily: Daily = new Map()
+    const timeline: Array<{ position: number, link_id: string, type: string, occurred_at: string, status: string | null, summary: string }> = []
+    for (const event of events) {
+      const linkId = (event.data as { linkId?: string }).linkId
+      if (linkId === undefined) continue
+      const status = applyEvent(links, daily, event)
+      if (status === undefined) continue // an event for a link never requested
+      touched.add(linkId)
+      timeline.push({ position: event.position, link_id: linkId, type: event.type, occurred_at: event.occurredAt, status, summary: summary(event) })
+    }
+    const rows = [...touched].map((id) => links.get(id)!)
+    if (rows.length > 0) {
+      const columns = Object.keys(rows[0]!)
+      await sql`INSERT INTO ${sql.raw(t('links'))} SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('links'))}, ${JSON.stringify(rows)}::jsonb)
+        ON CONFLICT (link_id) DO UPDATE SET ${sql.raw(columns.filter((c) => c !== 'link_id').map((c) => `${c} = EXCLUDED.${c}`).join(', '))}`.execute(trx)
+    }
+    if (timeline.length > 0) {
+      await sql`INSERT INTO ${sql.raw(t('timeline'))} SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('timeline'))}, ${JSON.stringify(timeline)}::jsonb)
+        ON CONFLICT (position) DO NOTHING`.execute(trx)
+    }
+    if (daily.size > 0) {
+      const sums = ['issued', 'paid', 'canceled', 'expired', 'failed', 'reversed', 'refunded', 'captured_amount', 'refunded_amount']
+      await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::jsonb)
+        ON CONFLICT (day, merchant_id, currency) DO UPDATE SET ${sql.raw(sums.map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', '))}`.execute(trx)
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import { sql, type Kysely } from 'kysely'
+import { ServiceError } from '@paylinks/service-kit'
+import type { Payment } from './schemas.js'
+
+interface Row {
+  link_id: string
+  merchant_id: string
+  reference: string
+  order_id: string | null
+  status: Payment['status']
+  amount_value: number
+  currency: 'GBP' | 'EUR'
+  captured_amount: number
+  refunded_amount: number
+  payment_intent_id: string | null
+  url: string | null
+  created_at: Date
+  issued_at: Date | null
+  paid_at: Date | null
+  updated_at: Date
+}
+
+const iso = (d: Date | null): string | null => d === null ? null : d.toISOString()
+
+function toPayment (r: Row): Payment {
+  return {
+    linkId: r.link_id,
+    merchantId: r.merchant_id,
+    reference: r.reference,
+    orderId: r.order_id,
+    status: r.status,
+    amount: { value: Number(r.amount_value), currencyCode: r.currency },
+    capturedAmount: Number(r.captured_amount),
+    refundedAmount: Number(r.refunded_amount),
+    paymentIntentId: r.payment_intent_id,
+    url: r.url,
+    createdAt: r.created_at.toISOString(),
+    issuedAt: iso(r.issued_at),
+    paidAt: iso(r.paid_at),
+    updatedAt: r.updated_at.toISOString()
+  }
+}
+
+// A cursor is the (created_at, link_id) of the last row served: stable under inserts.
+function encodeCursor (r: Row): string {
+  return Buffer.from(`${r.created_at.toISOString()}|${r.link_id}`).toString('base64url')
+}
+function decodeCursor (cursor: string): { createdAt: string, linkId: string } {
+  const [createdAt, linkId] = Buffer.from(cursor, 'base64url').toString().split('|')
+  if (createdAt === undefined || linkId === undefined || Number.isNaN(Date.parse(createdAt))) {
+    throw new ServiceError('QUERY_BAD_CURSOR', 400, 'The cursor is not one this API returned.')
+  }
+  return { createdAt, linkId }
+}
+
+export interface PaymentFilter {
+  merchantId?: string | undefined
+  status?: string | undefined
+  reference?: string | undefined
+  createdFrom?: string | undefined
+  createdTo?: string | undefined
+  limit: number
+  cursor?: string | undefined
+}
+
+/** A page of payments, newest first, from the active `payments` projection. */
+export async function listPayments (db: Kysely<any>, filter: PaymentFilter): Promise<{ data: Payment[], nextCursor: string | null }> {
+  const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
+  const where = [sql`true`]
+  if (filter.merchantId !== undefined) where.push(sql`merchant_id = ${filter.merchantId}`)
+  if (filter.status !== undefined) where.push(sql`status = ${filter.status}`)
+  if (filter.reference !== undefined) where.push(sql`reference = ${filter.reference}`)
+  if (filter.createdFrom !== undefined) where.push(sql`created_at >= ${filter.createdFrom}`)
+  if (filter.createdTo !== undefined) where.push(sql`created_at < ${filter.createdTo}`)
+  if (after !== undefined) where.push(sql`(created_at, link_id) < (${after.createdAt}::timestamptz, ${after.linkId})`)
+  const rows = await sql<Row>`SELECT * FROM analytics.payments WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY created_at DESC, link_id DESC LIMIT ${filter.limit + 1}`.execute(db)
+  const page = rows.rows.slice(0, filter.limit)
+  return { data: page.map(toPayment), nextCursor: rows.rows.length > filter.limit ? encodeCursor(page[page.length - 1]!) : null }
+}
+
+export async function getPayment (db: Kysely<any>, linkId: string, merchantId: string | undefined): Promise<Payment | undefined> {
+  const rows = await sql<Row>`SELECT * FROM analytics.payments WHERE link_id = ${linkId}
+    AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})`.execute(db)
+  return rows.rows[0] === undefined ? undefined : toPayment(rows.rows[0])
+}
+
+export async function timeline (db: Kysely<any>, linkId: string): Promise<Array<{ position: number, type: string, occurredAt: string, status: string | null, summary: string }>> {
+  const rows = await sql<{ position: number, type: string, occurred_at: Date, status: string | null, summary: string }>`
+    SELECT position, type, occurred_at, status, summary FROM analytics.payment_timeline WHERE link_id = ${linkId} ORDER BY position`.execute(db)
+  return rows.rows.map((r) => ({ position: Number(r.position), type: r.type, occurredAt: r.occurred_at.toISOString(), status: r.status, summary: r.summary }))
+}
+
+export interface Range { from: string, to: string, merchantId?: string | undefined, currency?: string | undefined }
+
+function checkRange (range: Range): void {
+  if (range.from > range.to) throw new ServiceError('QUERY_BAD_RANGE', 400, `from (${range.from}) is after to (${range.to}).`)
+}
+
+/** Daily figures per day and currency (summed over merchants unless one is asked), `to` inclusive. */
+export async function dailyFigures (db: Kysely<any>, range: Range): Promise<Array<Record<string, unknown>>> {
+  checkRange(range)
+  const rows = await sql<Record<string, any>>`
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, ${range.merchantId === undefined ? sql`'*'` : sql`merchant_id`} AS merchant_id, currency,
+      sum(issued)::int AS issued, sum(paid)::int AS paid, sum(canceled)::int AS canceled, sum(expired)::int AS expired,
+      sum(failed)::int AS failed, sum(reversed)::int AS reversed, sum(refunded)::int AS refunded,
+      sum(captured_amount)::bigint AS captured_amount, sum(refunded_amount)::bigint AS refunded_amount
+    FROM analytics.daily_figures
+    WHERE day BETWEEN ${range.from}::date AND ${range.to}::date
+      AND (${range.merchantId ?? null}::text IS NULL OR merchant_id = ${range.merchantId ?? null})
+      AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})
+    GROUP BY 1, 2, 3 ORDER BY 1, 3`.execute(db)
+  return rows.rows.map((r) => ({
+    day: r.day,
+    merchantId: r.merchant_id,
+    currency: r.currency,
+    issued: r.issued,
+    paid: r.paid,
+    canceled: r.canceled,
+    expired: r.expired,
+    failed: r.failed,
+    reversed: r.reversed,
+    refunded: r.refunded,
+    capturedAmount: Number(r.captured_amount),
+    refundedAmount: Number(r.refunded_amount)
+  }))
+}
+
+/** Conversion of links issued in the range: share paid, time from issue to payment (median, p90), funnel. */
+export async function conversion (db: Kysely<any>, range: Range): Promise<Record<string, unknown>> {
+  checkRange(range)
+  const result = await sql<Record<string, any>>`
+    WITH links AS (
+      SELECT * FROM analytics.payments
+      WHERE created_at >= ${range.from}::date AND created_at < ${range.to}::date + 1
+        AND (${range.merchantId ?? null}::text IS NULL OR merchant_id = ${range.merchantId ?? null})
+        AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})
+    )
+    SELECT count(*)::int AS requested,
+      count(issued_at)::int AS issued,
+      count(sent_at)::int AS sent,
+      count(paid_at)::int AS paid,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM paid_at - issued_at)) FILTER (WHERE paid_at IS NOT NULL) AS median,
+      percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM paid_at - issued_at)) FILTER (WHERE paid_at IS NOT NULL) AS p90
+    FROM links`.execute(db)
+  const r = result.rows[0]!
+  const round = (x: unknown): number | null => x === null ? null : Math.round(Number(x) * 10) / 10
+  return {
+    from: range.from,
+    to: range.to,
+    issued: r.issued,
+    paid: r.paid,
+    conversionRate: r.issued === 0 ? null : Math.round(10_000 * r.paid / r.issued) / 10_000,
+    timeToPaySeconds: { median: round(r.median), p90: round(r.p90) },
+    funnel: { requested: r.requested, issued: r.issued, sent: r.sent, paid: r.paid }
+  }
+}

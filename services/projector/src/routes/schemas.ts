@@ -1,0 +1,84 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { CurrencyCodeSchema, LinkStatusSchema, MoneySchema } from '@paylinks/contracts'
+
+const DateTime = Type.String({ format: 'date-time' })
+const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD (UTC)' })
+const Format = Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'csv also when Accept: text/csv' }))
+
+export const PaymentSchema = Type.Object({
+  linkId: Type.String(),
+  merchantId: Type.String(),
+  reference: Type.String(),
+  orderId: Type.Union([Type.String(), Type.Null()]),
+  status: LinkStatusSchema,
+  amount: MoneySchema,
+  capturedAmount: Type.Integer(),
+  refundedAmount: Type.Integer(),
+  paymentIntentId: Type.Union([Type.String(), Type.Null()]),
+  url: Type.Union([Type.String(), Type.Null()]),
+  createdAt: DateTime,
+  issuedAt: Type.Union([DateTime, Type.Null()]),
+  paidAt: Type.Union([DateTime, Type.Null()]),
+  updatedAt: DateTime
+}, { title: 'Payment' })
+export type Payment = Static<typeof PaymentSchema>
+
+export const PaymentsQuerySchema = Type.Object({
+  status: Type.Optional(LinkStatusSchema),
+  merchantId: Type.Optional(Type.String({ description: 'analyst keys only; merchant keys read their own' })),
+  reference: Type.Optional(Type.String({ maxLength: 60 })),
+  createdFrom: Type.Optional(DateTime),
+  createdTo: Type.Optional(DateTime),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  format: Format
+}, { additionalProperties: false })
+
+export const PaymentPageSchema = Type.Object({
+  data: Type.Array(PaymentSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `cursor` for the next page; null on the last' })
+})
+
+export const TimelineEntrySchema = Type.Object({
+  position: Type.Integer(),
+  type: Type.String(),
+  occurredAt: DateTime,
+  status: Type.Union([LinkStatusSchema, Type.Null()]),
+  summary: Type.String()
+})
+
+export const RangeQuerySchema = Type.Object({
+  from: Day,
+  to: Day,
+  merchantId: Type.Optional(Type.String()),
+  currency: Type.Optional(CurrencyCodeSchema),
+  format: Format
+}, { additionalProperties: false })
+
+export const DailyFigureSchema = Type.Object({
+  day: Day,
+  merchantId: Type.String(),
+  currency: CurrencyCodeSchema,
+  issued: Type.Integer(),
+  paid: Type.Integer(),
+  canceled: Type.Integer(),
+  expired: Type.Integer(),
+  failed: Type.Integer(),
+  reversed: Type.Integer(),
+  refunded: Type.Integer(),
+  capturedAmount: Type.Integer({ description: 'minor units' }),
+  refundedAmount: Type.Integer({ description: 'minor units' })
+}, { title: 'DailyFigure' })
+
+export const ConversionSchema = Type.Object({
+  from: Day,
+  to: Day,
+  issued: Type.Integer({ description: 'links issued in the range' }),
+  paid: Type.Integer({ description: 'of those, paid (by now)' }),
+  conversionRate: Type.Union([Type.Number(), Type.Null()], { description: 'paid / issued; null when none issued' }),
+  timeToPaySeconds: Type.Object({
+    median: Type.Union([Type.Number(), Type.Null()]),
+    p90: Type.Union([Type.Number(), Type.Null()])
+  }),
+  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() })
+}, { title: 'Conversion' })

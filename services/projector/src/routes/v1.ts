@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { Kysely } from 'kysely'
+import { stringify } from 'csv-stringify/sync'
+import type { MerchantTables } from '@paylinks/merchants'
+import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
+import { apiKeyAuth, merchantScope } from '../auth.js'
+import { conversion, dailyFigures, getPayment, listPayments, timeline } from './queries.js'
+import { ConversionSchema, DailyFigureSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema }
+const security = [{ apiKey: [] }]
+
+function wantsCsv (request: FastifyRequest, format: string | undefined): boolean {
+  return format === 'csv' || (format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
+}
+
+/** Flatten rows (amount objects become value + currency columns) and send them as CSV. */
+function sendCsv (reply: FastifyReply, name: string, rows: Array<Record<string, unknown>>): FastifyReply {
+  const flat = rows.map((row) => Object.fromEntries(Object.entries(row).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && 'value' in v ? [[`${k}Value`, (v as { value: number }).value], [`${k}Currency`, (v as unknown as { currencyCode: string }).currencyCode]] : [[k, v]])))
+  const columns = flat[0] === undefined ? [] : Object.keys(flat[0])
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`)
+    .send(stringify(flat, { header: true, columns, cast: { boolean: (b) => String(b) } }))
+}
+
+/** The analyst and partner query API: payments, timelines, daily figures, conversion. */
+export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables> }): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  await api.register(apiKeyAuth, { db: options.db })
+  const db = options.db as Kysely<any>
+
+  api.get('/payments', {
+    schema: { tags: ['query'], summary: 'Payments, newest first, with filters and cursor pagination (JSON or CSV)', security, querystring: PaymentsQuerySchema, response: { 200: PaymentPageSchema, ...errors } }
+  }, async (request, reply) => {
+    const { format, merchantId, ...filter } = request.query
+    const page = await listPayments(db, { ...filter, merchantId: merchantScope(request, merchantId) })
+    if (wantsCsv(request, format)) return sendCsv(reply.header('x-next-cursor', page.nextCursor ?? ''), 'payments', page.data)
+    return page
+  })
+
+  api.get('/payments/:linkId', {
+    schema: { tags: ['query'], summary: 'One payment link\'s current state', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: PaymentSchema, ...errors } }
+  }, async (request) => {
+    const payment = await getPayment(db, request.params.linkId, merchantScope(request, undefined))
+    if (payment === undefined) throw new ServiceError('QUERY_NOT_FOUND', 404, `No payment link ${request.params.linkId} for this key.`)
+    return payment
+  })
+
+  api.get('/payments/:linkId/timeline', {
+    schema: { tags: ['query'], summary: 'Every recorded step of one payment link', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: Type.Object({ data: Type.Array(TimelineEntrySchema) }), ...errors } }
+  }, async (request) => {
+    if (await getPayment(db, request.params.linkId, merchantScope(request, undefined)) === undefined) {
+      throw new ServiceError('QUERY_NOT_FOUND', 404, `No payment link ${request.params.linkId} for this key.`)
+    }
+    return { data: await timeline(db, request.params.linkId) as any }
+  })
+
+  api.get('/figures/daily', {
+    schema: { tags: ['query'], summary: 'Daily figures per currency (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: Type.Object({ data: Type.Array(DailyFigureSchema) }), ...errors } }
+  }, async (request, reply) => {
+    const { format, merchantId, ...range } = request.query
+    const data = await dailyFigures(db, { ...range, merchantId: merchantScope(request, merchantId) })
+    if (wantsCsv(request, format)) return sendCsv(reply, 'daily-figures', data)
+    return { data: data as any }
+  })
+
+  api.get('/figures/conversion', {
+    schema: { tags: ['query'], summary: 'Conversion of links issued in a range: share paid, time to pay, funnel (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: ConversionSchema, ...errors } }
+  }, async (request, reply) => {
+    const { format, merchantId, ...range } = request.query
+    const data = await conversion(db, { ...range, merchantId: merchantScope(request, merchantId) })
+    if (wantsCsv(request, format)) return sendCsv(reply, 'conversion', [{ ...data, timeToPaySeconds: undefined, funnel: undefined, medianSecondsToPay: (data.timeToPaySeconds as any).median, p90SecondsToPay: (data.timeToPaySeconds as any).p90 }])
+    return data as any
+  })
+}
