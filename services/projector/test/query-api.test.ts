@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { createDatabase, migrateToLatest, record } from '@paylinks/event-store'
+import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
+import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
+import { buildHistory } from './fixtures/history.js'
+import { buildProjector } from './helpers.js'
+
+async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+t.test('the query API should serve projections to keys scoped by merchant', async (t) => {
+  const { url } = await createTestDatabase(t, {
+    prepare: async (url) => {
+      const db = createDatabase({ connectionString: url, max: 1 })
+      try { await migrateToLatest(db) } finally { await db.destroy() }
+    }
+  })
+  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
+  onTeardown(t, () => db.destroy())
+  const box = createSecretBox([randomBytes(32).toString('base64')])
+  for (const id of ['mer_alpha01', 'mer_beta002']) await createMerchant(db, box, { id, name: id, dojoSecretKey: 'sk_sandbox_testkey123', dojoBaseUrl: 'http://127.0.0.1:4010' })
+  const alpha = (await createApiKey(db, { merchantId: 'mer_alpha01' })).key
+  const analyst = (await createApiKey(db, { scope: 'analyst' })).key
+  const history = buildHistory({ merchants: ['mer_alpha01', 'mer_beta002'], linksPerMerchant: 40, start: new Date('2026-11-01T00:00:00Z') })
+  await record(db as never, history)
+
+  const events = natsTestNames(t, 'qev')
+  const integration = natsTestNames(t, 'qint')
+  const app = await buildProjector(t, {
+    DATABASE_URL: url,
+    NATS_URL: TEST_NATS_URL,
+    EVENTS_STREAM: events.stream,
+    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
+    INTEGRATION_STREAM: integration.stream,
+    INTEGRATION_SUBJECT_PREFIX: `q${integration.durable.slice(-10)}`,
+    LOG_LEVEL: 'warn',
+    PROJECTION_RECONCILE_MS: '50'
+  })
+  await until(async () => (await app.inject('/status')).json().projections[0]?.eventsBehind === 0 && (await app.inject('/status')).json().projections[0]?.generation === 1)
+  const get = async (path: string, key?: string, headers: Record<string, string> = {}) =>
+    await app.inject({ method: 'GET', url: path, headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers } })
+
+  t.test('keys should be required, and a merchant key should see only its merchant', async (t) => {
+    const none = await get('/v1/payments')
+    t.equal(none.statusCode, 401)
+    t.match(none.headers['content-type'], /problem\+json/)
+    t.equal((await get('/v1/payments', 'plk_aaaaaaaaaaaaaaaa_' + 'b'.repeat(43))).statusCode, 401)
+    const own = (await get('/v1/payments?limit=500', alpha)).json()
+    t.equal(own.data.length, 40)
+    t.ok(own.data.every((p: { merchantId: string }) => p.merchantId === 'mer_alpha01'))
+    const forbidden = await get('/v1/payments?merchantId=mer_beta002', alpha)
+    t.equal(forbidden.statusCode, 403)
+    t.match(forbidden.json().detail, /reads merchant mer_alpha01 only/)
+    const betaLink = history.find((h) => (h.event.data as { merchantId?: string }).merchantId === 'mer_beta002')!.event.data.linkId as string
+    t.equal((await get(`/v1/payments/${betaLink}`, alpha)).statusCode, 404, 'another merchant\'s link does not exist for this key')
+    t.equal((await get(`/v1/payments/${betaLink}/timeline`, alpha)).statusCode, 404)
+    t.equal((await get('/v1/payments?limit=500', analyst)).json().data.length, 80, 'an analyst reads every merchant')
+    t.equal((await get('/v1/payments?limit=500&merchantId=mer_beta002', analyst)).json().data.length, 40)
+  })
+
+  t.test('pagination should walk every payment once, newest first', async (t) => {
+    const seen: Array<{ linkId: string, createdAt: string }> = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      const res = await get(`/v1/payments?limit=7${cursor === null ? '' : `&cursor=${cursor}`}`, alpha)
+      const page = res.json() as { data: Array<{ linkId: string, createdAt: string }>, nextCursor: string | null }
+      seen.push(...page.data)
+      cursor = page.nextCursor
+      pages++
+    } while (cursor !== null)
+    t.equal(pages, 6)
+    t.equal(new Set(seen.map((p) => p.linkId)).size, 40)
+    t.ok(seen.every((p, i) => i === 0 || p.createdAt <= seen[i - 1]!.createdAt), 'newest first')
+    t.equal((await get('/v1/payments?cursor=not-a-cursor', alpha)).statusCode, 400)
+  })
+
+  t.test('filters, CSV and figures should agree with the history', async (t) => {
+    const paid = (await get('/v1/payments?status=paid&limit=500', alpha)).json().data
+    t.equal(paid.length, 20, 'kinds 0-4 are paid (kind 5 went on to refunded)')
+    t.equal((await get('/v1/payments?reference=ref-3', alpha)).json().data.length, 1)
+    t.equal((await get('/v1/payments?createdFrom=2030-01-01T00:00:00Z', alpha)).json().data.length, 0)
+    const bad = await get('/v1/payments?status=lost', alpha)
+    t.equal(bad.statusCode, 400)
+    t.match(bad.json().detail, /status/)
+
+    const csv = await get('/v1/payments?limit=5', alpha, { accept: 'text/csv' })
+    t.match(csv.headers['content-type'], /^text\/csv/)
+    const lines = csv.body.trim().split('\n')
+    t.equal(lines.length, 6, 'a header and five rows')
+    t.match(lines[0], /^linkId,merchantId,reference,orderId,status,amountValue,amountCurrency,/)
+
+    const daily = (await get('/v1/figures/daily?from=2026-11-01&to=2026-11-30', alpha)).json().data as Array<{ issued: number, paid: number, refunded: number, currency: string, capturedAmount: number }>
+    t.equal(daily.reduce((n, d) => n + d.issued, 0), 36, '36 issued (4 failed)')
+    t.equal(daily.reduce((n, d) => n + d.paid, 0), 24, '24 paid, refunded ones included')
+    t.equal(daily.reduce((n, d) => n + d.refunded, 0), 4)
+    t.same([...new Set(daily.map((d) => d.currency))].sort(), ['EUR', 'GBP'])
+    t.match((await get('/v1/figures/daily?from=2026-11-01&to=2026-11-30&format=csv', alpha)).body, /^day,merchantId,currency,issued,paid/)
+
+    const conversion = (await get('/v1/figures/conversion?from=2026-11-01&to=2026-11-30', alpha)).json()
+    t.match(conversion, { issued: 36, paid: 24, conversionRate: 0.6667, funnel: { requested: 40, issued: 36, sent: 20, paid: 24 } })
+    t.ok(conversion.timeToPaySeconds.median > 0 && conversion.timeToPaySeconds.p90 >= conversion.timeToPaySeconds.median)
+    t.equal((await get('/v1/figures/conversion?from=2026-12-01&to=2026-11-01', alpha)).statusCode, 400)
+
+    const link = paid[0].linkId as string
+    const timeline = (await get(`/v1/payments/${link}/timeline`, alpha)).json().data as Array<{ type: string, status: string }>
+    t.same(timeline.map((e) => e.type), ['payment-link.requested', 'payment-link.issued', ...(timeline.some((e) => e.type === 'payment-link.sent') ? ['payment-link.sent'] : []), 'payment-link.webhook-received', 'payment-link.status-changed'])
+    t.equal(timeline.at(-1)?.status, 'paid')
+  })
+
+  t.test('the OpenAPI document should describe the query API with its security', async (t) => {
+    const doc = (await get('/docs/json')).json()
+    t.ok(doc.paths['/v1/payments'])
+    t.ok(doc.components.securitySchemes.apiKey)
+  })
+})
