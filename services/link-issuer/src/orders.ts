@@ -90,7 +90,7 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     }
     const order: Order = body
     if (order.merchantId !== subjectMerchant) {
-      return await reject(msg, order.orderId, order.merchantId, `the order is for ${order.merchantId} but was published on the subject of ${subjectMerchant}`)
+      return await reject(msg, order.orderId, subjectMerchant, `the order is for ${order.merchantId} but was published on the subject of ${subjectMerchant}`)
     }
     const merchant = await options.merchants.get(order.merchantId)
     if (merchant === undefined) return await reject(msg, order.orderId, order.merchantId, `unknown merchant ${order.merchantId}`)

@@ -172,7 +172,7 @@ export async function startSmtp (t: TestContext): Promise<Mailbox> {
   return { url: `smtp://127.0.0.1:${port}`, messages }
 }
 
-export type Fault = 'pass' | 'slow' | 'fail500'
+export type Fault = 'pass' | 'slow' | 'fail500' | 'fail400'
 
 /**
  * A node:http proxy in front of the sandbox. Creates (POST /payment-intents) follow `plan`:
@@ -188,6 +188,10 @@ export async function startFaultyProxy (t: TestContext, target: string, plan: Fa
     req.on('end', () => {
       const isCreate = req.method === 'POST' && req.url === '/payment-intents'
       const fault: Fault = isCreate ? plan[creates++] ?? 'pass' : 'pass'
+      if (fault === 'fail400') {
+        res.writeHead(400, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://tools.ietf.org/html/rfc7231#section-6.5.1', title: 'One or more validation errors occurred.', status: 400, errors: { Reference: ['The Reference field is invalid.'] }, traceId: '00-00000000000000000000000000000000-0000000000000000-01' }))
+        return
+      }
       if (fault === 'fail500') {
         res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, traceId: '00-00000000000000000000000000000000-0000000000000000-01' }))
         return
