@@ -18,6 +18,8 @@ import { asMerchantDb, type Tables } from './tables.js'
 
 export interface AppOptions {
   config: IngestConfig
+  /** Hands out the service's parts (operations scripts, tests): the plugin's decorators stay inside it. */
+  expose?: (ingest: WebhookIngest) => void
 }
 
 export interface WebhookIngest {
@@ -41,7 +43,7 @@ const WATCHED = ['payment-link.issued', 'payment-link.status-changed', 'payment-
  * subscriber (intent → link map, confirmation queue), the confirmation worker, the reconciler
  * and subscription management. Background work starts when the server is ready, drains on close.
  */
-export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+export default async function app (fastify: FastifyInstance, { config, expose }: AppOptions): Promise<void> {
   await fastify.register(serviceKit, { name: 'webhook-ingest', description: 'Verified, durable, idempotent Dojo webhooks; status confirmation; reconciliation.' })
 
   const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'webhook-ingest' })
@@ -102,7 +104,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
   fastify.readiness.add('nats', async () => await messaging.ping())
-  fastify.decorate('webhookIngest', { subscriptions, receiver, confirmer, reconciler })
+  const parts = { subscriptions, receiver, confirmer, reconciler }
+  fastify.decorate('webhookIngest', parts)
+  expose?.(parts)
   await fastify.register(webhookRoutes, { subscriptions, receiver, metrics, bodyLimit: config.WEBHOOK_BODY_LIMIT_BYTES })
 
   let syncTimer: NodeJS.Timeout | undefined

@@ -27,7 +27,7 @@ await clients.db.insertInto('wi_subscriptions').values({
     { id: 'sc_old', value: 'ancient-secret', active: false, retiredAt: longAgo }
   ]))
 }).execute()
-const app = await buildIngest(t, env)
+const { app } = await buildIngest(t, env)
 const url = `/webhooks/dojo/${merchant.id}`
 const post = async (body: string | Buffer, signature?: string, path = url) => await app.inject({
   method: 'POST', url: path, payload: body, headers: { 'content-type': 'application/json', ...(signature === undefined ? {} : { 'dojo-signature': signature }) }

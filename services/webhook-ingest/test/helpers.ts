@@ -11,7 +11,7 @@ import { createMerchant, createSecretBox, type Merchant, type MerchantTables } f
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
-import app from '../src/app.js'
+import app, { type WebhookIngest } from '../src/app.js'
 import { IngestConfigSchema } from '../src/config.js'
 import type { Tables } from '../src/tables.js'
 
@@ -142,14 +142,16 @@ export async function connectClients (t: TestContext, env: Record<string, string
 }
 
 /** webhook-ingest in process with production options; listening when `port` is given; closed at teardown. */
-export async function buildIngest (t: TestContext, env: Record<string, string>, port?: number): Promise<FastifyInstance> {
+export async function buildIngest (t: TestContext, env: Record<string, string>, port?: number): Promise<{ app: FastifyInstance, ingest: WebhookIngest }> {
   const config = loadConfig(IngestConfigSchema, env)
   const fastify = Fastify(serverOptions(config, { pretty: false }))
-  await fastify.register(app, { config })
+  let ingest = undefined as WebhookIngest | undefined
+  await fastify.register(app, { config, expose: (parts) => { ingest = parts } })
   onTeardown(t, () => fastify.close())
   if (port === undefined) await fastify.ready()
   else await fastify.listen({ host: '127.0.0.1', port })
-  return fastify
+  if (ingest === undefined) throw new Error('webhook-ingest did not expose its parts')
+  return { app: fastify, ingest }
 }
 
 /** A merchant whose Dojo account is a fresh sandbox key. */

@@ -1,0 +1,148 @@
+import t from 'tap'
+import type { DojoClient } from '@paylinks/dojo-client'
+import { addMerchant, buildIngest, connectClients, dojoClient, freePort, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, until } from './helpers.js'
+
+// One sandbox, one recorder and one webhook-ingest for the file; each test is its own merchant
+// (its own sandbox account and subscription), so fault modes do not leak between tests.
+const sandbox = await startSandbox(t)
+const port = await freePort()
+const env = await ingestEnv(t, {
+  PUBLIC_URL: `http://127.0.0.1:${port}`,
+  RECONCILE_QUIET_AFTER_MS: '1500',
+  RECONCILE_MAX_INTERVAL_MS: '1500',
+  RECONCILE_INTERVAL_MS: '200'
+})
+await startRecorder(t, env)
+const clients = await connectClients(t, env)
+const { ingest } = await buildIngest(t, env, port)
+
+interface Shop { merchantId: string, dojo: DojoClient, subscriptionId: string }
+
+async function shop (fault?: { mode: string, delayMs?: number }): Promise<Shop> {
+  const merchant = await addMerchant(clients, env, sandbox.url)
+  const { subscriptionId } = await ingest.subscriptions.sync(merchant.id)
+  if (fault !== undefined) {
+    const r = await sandbox.control('PUT', `/webhooks/${subscriptionId}/fault`, fault)
+    if (r.status !== 200) throw new Error(`fault: ${r.status}`)
+  }
+  return { merchantId: merchant.id, dojo: dojoClient(t, sandbox.url, merchant.secretKey), subscriptionId }
+}
+
+/** Every delivery done (or dropped) and every queued confirmation finished. */
+async function settled (s: Shop): Promise<void> {
+  await until(async () => {
+    const { body } = await sandbox.control('GET', `/webhooks/${s.subscriptionId}/deliveries`)
+    const pending = (body.deliveries as Array<{ status: string }>).some((d) => d.status === 'pending')
+    const queued = await clients.db.selectFrom('wi_confirmations').select('key').where('source', '=', 'webhook').execute()
+    return !pending && queued.length === 0
+  }, 20_000, 'deliveries and confirmations settled')
+}
+
+async function deliveredOk (s: Shop): Promise<Array<{ status: string, paymentStatus: string, attempts: Array<{ statusCode?: number }> }>> {
+  return (await sandbox.control('GET', `/webhooks/${s.subscriptionId}/deliveries`)).body.deliveries
+}
+
+t.test('subscription sync should create one subscription per merchant and keep its secrets sealed', async (t) => {
+  const s = await shop()
+  const again = await ingest.subscriptions.sync(s.merchantId)
+  t.equal(again.subscriptionId, s.subscriptionId)
+  t.equal(again.created, false)
+  const subs = await s.dojo.listWebhookSubscriptions()
+  t.equal(subs.length, 1)
+  t.equal(subs[0]!.url, `http://127.0.0.1:${port}/webhooks/dojo/${s.merchantId}`)
+  t.same(subs[0]!.events, ['payment_intent.status_updated'])
+  const row = await clients.db.selectFrom('wi_subscriptions').selectAll().where('merchant_id', '=', s.merchantId).executeTakeFirstOrThrow()
+  for (const secret of subs[0]!.secrets) t.notOk(row.secrets_enc.includes(secret.value), 'secret not stored in clear')
+})
+
+t.test('a paid link should become paid once, from its webhook, with the amount Dojo confirmed', async (t) => {
+  const s = await shop()
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { amount: 4321 })
+  await sandbox.pay(intentId)
+  await until(async () => (await moves(clients.store, linkId)).includes('paid'), 20_000, 'paid')
+  await settled(s)
+  const [change] = await linkEvents(clients.store, linkId, 'payment-link.status-changed')
+  t.match(change!.data, { from: 'issued', to: 'paid', dojoStatus: 'Captured', amount: { value: 4321, currencyCode: 'GBP' }, capturedAmount: 4321, refundedAmount: 0, source: 'webhook', paymentIntentId: intentId })
+  t.same(await moves(clients.store, linkId), ['paid'])
+  t.ok((await linkEvents(clients.store, linkId, 'payment-link.webhook-received')).length >= 1)
+})
+
+t.test('duplicated deliveries should record each webhook and each status change once, refunds included', async (t) => {
+  const s = await shop({ mode: 'duplicate' })
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { amount: 2000 })
+  await sandbox.pay(intentId)
+  await until(async () => (await moves(clients.store, linkId)).includes('paid'), 20_000, 'paid')
+  await s.dojo.refundPaymentIntent(intentId, { amount: 2000, idempotencyKey: `refund-${intentId}` })
+  await until(async () => (await moves(clients.store, linkId)).includes('refunded'), 20_000, 'refunded')
+  await settled(s)
+  t.same(await moves(clients.store, linkId), ['paid', 'refunded'])
+  const refunded = (await linkEvents(clients.store, linkId, 'payment-link.status-changed'))[1]!
+  t.equal(refunded.data.refundedAmount, 2000)
+  const deliveries = await deliveredOk(s)
+  const received = await linkEvents(clients.store, linkId, 'payment-link.webhook-received')
+  t.equal(deliveries.length, 2 * received.length, 'every delivery came twice, each was recorded once')
+  t.equal(new Set(received.map((e) => e.data.dojoEventId)).size, received.length)
+})
+
+t.test('reordered deliveries should never move a link back', async (t) => {
+  const s = await shop({ mode: 'reorder', delayMs: 300 })
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { manual: true })
+  await sandbox.pay(intentId)
+  await s.dojo.capturePaymentIntent(intentId, { amount: 1250 })
+  await until(async () => (await moves(clients.store, linkId)).includes('paid'), 20_000, 'paid')
+  await settled(s)
+  const all = await moves(clients.store, linkId)
+  t.equal(all.at(-1), 'paid')
+  t.ok(['paid', 'authorized,paid'].includes(all.join(',')), `forward only: ${all.join(',')}`)
+})
+
+t.test('delayed deliveries should end in the right status', async (t) => {
+  const s = await shop({ mode: 'delay', delayMs: 300 })
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { manual: true })
+  await sandbox.pay(intentId)
+  await s.dojo.reversePaymentIntent(intentId)
+  await until(async () => (await moves(clients.store, linkId)).includes('reversed'), 20_000, 'reversed')
+  await settled(s)
+  const all = await moves(clients.store, linkId)
+  t.ok(['reversed', 'authorized,reversed'].includes(all.join(',')), `forward only: ${all.join(',')}`)
+})
+
+t.test('dropped deliveries should be caught by the reconciler', async (t) => {
+  const s = await shop({ mode: 'drop' })
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId)
+  await sandbox.pay(intentId)
+  await until(async () => (await moves(clients.store, linkId)).includes('paid'), 20_000, 'paid by reconciliation')
+  const [change] = await linkEvents(clients.store, linkId, 'payment-link.status-changed')
+  t.equal(change!.data.source, 'reconciler')
+  t.equal((await linkEvents(clients.store, linkId, 'payment-link.webhook-received')).length, 0, 'no webhook ever came')
+  t.ok((await deliveredOk(s)).every((d) => d.status === 'dropped'))
+})
+
+t.test('canceled and expired intents should end their links as canceled and expired', async (t) => {
+  const s = await shop()
+  const canceled = await newLink(clients, s.dojo, s.merchantId)
+  const expired = await newLink(clients, s.dojo, s.merchantId)
+  await s.dojo.cancelPaymentIntent(canceled.intentId)
+  t.equal((await sandbox.control('POST', `/payment-intents/${expired.intentId}/expire`)).status, 200)
+  await until(async () => (await moves(clients.store, canceled.linkId)).length > 0 && (await moves(clients.store, expired.linkId)).length > 0, 20_000, 'both ended')
+  await settled(s)
+  t.same(await moves(clients.store, canceled.linkId), ['canceled'])
+  t.same(await moves(clients.store, expired.linkId), ['expired'])
+})
+
+// 202: the delivery can beat our subscriber to the link's issued event; it is kept, then recorded.
+t.test('a rotated secret should verify, and deliveries should keep arriving', async (t) => {
+  const s = await shop()
+  const before = (await s.dojo.listWebhookSecrets(s.subscriptionId)).secrets.find((x) => x.isActive)!
+  await ingest.subscriptions.rotate(s.merchantId)
+  const after = (await s.dojo.listWebhookSecrets(s.subscriptionId)).secrets.find((x) => x.isActive)!
+  t.not(after.id, before.id, 'Dojo signs with the new secret')
+  const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId)
+  await sandbox.pay(intentId)
+  await until(async () => (await moves(clients.store, linkId)).includes('paid'), 20_000, 'paid')
+  await settled(s)
+  const [change] = await linkEvents(clients.store, linkId, 'payment-link.status-changed')
+  t.equal(change!.data.source, 'webhook')
+  const deliveries = await deliveredOk(s)
+  t.ok(deliveries.every((d) => d.status === 'delivered' && [200, 202].includes(d.attempts.at(-1)?.statusCode ?? 0)), JSON.stringify(deliveries))
+})
