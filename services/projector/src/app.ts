@@ -8,12 +8,9 @@ import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
 import { createIntegrationPublisher } from './integration.js'
 import { projectionLag, projectionLagGauges } from './lag.js'
-import { payments } from './projections/payments.js'
+import { projections } from './projections/index.js'
 import { ProjectionRunner } from './projections/runner.js'
 import v1 from './routes/v1.js'
-
-/** Every projection this service keeps. */
-export const projections = [payments]
 
 export interface AppOptions {
   config: ProjectorConfig

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
+import { sql } from 'kysely'
 import { createDatabase, migrateToLatest, record } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
@@ -112,6 +113,20 @@ t.test('the query API should serve projections to keys scoped by merchant', asyn
     const timeline = (await get(`/v1/payments/${link}/timeline`, alpha)).json().data as Array<{ type: string, status: string }>
     t.same(timeline.map((e) => e.type), ['payment-link.requested', 'payment-link.issued', ...(timeline.some((e) => e.type === 'payment-link.sent') ? ['payment-link.sent'] : []), 'payment-link.webhook-received', 'payment-link.status-changed'])
     t.equal(timeline.at(-1)?.status, 'paid')
+  })
+
+  t.test('the read-only analyst role should read the analytics views and nothing secret', async (t) => {
+    await db.connection().execute(async (conn) => {
+      await sql`SET ROLE paylinks_reader`.execute(conn)
+      const n = await sql<{ n: number }>`SELECT count(*)::int AS n FROM analytics.payments`.execute(conn)
+      t.equal(n.rows[0]?.n, 80)
+      t.ok((await sql`SELECT * FROM analytics.daily_figures LIMIT 1`.execute(conn)).rows.length === 1)
+      t.ok((await sql`SELECT * FROM analytics.payment_timeline LIMIT 1`.execute(conn)).rows.length === 1)
+      await t.rejects(sql`SELECT dojo_secret_key_enc FROM merchants`.execute(conn), /permission denied/, 'merchants (and their sealed keys) are out of reach')
+      await t.rejects(sql`SELECT secret_hash FROM api_keys`.execute(conn), /permission denied/)
+      await t.rejects(sql`DELETE FROM analytics.payments`.execute(conn), /permission denied/)
+      await sql`RESET ROLE`.execute(conn)
+    })
   })
 
   t.test('the OpenAPI document should describe the query API with its security', async (t) => {

@@ -1,0 +1,52 @@
+// pnpm projections <command>: see `usage` below.
+import { parseArgs } from 'node:util'
+import { Type } from '@sinclair/typebox'
+import { createEventRegistry, domainEvents } from '@paylinks/contracts'
+import { createEventStore, DatabaseConfigSchema, migrateToLatest } from '@paylinks/event-store'
+import { loadConfig } from '@paylinks/service-kit'
+import { projections } from './projections/index.js'
+import { ProjectionRunner } from './projections/runner.js'
+
+const usage = `usage: pnpm projections <command>
+  status            each projection's active and building generation, position and lag
+  rebuild <name>    replay <name> from zero into a new generation while the current one keeps
+                    serving, then swap (waits until done; a running projector may do the work)
+projections: ${projections.map((p) => p.name).join(', ')}`
+
+const { positionals } = parseArgs({ allowPositionals: true, options: {} })
+const [command, name] = positionals
+if (command !== 'status' && command !== 'rebuild') {
+  console.error(usage)
+  process.exit(2)
+}
+if (command === 'rebuild' && (name === undefined || !projections.some((p) => p.name === name))) {
+  console.error(`${name === undefined ? 'rebuild needs a projection name' : `unknown projection '${name}'`}\n${usage}`)
+  process.exit(2)
+}
+
+const config = loadConfig(Type.Composite([DatabaseConfigSchema, Type.Object({})]))
+const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: 4, applicationName: 'projections-cli' })
+await migrateToLatest(store.db)
+const runner = new ProjectionRunner({ store, projections, intervalMs: 500 })
+try {
+  if (command === 'status') {
+    for (const s of await runner.status()) {
+      const line = (g?: { generation: number, version: number, position: number }): string => g === undefined ? '-' : `g${g.generation} (v${g.version}) at ${g.position}, ${s.head - g.position} behind`
+      console.log(`${s.name}: active ${line(s.active)}; building ${line(s.building)}; store head ${s.head}`)
+    }
+  } else {
+    const generation = await runner.requestRebuild(name!)
+    console.log(`rebuilding ${name} as generation ${generation}; the current generation serves until it has caught up`)
+    runner.start()
+    for (;;) {
+      const s = (await runner.status()).find((x) => x.name === name)!
+      if (s.active?.generation === generation) break
+      if (s.building !== undefined) process.stdout.write(`\r  ${s.building.position} / ${s.head} events`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    console.log(`\n${name}: generation ${generation} is active`)
+  }
+} finally {
+  await runner.stop()
+  await store.close()
+}
