@@ -41,7 +41,14 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   // A lease outlives the longest create: each attempt's timeout, its retries, and the look-ups.
   const leaseMs = config.DOJO_TIMEOUT_MS * (config.DOJO_RETRIES + 1) * 4 + 5000
   const issuer = createIssuer({
-    db, store, publisher, merchants, publicUrl: config.PUBLIC_URL.replace(/\/+$/, ''), leaseMs, waitMs: Math.min(leaseMs, config.REQUEST_TIMEOUT_MS - 1000), log: fastify.log,
+    db,
+    store,
+    publisher,
+    merchants,
+    publicUrl: config.PUBLIC_URL.replace(/\/+$/, ''),
+    leaseMs,
+    waitMs: Math.min(leaseMs, config.REQUEST_TIMEOUT_MS - 1000),
+    log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
   const readModel = createLinksReadModel(store, fastify.log)
@@ -50,7 +57,11 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   fastify.readiness.add('nats', async () => await messaging.ping())
 
   await fastify.register(linkRoutes, {
-    prefix: '/v1', db, issuer, merchants, emailAvailable: mailer !== undefined,
+    prefix: '/v1',
+    db,
+    issuer,
+    merchants,
+    emailAvailable: mailer !== undefined,
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
   })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
@@ -81,10 +92,20 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   fastify.addHook('onReady', async () => {
     readModel.start()
     orders = await startOrderIntake({
-      messaging, publisher, issuer, merchants, emailAvailable: mailer !== undefined,
-      stream: config.ORDERS_STREAM, subjectPrefix: config.ORDERS_SUBJECT_PREFIX, durable: config.ORDERS_DURABLE,
-      maxAgeMs: Math.round(config.ORDERS_MAX_AGE_HOURS * 3_600_000), concurrency: config.ORDERS_CONCURRENCY,
-      maxAttempts: config.ORDERS_MAX_ATTEMPTS, retryDelayMs: config.ORDERS_RETRY_DELAY_MS, ackWaitMs: leaseMs + 5000, log: fastify.log
+      messaging,
+      publisher,
+      issuer,
+      merchants,
+      emailAvailable: mailer !== undefined,
+      stream: config.ORDERS_STREAM,
+      subjectPrefix: config.ORDERS_SUBJECT_PREFIX,
+      durable: config.ORDERS_DURABLE,
+      maxAgeMs: Math.round(config.ORDERS_MAX_AGE_HOURS * 3_600_000),
+      concurrency: config.ORDERS_CONCURRENCY,
+      maxAttempts: config.ORDERS_MAX_ATTEMPTS,
+      retryDelayMs: config.ORDERS_RETRY_DELAY_MS,
+      ackWaitMs: leaseMs + 5000,
+      log: fastify.log
     })
     if (config.RECOVERY_INTERVAL_MS > 0) {
       sweep = setInterval(() => {

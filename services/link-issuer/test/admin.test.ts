@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv } from './helpers.js'
+
+const ADMIN = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
+const env = await issuerEnv(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' })
+
+async function admin (...args: string[]): Promise<{ code: number, out: string, err: string }> {
+  const child = spawn(process.execPath, ['--import=tsx', ADMIN, ...args], { env: { ...process.env, DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, out, err }
+}
+
+t.test('the admin CLI should create merchants and keys, list them, revoke, and explain bad usage', async (t) => {
+  const created = await admin('merchant', 'create', '--name', 'Cli Shop', '--dojo-key', 'sk_sandbox_clitestkey1234', '--dojo-url', 'http://127.0.0.1:4010', '--redirect-url', 'https://cli.example/done', '--link-expiry-hours', '48', '--json')
+  t.equal(created.code, 0, created.err)
+  const merchant = JSON.parse(created.out)
+  t.match(merchant, { id: /^mer_/, name: 'Cli Shop', linkExpiryHours: 48, dojoKeyLast4: '1234' })
+  t.notMatch(created.out, /sk_sandbox_clitestkey/, 'the Dojo key is never printed')
+  const key = await admin('key', 'create', '--merchant', merchant.id, '--label', 'partner', '--json')
+  t.equal(key.code, 0, key.err)
+  const { key: secret, keyId } = JSON.parse(key.out)
+  t.match(secret, /^plk_/)
+  const keys = await admin('key', 'list', '--merchant', merchant.id)
+  t.match(keys.out, keyId)
+  t.notMatch(keys.out, secret, 'a key is shown once')
+  t.equal((await admin('key', 'revoke', keyId)).code, 0)
+  t.equal((await admin('key', 'revoke', keyId)).code, 1, 'revoking twice says there is no active key')
+  for (const args of [['merchant', 'fly'], ['key', 'create', '--label', 'x']]) {
+    const res = await admin(...args)
+    t.equal(res.code, 2, `${args.join(' ')}: exit 2`)
+    t.match(res.err + res.out, /usage: pnpm admin/)
+  }
+  const badKey = await admin('merchant', 'create', '--name', 'x', '--dojo-key', 'sk_live_nope', '--dojo-url', 'http://127.0.0.1:1')
+  t.equal(badKey.code, 1)
+  t.match(badKey.err, /sk_sandbox_ or sk_prod_/)
+})
+
+t.test('the partner API should rate-limit each API key on its own', async (t) => {
+  const app = await buildIssuer(t, env)
+  const a = await createTestMerchant(t, env, 'http://127.0.0.1:9')
+  const b = await createTestMerchant(t, env, 'http://127.0.0.1:9')
+  const codes = []
+  for (let i = 0; i < 4; i++) codes.push((await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(a.apiKey) })).statusCode)
+  t.same(codes, [200, 200, 200, 429])
+  const limited = await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(a.apiKey) })
+  t.match(limited.json(), { status: 429, code: 'LINK_RATE_LIMITED' })
+  t.match(limited.headers['content-type'], /problem\+json/)
+  t.ok(limited.headers['retry-after'])
+  t.equal((await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(b.apiKey) })).statusCode, 200, 'another key is not limited')
+})
