@@ -10,6 +10,7 @@ import { createIntegrationPublisher } from './integration.js'
 import { projectionLag, projectionLagGauges } from './lag.js'
 import { projections } from './projections/index.js'
 import { ProjectionRunner } from './projections/runner.js'
+import dashboard from './routes/dashboard.js'
 import v1 from './routes/v1.js'
 
 export interface AppOptions {
@@ -56,7 +57,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
       subscribers: Object.fromEntries(Object.entries(subscribers).map(([name, s]) => [name, s.status()])),
       projections: await projectionLag(store, runner)
     }))
-  await fastify.register(v1, { prefix: '/v1', db: store.db as never })
+  await fastify.register(v1, { prefix: '/v1', db: store.db as never, lag: async () => await projectionLag(store, runner) })
+  await fastify.register(dashboard)
 
   fastify.addHook('onReady', async () => {
     for (const s of Object.values(subscribers)) s.start()

@@ -155,3 +155,22 @@ export async function conversion (db: Kysely<any>, range: Range): Promise<Record
     funnel: { requested: r.requested, issued: r.issued, sent: r.sent, paid: r.paid }
   }
 }
+
+/** Issued and paid per day over the last `days` days (UTC, today included), zero-filled. */
+export async function dailySeries (db: Kysely<any>, days: number, merchantId: string | undefined): Promise<Array<{ day: string, issued: number, paid: number }>> {
+  const rows = await sql<{ day: string, issued: number, paid: number }>`
+    SELECT to_char(d.day, 'YYYY-MM-DD') AS day, coalesce(sum(f.issued), 0)::int AS issued, coalesce(sum(f.paid), 0)::int AS paid
+    FROM generate_series((now() AT TIME ZONE 'UTC')::date - ${days - 1}::int, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d(day)
+    LEFT JOIN analytics.daily_figures f ON f.day = d.day::date AND (${merchantId ?? null}::text IS NULL OR f.merchant_id = ${merchantId ?? null})
+    GROUP BY d.day ORDER BY d.day`.execute(db)
+  return rows.rows
+}
+
+/** Amounts captured per currency over the last `days` days. */
+export async function capturedTotals (db: Kysely<any>, days: number, merchantId: string | undefined): Promise<Array<{ currency: string, amount: number }>> {
+  const rows = await sql<{ currency: string, amount: number }>`
+    SELECT currency, sum(captured_amount)::bigint AS amount FROM analytics.daily_figures
+    WHERE day > (now() AT TIME ZONE 'UTC')::date - ${days}::int AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})
+    GROUP BY currency HAVING sum(captured_amount) > 0 ORDER BY currency`.execute(db)
+  return rows.rows.map((r) => ({ currency: r.currency, amount: Number(r.amount) }))
+}

@@ -82,3 +82,26 @@ export const ConversionSchema = Type.Object({
   }),
   funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() })
 }, { title: 'Conversion' })
+
+export const DashboardSchema = Type.Object({
+  days: Type.Integer(),
+  totals: Type.Object({
+    issued: Type.Integer(),
+    paid: Type.Integer(),
+    conversionRate: Type.Union([Type.Number(), Type.Null()]),
+    captured: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer({ description: 'minor units' }) }))
+  }),
+  daily: Type.Array(Type.Object({ day: Day, issued: Type.Integer(), paid: Type.Integer() })),
+  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() }),
+  timeToPaySeconds: Type.Object({ median: Type.Union([Type.Number(), Type.Null()]), p90: Type.Union([Type.Number(), Type.Null()]) }),
+  latest: Type.Array(PaymentSchema),
+  lag: Type.Array(Type.Object({
+    name: Type.String(),
+    generation: Type.Union([Type.Integer(), Type.Null()]),
+    building: Type.Union([Type.Integer(), Type.Null()]),
+    position: Type.Integer(),
+    head: Type.Integer(),
+    eventsBehind: Type.Integer(),
+    secondsBehind: Type.Number()
+  }))
+}, { title: 'Dashboard' })

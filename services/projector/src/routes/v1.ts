@@ -6,8 +6,8 @@ import { stringify } from 'csv-stringify/sync'
 import type { MerchantTables } from '@paylinks/merchants'
 import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
-import { conversion, dailyFigures, getPayment, listPayments, timeline } from './queries.js'
-import { ConversionSchema, DailyFigureSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
+import { capturedTotals, conversion, dailyFigures, dailySeries, getPayment, listPayments, timeline } from './queries.js'
+import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema }
 const security = [{ apiKey: [] }]
@@ -26,7 +26,7 @@ function sendCsv (reply: FastifyReply, name: string, rows: Array<Record<string, 
 }
 
 /** The analyst and partner query API: payments, timelines, daily figures, conversion. */
-export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables> }): Promise<void> {
+export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables>, lag: () => Promise<unknown[]> }): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   await api.register(apiKeyAuth, { db: options.db })
   const db = options.db as Kysely<any>
@@ -73,5 +73,34 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Me
     const data = await conversion(db, { ...range, merchantId: merchantScope(request, merchantId) })
     if (wantsCsv(request, format)) return sendCsv(reply, 'conversion', [{ ...data, timeToPaySeconds: undefined, funnel: undefined, medianSecondsToPay: (data.timeToPaySeconds as any).median, p90SecondsToPay: (data.timeToPaySeconds as any).p90 }])
     return data as any
+  })
+
+  api.get('/dashboard', {
+    schema: {
+      tags: ['dashboard'],
+      summary: 'Everything the dashboard shows: totals, daily series, funnel, latest links, projection lag',
+      security,
+      querystring: Type.Object({ days: Type.Integer({ minimum: 1, maximum: 92, default: 14 }), merchantId: Type.Optional(Type.String()) }, { additionalProperties: false }),
+      response: { 200: DashboardSchema, ...errors }
+    }
+  }, async (request) => {
+    const merchantId = merchantScope(request, request.query.merchantId)
+    const days = request.query.days
+    const today = new Date()
+    const from = new Date(today.getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10)
+    const range = { from, to: today.toISOString().slice(0, 10), merchantId }
+    const [daily, captured, funnel, latest, lag] = await Promise.all([
+      dailySeries(db, days, merchantId), capturedTotals(db, days, merchantId), conversion(db, range),
+      listPayments(db, { merchantId, limit: 10 }), options.lag()
+    ])
+    return {
+      days,
+      totals: { issued: funnel.issued as number, paid: funnel.paid as number, conversionRate: funnel.conversionRate as number | null, captured },
+      daily,
+      funnel: funnel.funnel as any,
+      timeToPaySeconds: funnel.timeToPaySeconds as any,
+      latest: latest.data,
+      lag: lag as any
+    }
   })
 }
