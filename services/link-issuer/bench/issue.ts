@@ -65,9 +65,18 @@ try {
   const issuerPort = await freePort()
   const issuerUrl = `http://127.0.0.1:${issuerPort}`
   const issuer = spawnService(ctx, entry('../src/server.ts'), {
-    ...shared, ORDERS_STREAM: orders.stream, ORDERS_SUBJECT_PREFIX: orders.subjectPrefix, ORDERS_DURABLE: orders.durable,
-    SECRETS_ENCRYPTION_KEYS: key, PUBLIC_URL: issuerUrl, PORT: String(issuerPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
-    RATE_LIMIT_MAX: '1000000', MIGRATE_ON_START: 'false'
+    ...shared,
+    ORDERS_STREAM: orders.stream,
+    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
+    ORDERS_DURABLE: orders.durable,
+    SECRETS_ENCRYPTION_KEYS: key,
+    PUBLIC_URL: issuerUrl,
+    PORT: String(issuerPort),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    RATE_LIMIT_MAX: '1000000',
+    MIGRATE_ON_START: 'false'
   })
   await healthy(sandboxUrl, 'dojo-sandbox', sandbox.output)
   await healthy(issuerUrl, 'link-issuer', issuer.output)
