@@ -1,0 +1,104 @@
+// pnpm bench:ingest — signed Dojo webhooks per second at 50 connections against webhook-ingest,
+// and against a bare Fastify endpoint that only parses JSON, measured in the same run; then
+// checks that every accepted webhook was recorded in the event store.
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { sql, type Kysely } from 'kysely'
+import { createSecretBox } from '@paylinks/merchants'
+import { signWebhookBody } from '@paylinks/dojo-client'
+import { spawnService } from '@paylinks/test-kit'
+import { addMerchant, connectClients, freePort, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
+
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
+const CONNECTIONS = 50
+const LINKS = 50
+
+const teardowns: Array<() => unknown> = []
+const t = { teardown: (fn: () => unknown) => { teardowns.push(fn) }, name: 'bench' }
+
+async function load (url: string, secret: string, intents: string[], label: string): Promise<autocannon.Result> {
+  let n = 0
+  const run = `${Date.now().toString(36)}${label}`
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    requests: [{
+      setupRequest: (request) => {
+        n++
+        const body = JSON.stringify({
+          id: `evt_${run}_${n}`,
+          event: 'payment_intent.status_updated',
+          accountId: 'acc_bench',
+          createdAt: new Date().toISOString(),
+          data: { paymentIntentId: intents[n % intents.length], paymentStatus: 'Captured', captureMode: 'Auto' }
+        })
+        return { ...request, body, headers: { 'content-type': 'application/json', 'dojo-signature': signWebhookBody(body, secret) } }
+      }
+    }]
+  })
+  return result
+}
+
+function line (label: string, r: autocannon.Result): string {
+  return `${label.padEnd(28)} ${Math.round(r.requests.average).toString().padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   2xx ${r['2xx']}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}`
+}
+
+try {
+  const env = await ingestEnv(t, {
+    LOG_LEVEL: 'warn',
+    // Confirmation is asynchronous and not what is measured: Dojo is unreachable here, each
+    // confirmation is tried once (fails fast) and then waits, so it does not dominate the CPU.
+    CONFIRM_RETRY_BASE_MS: '600000',
+    CONFIRM_RETRY_MAX_MS: '600000',
+    CONFIRM_POLL_MS: '250',
+    DOJO_RETRIES: '0',
+    CONFIRM_CONCURRENCY: process.env.BENCH_CONFIRM_CONCURRENCY ?? '8'
+  })
+  await startRecorder(t, env)
+  const clients = await connectClients(t, env)
+  const merchant = await addMerchant(clients, env, 'http://127.0.0.1:9')
+  const secret = randomBytes(16).toString('base64url')
+  const box = createSecretBox([env.SECRETS_ENCRYPTION_KEYS!])
+  await clients.db.insertInto('wi_subscriptions').values({
+    merchant_id: merchant.id, subscription_id: 'ws_bench', url: 'http://127.0.0.1/bench', secrets_enc: box.encrypt(JSON.stringify([{ id: 'sc_bench', value: secret, active: true }]))
+  }).execute()
+  const intents = Array.from({ length: LINKS }, (_, i) => `pi_sandbox_bench${i.toString().padStart(4, '0')}${randomBytes(6).toString('hex')}`)
+
+  const port = await freePort()
+  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...(process.env.BENCH_PROFILE === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` }) })
+  for (const intent of intents) await issueLink(clients, merchant.id, intent)
+  await until(async () => (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n === LINKS, 60_000, 'links known')
+  await until(async () => await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 60_000, 'webhook-ingest ready')
+
+  const barePort = await freePort()
+  const bare = spawnService(t, fileURLToPath(new URL('./bare-server.ts', import.meta.url)), { PORT: String(barePort) })
+  await bare.waitFor(/bare listening/)
+
+  const path = `/webhooks/dojo/${merchant.id}`
+  // Warm both up (JIT, pools), then measure.
+  await autocannon({ url: `http://127.0.0.1:${barePort}${path}`, connections: 10, amount: 500, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"warm"}' })
+  const bareResult = await load(`http://127.0.0.1:${barePort}${path}`, secret, intents, 'bare')
+  await bare.kill('SIGTERM')
+  const ingestResult = await load(`http://127.0.0.1:${port}${path}`, secret, intents, 'ingest')
+
+  await ingest.kill('SIGTERM')
+  const accepted = ingestResult['2xx']
+  const db = clients.db as unknown as Kysely<any>
+  const recorded = async (): Promise<number> => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events WHERE type = 'payment-link.webhook-received'`.execute(db)).rows[0]!.n
+  await until(async () => await recorded() >= accepted, 120_000, 'every accepted webhook recorded').catch(() => {})
+  const inStore = await recorded()
+
+  const ratio = ingestResult.requests.average / bareResult.requests.average
+  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} links`)
+  console.log(line('bare Fastify (JSON parse)', bareResult))
+  console.log(line('webhook-ingest (signed)', ingestResult))
+  console.log(`ratio ${(ratio * 100).toFixed(0)} % of bare (target >= 50 %), p99 ${ingestResult.latency.p99} ms (target < 50 ms)`)
+  console.log(`accepted ${accepted}, recorded in the store ${inStore} (${inStore >= accepted ? 'all, plus requests in flight at the end' : `MISSING ${accepted - inStore}`})`)
+  // A few more than answered may be recorded: requests still in flight when the load stopped.
+  if (inStore < accepted) process.exitCode = 1
+} finally {
+  while (teardowns.length > 0) await teardowns.pop()!()
+}
