@@ -2,13 +2,15 @@
 // started here when none run), migrations, the recorder, every service and the Dojo sandbox.
 // Ctrl-C stops everything cleanly.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Type } from '@sinclair/typebox'
 import { createDatabase, migrateToLatest } from '@paylinks/event-store'
+import { createApiKey, createMerchant, createSecretBox, getMerchant, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig } from '@paylinks/service-kit'
 
 const root = join(import.meta.dirname, '..')
@@ -17,9 +19,15 @@ const config = loadConfig(Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/paylinks', description: 'Postgres; its database is created if missing' }),
   NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222' }),
   RECORDER_PORT: Type.Integer({ default: 3001 }),
+  LINK_ISSUER_PORT: Type.Integer({ default: 3002 }),
+  WEBHOOK_INGEST_PORT: Type.Integer({ default: 3003 }),
+  PROJECTOR_PORT: Type.Integer({ default: 3004 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
-  LOG_LEVEL: Type.String({ default: 'info' })
+  LOG_LEVEL: Type.String({ default: 'info' }),
+  SECRETS_ENCRYPTION_KEYS: Type.Optional(Type.String({ description: 'default: a key generated once into .data/secrets.key' }))
 }))
+const DEMO_MERCHANT = 'mer_demo0001'
+const DEMO_DOJO_KEY = 'sk_sandbox_demo_merchant_key_0001'
 
 const say = (text: string): void => { console.log(`\x1b[1m[start]\x1b[0m ${text}`) }
 const stops: Array<() => Promise<void>> = []
@@ -110,6 +118,51 @@ async function stopChild (child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
+/** The encryption key for merchants' secrets: given, or generated once and kept in .data/. */
+function secretsKeys (): string {
+  if (config.SECRETS_ENCRYPTION_KEYS !== undefined) return config.SECRETS_ENCRYPTION_KEYS
+  const file = join(dataDir, 'secrets.key')
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true })
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 })
+    say('generated a secrets encryption key in .data/secrets.key (keep it: sealed Dojo keys need it)')
+  }
+  return readFileSync(file, 'utf8').trim()
+}
+
+/** A demo merchant wired to the sandbox (created once), and a fresh API key for this run. */
+async function demoMerchant (databaseUrl: string, keys: string): Promise<string> {
+  const db = createDatabase<MerchantTables>({ connectionString: databaseUrl, max: 1 })
+  try {
+    const box = createSecretBox(keys.split(','))
+    if (await getMerchant(db, DEMO_MERCHANT) === undefined) {
+      await createMerchant(db, box, {
+        id: DEMO_MERCHANT,
+        name: 'Demo Coffee Roasters',
+        dojoSecretKey: DEMO_DOJO_KEY,
+        dojoBaseUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
+        defaultRedirectUrl: `http://127.0.0.1:${config.PROJECTOR_PORT}/dashboard`
+      })
+      say(`created the demo merchant ${DEMO_MERCHANT}, wired to the sandbox`)
+    }
+    return (await createApiKey(db, { merchantId: DEMO_MERCHANT, label: 'pnpm start' })).key
+  } finally {
+    await db.destroy()
+  }
+}
+
+/** Ask link-issuer for a sample link, as a partner would. */
+async function sampleLink (apiKey: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${config.LINK_ISSUER_PORT}/v1/payment-links`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reference: `demo-${Date.now()}`, amount: { value: 1250, currencyCode: 'GBP' }, description: 'Two flat whites' }),
+    signal: AbortSignal.timeout(15_000)
+  })
+  const body = await res.json() as { url?: string, detail?: string }
+  return body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
+}
+
 interface Service { name: string, entry: string, port: number, env: Record<string, string>, color: number }
 
 function startService (service: Service, shared: Record<string, string>): ChildProcess {
@@ -169,21 +222,37 @@ try {
   const result = await migrateToLatest(db).finally(async () => { await db.destroy() })
   say(`migrations: ${result.results?.length ? result.results.map((r) => r.migrationName).join(', ') : 'up to date'}`)
 
-  const shared = { DATABASE_URL: databaseUrl, NATS_URL: config.NATS_URL, LOG_LEVEL: config.LOG_LEVEL }
-  const sandboxUrl = `http://127.0.0.1:${config.SANDBOX_PORT}`
+  const keys = secretsKeys()
+  const apiKey = await demoMerchant(databaseUrl, keys)
+  const shared = { DATABASE_URL: databaseUrl, NATS_URL: config.NATS_URL, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
+  const url = (port: number): string => `http://127.0.0.1:${port}`
+  const sandbox: Service = { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
   const services: Service[] = [
-    { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: sandboxUrl }, color: 35 },
-    { name: 'event-recorder', entry: 'services/event-recorder/src/server.ts', port: config.RECORDER_PORT, env: { MIGRATE_ON_START: 'false' }, color: 36 }
+    { name: 'event-recorder', entry: 'services/event-recorder/src/server.ts', port: config.RECORDER_PORT, env: {}, color: 36 },
+    { name: 'link-issuer', entry: 'services/link-issuer/src/server.ts', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
+    { name: 'webhook-ingest', entry: 'services/webhook-ingest/src/server.ts', port: config.WEBHOOK_INGEST_PORT, env: { PUBLIC_URL: url(config.WEBHOOK_INGEST_PORT) }, color: 33 },
+    { name: 'projector', entry: 'services/projector/src/server.ts', port: config.PROJECTOR_PORT, env: {}, color: 34 }
   ]
+  // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
+  startService(sandbox, shared)
+  await waitReady(sandbox)
   for (const service of services) startService(service, shared)
   await Promise.all(services.map(waitReady))
+  const link = await sampleLink(apiKey)
   say('everything is up:')
   console.log(`
-  Dojo sandbox        ${sandboxUrl}   (API docs ${sandboxUrl}/docs, checkout pages at /checkout/<intent id>)
-  event-recorder      http://127.0.0.1:${config.RECORDER_PORT}/status   (metrics at /metrics)
-  Postgres            ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}
-  NATS                ${config.NATS_URL}
+  Partner API (link-issuer)   ${url(config.LINK_ISSUER_PORT)}/docs
+  Dashboard and query API     ${url(config.PROJECTOR_PORT)}/dashboard   (API docs ${url(config.PROJECTOR_PORT)}/docs)
+  Dojo webhooks in            ${url(config.WEBHOOK_INGEST_PORT)}/webhooks/dojo/${DEMO_MERCHANT}
+  Dojo sandbox                ${url(config.SANDBOX_PORT)}/docs   (checkout pages, sandbox controls)
+  event-recorder              ${url(config.RECORDER_PORT)}/status
 
+  Demo merchant ${DEMO_MERCHANT}; its API key for this run (shown once):
+    ${apiKey}
+  A sample payment link (pay with 5200 0000 0000 1005, 12/29, 020):
+    ${link}
+
+  Postgres ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}   NATS ${config.NATS_URL}
   Ctrl-C stops everything.`)
 } catch (error) {
   console.error(`\n\x1b[31m[start] ${error instanceof Error ? error.message : String(error)}\x1b[0m\n`)

@@ -6,7 +6,7 @@ import { Notifier } from './notifier.js'
 
 export interface EventStoreOptions {
   connectionString: string
-  /** When given, events are upcast to their current version as they are read. */
+  /** When given, events of its types are upcast to their current version as they are read. */
   registry?: EventRegistry<any>
   /** Pool size. Default 10. */
   poolSize?: number
@@ -49,8 +49,10 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
   const notifier = new Notifier(() => createClient(connection), options.log)
   await notifier.start()
   const pollIntervalMs = options.pollIntervalMs ?? 1000
+  // Types this process knows are upcast to their current version; others pass through as
+  // stored (the log may hold types of newer services; readers filter on the types they handle).
   const upcast = (events: RecordedEvent[]): RecordedEvent[] =>
-    options.registry === undefined ? events : events.map((e) => options.registry!.upcast(e))
+    options.registry === undefined ? events : events.map((e) => options.registry!.has(e.type) ? options.registry!.upcast(e) : e)
   let closed = false
 
   async function * subscribe (subscription: SubscribeOptions): AsyncGenerator<RecordedEvent[], void, undefined> {

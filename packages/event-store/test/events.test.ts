@@ -76,3 +76,12 @@ t.test('readStream should upcast with the registry', async (t) => {
   const [event] = await store.readStream('ledger.z')
   t.match(event, { type: 'ledger.credited', schemaVersion: 1, streamVersion: 1, position: 1, data: { amount: { value: 250, currencyCode: 'GBP' } } })
 })
+
+t.test('readers should pass events of types they do not know through as stored', async (t) => {
+  const store = await createStore(t)
+  const foreign = { ...credit('ledger.f'), type: 'ledger.audited', data: { by: 'a newer service' } }
+  await record(store.db, [{ position: 1, event: foreign }, { position: 2, event: credit('ledger.f') }])
+  const events = await store.readStream('ledger.f')
+  t.same(events.map((e) => e.type), ['ledger.audited', 'ledger.credited'])
+  t.same(events[0]?.data, { by: 'a newer service' })
+})
