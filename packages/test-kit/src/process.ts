@@ -12,9 +12,12 @@ export interface ServiceProcess {
   kill: (signal?: NodeJS.Signals) => Promise<number | string>
 }
 
-/** Run a TypeScript entry point through tsx as a real child process; killed at teardown. */
-export function spawnService (t: TestContext, entry: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import=tsx', entry], {
+/**
+ * Run a TypeScript entry point through tsx as a real child process; killed at teardown.
+ * `nodeArgs` go to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept).
+ */
+export function spawnService (t: TestContext, entry: string, env: Record<string, string>, options: { nodeArgs?: string[] } = {}): ServiceProcess {
+  const child = spawn(process.execPath, [...options.nodeArgs ?? [], '--import=tsx', entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -68,7 +68,8 @@ try {
   const intents = Array.from({ length: LINKS }, (_, i) => `pi_sandbox_bench${i.toString().padStart(4, '0')}${randomBytes(6).toString('hex')}`)
 
   const port = await freePort()
-  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...(process.env.BENCH_PROFILE === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` }) })
+  // BENCH_PROFILE=<dir> writes a CPU profile of webhook-ingest there (stopped with SIGTERM below).
+  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
   for (const intent of intents) await issueLink(clients, merchant.id, intent)
   await until(async () => (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n === LINKS, 60_000, 'links known')
   await until(async () => await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 60_000, 'webhook-ingest ready')
