@@ -1,19 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createEventStore, type EventStore } from '@paylinks/event-store'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL, testRegistry, type TestContext } from '@paylinks/test-kit'
+import { natsTestNames, onTeardown, TEST_NATS_URL, testRegistry, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { RecorderConfigSchema } from '../src/config.js'
 
 /** Environment for a recorder on this test's own database and stream. */
 export async function recorderEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const names = natsTestNames(t, 'rec')
   return {
     DATABASE_URL: url,

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium } from 'playwright-core'
-import { createDatabase, migrateToLatest, record } from '@paylinks/event-store'
+import { createDatabase, record } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
+import { natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { buildHistory } from './fixtures/history.js'
 import { buildProjector } from './helpers.js'
 
@@ -14,12 +15,7 @@ import { buildProjector } from './helpers.js'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 t.test('the dashboard should show totals, a rendered chart, the funnel and the latest links, live', async (t) => {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
   onTeardown(t, () => db.destroy())
   const box = createSecretBox([randomBytes(32).toString('base64')])

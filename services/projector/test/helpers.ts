@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createEventStore, type EventStore } from '@paylinks/event-store'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import app from '../src/app.js'
 import { ProjectorConfigSchema } from '../src/config.js'
 
@@ -23,12 +24,7 @@ export interface World {
  * integration stream of this test's own.
  */
 export async function createWorld (t: TestContext): Promise<World> {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const events = natsTestNames(t, 'ev')
   const integration = natsTestNames(t, 'int')
   const env = {

@@ -1,8 +1,9 @@
 // Serial: rebuilds run whole projections against the store and compare tables.
 import t from 'tap'
 import { sql } from 'kysely'
-import { createDatabase, createEventStore, migrateToLatest, record, type EventStore } from '@paylinks/event-store'
-import { createTestDatabase, onTeardown, type TestContext } from '@paylinks/test-kit'
+import { createEventStore, record, type EventStore } from '@paylinks/event-store'
+import { onTeardown, type TestContext } from '@paylinks/test-kit'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { payments } from '../src/projections/payments.js'
 import type { Projection } from '../src/projections/projection.js'
 import { ProjectionRunner } from '../src/projections/runner.js'
@@ -10,12 +11,7 @@ import { buildHistory } from './fixtures/history.js'
 import { registry } from './helpers.js'
 
 async function storeWithHistory (t: TestContext, links = 40): Promise<EventStore> {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const store = await createEventStore({ connectionString: url, registry, pollIntervalMs: 100 })
   onTeardown(t, () => store.close())
   const history = buildHistory({ merchants: ['mer_alpha01', 'mer_beta002'], linksPerMerchant: links, start: new Date('2026-11-01T00:00:00Z') })

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'kysely'
-import { createDatabase, migrateToLatest, record } from '@paylinks/event-store'
+import { createDatabase, record } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
+import { natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { buildHistory } from './fixtures/history.js'
 import { buildProjector } from './helpers.js'
 
@@ -16,12 +17,7 @@ async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Pr
 }
 
 t.test('the query API should serve projections to keys scoped by merchant', async (t) => {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
   onTeardown(t, () => db.destroy())
   const box = createSecretBox([randomBytes(32).toString('base64')])
