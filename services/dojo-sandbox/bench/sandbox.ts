@@ -4,6 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { reportBench } from '@paylinks/test-kit'
 import { app } from '../src/app.js'
 import { SandboxConfigSchema, sandboxOptions } from '../src/config.js'
 
@@ -69,10 +70,8 @@ const deliveryLatencies = delivered.map((d) => d.attempts.at(-1)!.latencyMs).sor
 const deliveries = { label: 'webhook delivery (signed POST to loopback)', count: delivered.length, perSecond: delivered.length / deliverySeconds, p50: percentile(deliveryLatencies, 0.5), p99: percentile(deliveryLatencies, 0.99) }
 
 const rows = [created, deliveries]
-console.log(`\ndojo-sandbox bench (loopback, ${CONCURRENCY} concurrent clients for creates, ${DURATION_MS / 1000} s cap each)\n`)
-console.log('| operation | count | per second | median ms | p99 ms |')
-console.log('|---|---:|---:|---:|---:|')
-for (const r of rows) console.log(`| ${r.label} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`)
+reportBench('sandbox', `bench:sandbox — loopback, ${CONCURRENCY} concurrent clients for creates, ${DURATION_MS / 1000} s cap each`,
+  rows.map((r) => ({ figure: `${r.label} (${r.count})`, measured: `${r.perSecond.toFixed(0)}/s, median ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms` })))
 if (delivered.length !== log.length) console.log(`(${log.length - delivered.length} deliveries not delivered)`)
 
 await server.close()

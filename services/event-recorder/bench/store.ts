@@ -6,17 +6,15 @@ import pg from 'pg'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateToLatest, type EventStoreTables } from '@paylinks/event-store'
 import { connectMessaging, createEventPublisher, encodeEvent, ensureStream, subjectFor } from '@paylinks/messaging'
-import { credit, testRegistry, TEST_DATABASE_URL, TEST_NATS_URL } from '@paylinks/test-kit'
+import { credit, percent, reportBench, testRegistry, TEST_DATABASE_URL, TEST_NATS_URL, type BenchRow } from '@paylinks/test-kit'
 import { createRecorder } from '../src/recorder.js'
 
 const BACKLOG = Number(process.env.BENCH_EVENTS ?? 200_000)
 const STEADY_SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
 const silent = { info () {}, warn () {}, error (o: object, m: string) { console.error(m, o) }, trace () {} }
-const rows: Array<[string, string, string, string, string]> = []
-const row = (...cells: string[]): void => { rows.push(cells as [string, string, string, string, string]) }
+const rows: BenchRow[] = []
 const rate = (n: number, ms: number): number => Math.round(n / (ms / 1000))
-const pct = (a: number, b: number): string => `${Math.round(100 * a / b)} %`
 
 async function withDatabase<T> (fn: (url: string) => Promise<T>): Promise<T> {
   const name = `bench_${suffix}`
@@ -62,7 +60,7 @@ try {
   const ours = await stream('PUB')
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: ours.prefix, registry: testRegistry })
   const oursMs = await inFlight(PUBLISHES, 64, async (i) => await publisher.publish([events[i]!]))
-  row('publish, 64 in flight (events/s)', String(rate(PUBLISHES, oursMs)), `${rate(PUBLISHES, rawMs)} raw js.publish`, pct(rawMs, oursMs), '≥ 70 %')
+  rows.push({ figure: 'publish through messaging, 64 in flight', measured: `${rate(PUBLISHES, oursMs)} events/s`, baseline: `${rate(PUBLISHES, rawMs)} events/s raw js.publish`, ratio: percent(rawMs, oursMs), target: '≥ 70 %', met: rawMs / oursMs >= 0.7 })
 
   await withDatabase(async (url) => {
     const db = createDatabase<EventStoreTables>({ connectionString: url, max: 4 })
@@ -92,7 +90,7 @@ try {
     recorder.start()
     while (recorder.status().lastSeq < BACKLOG) await sleep(5)
     const catchUpMs = performance.now() - started
-    row(`recorder catch-up, ${BACKLOG} events (events/s)`, String(rate(BACKLOG, catchUpMs)), `${rate(BACKLOG, insertMs)} raw 100-row INSERTs`, pct(insertMs, catchUpMs), '≥ 40 %')
+    rows.push({ figure: `recorder catch-up on ${BACKLOG} events`, measured: `${rate(BACKLOG, catchUpMs)} events/s`, baseline: `${rate(BACKLOG, insertMs)} events/s raw 100-row INSERTs`, ratio: percent(insertMs, catchUpMs), target: '≥ 40 %', met: insertMs / catchUpMs >= 0.4 })
 
     // 3. Live: publish ack -> visible to a store subscriber, at a steady 1,000 events/s.
     const store = await createEventStore({ connectionString: url, pollIntervalMs: 1000 })
@@ -128,15 +126,16 @@ try {
     await follower
     latencies.sort((a, b) => a - b)
     const q = (p: number): string => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1)
-    row('publish ack -> visible to subscriber, 1,000/s (ms)', `p50 ${q(0.5)}, p99 ${q(0.99)}`, '-', '-', 'p99 < 50 ms')
+    rows.push({ figure: 'publish ack → visible to a store subscriber, at 1,000 events/s', measured: `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`, target: 'p99 < 50 ms', met: Number(q(0.99)) < 50 })
 
     // 4. Counts: every event published is recorded once and read once.
     const recorded = await db.selectFrom('es_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
     const published = BACKLOG + total
     const distinct = await db.selectFrom('es_events').select((eb) => eb.fn.count<string>('event_id').distinct().as('n')).executeTakeFirstOrThrow()
-    row('events published / recorded / read live', `${published} / ${recorded.n} / ${read}`, '-', '-', `all ${published} / ${published} / ${total}`)
-    row('lost / duplicated (store)', `${published - Number(distinct.n)} / ${Number(recorded.n) - Number(distinct.n)}`, '-', '-', '0 / 0')
-    row('lost / duplicated (live reader)', `${total - ids.size} / ${read - ids.size}`, '-', '-', '0 / 0')
+    const lost = published - Number(distinct.n)
+    const duplicated = Number(recorded.n) - Number(distinct.n) + (read - ids.size)
+    rows.push({ figure: 'events published / recorded / read live', measured: `${published} / ${recorded.n} / ${read}`, target: `${published} / ${published} / ${total}`, met: Number(recorded.n) === published && read === total })
+    rows.push({ figure: 'lost / duplicated', measured: `${lost + (total - ids.size)} / ${duplicated}`, target: '0 / 0', met: lost + (total - ids.size) === 0 && duplicated === 0 })
     await recorder.stop()
     await store.close()
     await db.destroy()
@@ -146,8 +145,4 @@ try {
   await messaging.close()
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
-console.log(`\nbench:store on ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}\n`)
-const header = ['figure', 'measured', 'baseline (same run)', 'ratio', 'target']
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-for (const r of [header, widths.map((w) => '-'.repeat(w)), ...rows]) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`)
+reportBench('store', `bench:store — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`, rows)

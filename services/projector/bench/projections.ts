@@ -7,7 +7,7 @@ import pg from 'pg'
 import { sql } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createEventStore, migrateToLatest, readAll, readCheckpoint, record } from '@paylinks/event-store'
-import { TEST_DATABASE_URL } from '@paylinks/test-kit'
+import { percent, reportBench, TEST_DATABASE_URL } from '@paylinks/test-kit'
 import { payments } from '../src/projections/payments.js'
 import { ProjectionRunner, subscriberName } from '../src/projections/runner.js'
 
@@ -109,12 +109,12 @@ try {
   await runner.stop()
   await store.close()
 
-  console.log(`\nbench:projections on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${new Date().toISOString()}\n`)
-  console.log('| figure | measured | baseline (same run) | ratio |')
-  console.log('|---|---|---|---|')
-  console.log(`| payments projection catch-up, ${EVENTS} events | ${rate(EVENTS, catchUpMs)} events/s | ${rate(EVENTS, readMs)} events/s raw ordered read | ${Math.round(100 * readMs / catchUpMs)} % |`)
-  console.log(`| live lag (commit → projection checkpoint) at ${RATE} events/s | p50 ${q(0.5)} ms, p99 ${q(0.99)} ms | | |`)
-  console.log(`| links projected | ${links.rows[0]!.n} (expected ${EVENTS / 5 + RATE * LIVE_SECONDS}) | | |`)
+  const expected = EVENTS / 5 + RATE * LIVE_SECONDS
+  reportBench('projections', `bench:projections — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`, [
+    { figure: `payments projection catch-up on ${EVENTS} stored events`, measured: `${rate(EVENTS, catchUpMs)} events/s`, baseline: `${rate(EVENTS, readMs)} events/s raw ordered read`, ratio: percent(readMs, catchUpMs) },
+    { figure: `live lag, commit → projection checkpoint, at ${RATE} events/s`, measured: `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms` },
+    { figure: 'links projected', measured: String(links.rows[0]!.n), target: String(expected), met: links.rows[0]!.n === expected }
+  ])
 } finally {
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
   await admin.end()

@@ -7,7 +7,7 @@ import autocannon from 'autocannon'
 import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
-import { spawnService } from '@paylinks/test-kit'
+import { percent, reportBench, spawnService } from '@paylinks/test-kit'
 import { addMerchant, connectClients, freePort, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
@@ -97,6 +97,11 @@ try {
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('webhook-ingest (signed)', ingestResult))
   console.log(`ratio ${(ratio * 100).toFixed(0)} % of bare (target >= 50 %), p99 ${ingestResult.latency.p99} ms (target < 50 ms)`)
+  reportBench('ingest', `bench:ingest — ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1`, [
+    { figure: 'signed webhooks accepted', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${bareResult.requests.average.toFixed(0)}/s bare Fastify JSON endpoint`, ratio: percent(ingestResult.requests.average, bareResult.requests.average), target: '≥ 50 %', met: ratio >= 0.5 },
+    { figure: 'webhook latency', measured: `p50 ${ingestResult.latency.p50} ms, p99 ${ingestResult.latency.p99} ms`, baseline: `p50 ${bareResult.latency.p50} ms, p99 ${bareResult.latency.p99} ms`, target: 'p99 < 50 ms', met: ingestResult.latency.p99 < 50 },
+    { figure: 'accepted webhooks recorded in the store', measured: `${Math.min(inStore, accepted)} of ${accepted}`, target: 'all', met: inStore >= accepted }
+  ])
   console.log(`accepted ${accepted}, recorded in the store ${inStore} (${inStore >= accepted ? 'all, plus requests in flight at the end' : `MISSING ${accepted - inStore}`})`)
   // A few more than answered may be recorded: requests still in flight when the load stopped.
   if (inStore < accepted) process.exitCode = 1
