@@ -43,7 +43,7 @@ t.test('createMerchant should seal the Dojo key and check it against the base UR
   t.notMatch(raw.rows[0]!.row, /c2VjcmV0LWtleS1mb3ItdGVzdHM/, 'the key is not stored in clear')
   t.equal(await getMerchantDojoKey(db, box, merchant.id), SANDBOX_KEY)
   t.same(await getMerchant(db, merchant.id), merchant)
-  await t.rejects(createMerchant(db, box, { name: 'x', dojoSecretKey: 'sk_prod_abcdefghijklmnop', dojoBaseUrl: 'http://127.0.0.1:4010' }), { code: MerchantErrorCodes.invalid, message: /production/ })
+  await t.rejects(createMerchant(db, box, { name: 'x', dojoSecretKey: 'sk_prod_fake-key-for-tests', dojoBaseUrl: 'http://127.0.0.1:4010' }), { code: MerchantErrorCodes.invalid, message: /production/ })
   await t.rejects(createMerchant(db, box, { name: 'x', dojoSecretKey: 'pk_live_nope', dojoBaseUrl: 'https://api.dojo.tech' }), { code: MerchantErrorCodes.invalid })
   const updated = await updateMerchant(db, box, merchant.id, { linkExpiryHours: 48, name: 'Corner Café Ltd' })
   t.match(updated, { linkExpiryHours: 48, name: 'Corner Café Ltd', dojoKeyLast4: 'dHM' })

@@ -86,7 +86,7 @@ t.test('logs should never carry authorization headers, secret keys or card numbe
   const logs: string[] = []
   const app = await buildApp(t, { logs })
   await app.inject({ method: 'POST', url: '/orders', headers: { authorization: 'Basic sk_sandbox_abcdef123456' }, payload: { amount: 1, reference: 'abc' } })
-  app.log.info({ secretKey: 'sk_prod_zzzzzzzz' }, 'paid with 5200 0000 0000 1005 using sk_sandbox_qwerty')
+  app.log.info({ secretKey: 'sk_prod_fake-key' }, 'paid with 5200 0000 0000 1005 using sk_sandbox_qwerty')
   const text = logs.join('')
   t.notMatch(text, /sk_sandbox_|sk_prod_|5200 0000 0000 1005/)
   t.match(text, /\[redacted\]/)
