@@ -62,7 +62,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     issuer,
     merchants,
     emailAvailable: mailer !== undefined,
-    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
+    apiKeyCacheMs: config.API_KEY_CACHE_MS
   })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
@@ -120,6 +121,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     clearInterval(sweep)
     await orders?.stop()
     await sweeping
+    await issuer.close()
     await readModel.stop()
     await merchants.close()
     mailer?.close()

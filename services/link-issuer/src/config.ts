@@ -28,6 +28,7 @@ export const LinkIssuerConfigSchema = Type.Composite([
     DOJO_RETRY_DELAY_MS: Type.Integer({ default: 250, minimum: 0, description: 'first Dojo back-off' }),
     RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
+    API_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a successful API key authentication is reused this long (0: every request asks the database); a revoked key stops working within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven (0: never)' }),
     RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),

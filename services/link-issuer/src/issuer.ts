@@ -58,6 +58,8 @@ export interface Issuer {
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<LinkState>
   /** Resolves once the store has recorded the link's last event (read-your-own-write). */
   settle: (state: LinkState) => Promise<void>
+  /** Deletes the leases still waiting to be deleted; call before closing the database. */
+  close: () => Promise<void>
 }
 
 const PRODUCER = 'link-issuer'
@@ -103,6 +105,30 @@ export function createIssuer (options: IssuerOptions): Issuer {
 
   async function releaseLease (linkId: string): Promise<void> {
     await db.deleteFrom('li_issue_leases').where('link_id', '=', linkId).where('owner', '=', owner).execute()
+  }
+
+  // A lease on a link whose outcome is published protects nothing any more: whoever takes the
+  // link up next reads that outcome and stops. So those leases are deleted in batches, off the
+  // request path (one query for many links instead of one per link); until then they only make
+  // a late duplicate wait for the outcome, which it would find anyway. A crash leaves such rows
+  // behind, as a crash while holding a lease always did.
+  const done: string[] = []
+  let timer: NodeJS.Timeout | undefined
+  let flushing: Promise<void> = Promise.resolve()
+  function releaseLater (linkId: string): void {
+    done.push(linkId)
+    if (done.length >= 500) void flushReleases()
+    else timer ??= setTimeout(() => { void flushReleases() }, 200).unref()
+  }
+  async function flushReleases (): Promise<void> {
+    clearTimeout(timer)
+    timer = undefined
+    const ids = done.splice(0)
+    if (ids.length === 0) return await flushing
+    flushing = flushing.then(async () => {
+      await db.deleteFrom('li_issue_leases').where('owner', '=', owner).where('link_id', 'in', ids).execute()
+    }).catch((error: unknown) => { log.warn({ err: error, links: ids.length }, 'leases of finished links not deleted (harmless: those links have their outcome)') })
+    await flushing
   }
 
   async function findAtDojo (client: DojoClient, state: LinkState): Promise<PaymentIntent | undefined> {
@@ -231,7 +257,8 @@ export function createIssuer (options: IssuerOptions): Issuer {
             continue
           }
         } finally {
-          await releaseLease(state.linkId)
+          if (state.status === 'requested') await releaseLease(state.linkId)
+          else releaseLater(state.linkId)
         }
       } else if (Date.now() > deadline) {
         throw linkError(LinkErrorCodes.inProgress, 503, 'Another request is issuing this link right now; retry shortly with the same Idempotency-Key.', { linkId: state.linkId })
@@ -323,6 +350,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
     },
     async settle (state) {
       await store.waitForPosition(state.position, 10_000)
-    }
+    },
+    close: flushReleases
   }
 }

@@ -1,4 +1,9 @@
 import t from 'tap'
+import { createDatabase } from '@paylinks/event-store'
+import { revokeApiKey, type MerchantTables } from '@paylinks/merchants'
+import { loadConfig } from '@paylinks/service-kit'
+import { LinkIssuerConfigSchema } from '../src/config.js'
+import type { LinkIssuerTables } from '../src/tables.js'
 import { auth, buildIssuer, createTestMerchant, issuerEnv, startRecorder, startSandbox, until } from './helpers.js'
 
 // One sandbox, one recorder and one app for the file; each test uses its own merchant.
@@ -158,6 +163,48 @@ t.test('requests without a valid API key should be refused with 401', async (t) 
     t.equal(res.json().code, 'LINK_UNAUTHORIZED')
     t.match(res.headers['www-authenticate'], /Bearer/)
   }
+})
+
+t.test('a revoked API key should stop working within API_KEY_CACHE_MS (2 s by default)', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const list = async (): Promise<number> => (await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(m.apiKey) })).statusCode
+  t.equal(await list(), 200)
+  t.equal(await list(), 200, 'the authentication is reused')
+  const db = createDatabase<MerchantTables>({ connectionString: env.DATABASE_URL!, max: 1 })
+  let revokedAt: number
+  try {
+    revokedAt = Date.now()
+    t.ok(await revokeApiKey(db, m.keyId))
+  } finally {
+    await db.destroy()
+  }
+  const refusedAt = await until(async () => (await list()) === 401 ? Date.now() : undefined, 10_000, '401 after revocation')
+  t.ok(refusedAt - revokedAt <= 2000 + 500, `refused ${refusedAt - revokedAt} ms after the revocation`)
+  t.equal(await list(), 401, 'and stays refused')
+  t.throws(() => loadConfig(LinkIssuerConfigSchema, { ...env, API_KEY_CACHE_MS: '5001' }), 'the bound cannot be configured above 5 s')
+})
+
+t.test('GET right after POST should see the issued link, for many requests at once', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const pairs = await Promise.all(Array.from({ length: 16 }, async () => {
+    const posted = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })
+    const got = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: auth(m.apiKey) })
+    return { posted, got }
+  }))
+  for (const { posted, got } of pairs) {
+    t.equal(posted.statusCode, 201, posted.body)
+    t.equal(got.statusCode, 200, got.body)
+    t.same(got.json(), posted.json())
+  }
+})
+
+t.test('the leases of issued links should be deleted shortly after, in batches', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const ids = await Promise.all(Array.from({ length: 5 }, async () => (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json().id as string))
+  const db = createDatabase<LinkIssuerTables>({ connectionString: env.DATABASE_URL!, max: 1 })
+  t.teardown(async () => { await db.destroy() })
+  await until(async () => (await db.selectFrom('li_issue_leases').select('link_id').where('link_id', 'in', ids).execute()).length === 0, 5000, 'leases deleted')
+  t.pass('no lease left for the issued links')
 })
 
 t.test('bad input of every kind should get a 4xx problem that says what to fix and change nothing', async (t) => {

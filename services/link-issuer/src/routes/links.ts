@@ -29,7 +29,11 @@ export interface LinkRoutesOptions {
   merchants: MerchantDirectory
   emailAvailable: boolean
   rateLimit: { max: number, timeWindow: number }
+  /** How long a successful key authentication is reused (0: never). A revoked key stops working within it. */
+  apiKeyCacheMs: number
 }
+
+const API_KEY_CACHE_ENTRIES = 10_000
 
 const problems = (...statuses: number[]): Record<number, typeof ProblemSchema> => Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
 
@@ -50,10 +54,32 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { db, issuer, merchants } = options
 
+  // Successful authentications, by the SHA-256 of the presented key (never the key itself), for
+  // apiKeyCacheMs: most requests then cost no query. Failures are not kept, so a new key works at
+  // once; a revoked key keeps working on an instance that had just seen it for at most that long.
+  const authenticated = new Map<string, { principal: ApiKeyPrincipal, until: number }>()
+  async function authenticate (presented: string): Promise<ApiKeyPrincipal | undefined> {
+    if (options.apiKeyCacheMs <= 0) return await authenticateApiKey(merchantDb(db), presented)
+    const id = sha256(presented)
+    const hit = authenticated.get(id)
+    if (hit !== undefined && hit.until > Date.now()) return hit.principal
+    const principal = await authenticateApiKey(merchantDb(db), presented)
+    authenticated.delete(id)
+    if (principal === undefined) return undefined
+    if (authenticated.size >= API_KEY_CACHE_ENTRIES) {
+      const now = Date.now()
+      for (const [k, v] of authenticated) if (v.until <= now) authenticated.delete(k)
+      // Still full of live entries: drop the oldest (a Map iterates in insertion order).
+      if (authenticated.size >= API_KEY_CACHE_ENTRIES) authenticated.delete(authenticated.keys().next().value!)
+    }
+    authenticated.set(id, { principal, until: Date.now() + options.apiKeyCacheMs })
+    return principal
+  }
+
   app.addHook('onRequest', async (request, reply) => {
     const header = request.headers.authorization
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
-    const principal = match === null ? undefined : await authenticateApiKey(merchantDb(db), match[1]!)
+    const principal = match === null ? undefined : await authenticate(match[1]!)
     if (principal === undefined) {
       reply.header('www-authenticate', 'Bearer realm="paylinks"')
       throw linkError(LinkErrorCodes.unauthorized, 401, header === undefined
