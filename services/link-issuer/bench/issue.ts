@@ -6,7 +6,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createDatabase, migrateToLatest } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, natsTestNames, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createTestDatabase, natsTestNames, percent, reportBench, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
@@ -109,11 +109,11 @@ try {
     if (res.status !== 201) failures++
   })
 
-  console.log(`\nlink-issuer bench (loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes)\n`)
-  console.log('| operation | count | per second | p50 ms | p99 ms |')
-  console.log('|---|---:|---:|---:|---:|')
-  for (const r of [baseline, links]) console.log(`| ${r.label} | ${r.count} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`)
-  console.log(`\nlinks issued per second vs the sandbox's own create rate: ${(100 * links.perSecond / baseline.perSecond).toFixed(0)} % (target >= 60 %)${failures > 0 ? `; ${failures} requests failed` : ''}`)
+  const ratio = links.perSecond / baseline.perSecond
+  reportBench('issue', `bench:issue — loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes`, [
+    { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond), target: '≥ 60 %', met: ratio >= 0.6 },
+    { figure: 'requests that failed', measured: String(failures), target: '0', met: failures === 0 }
+  ])
 } finally {
   while (teardowns.length > 0) await teardowns.pop()!()
 }
