@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Type } from '@sinclair/typebox'
-import { createDatabase, migrateToLatest } from '@paylinks/event-store'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { createDatabase, headPosition, migrateToLatest } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, getMerchant, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig } from '@paylinks/service-kit'
 
@@ -26,6 +28,9 @@ const config = loadConfig(Type.Object({
   LOG_LEVEL: Type.String({ default: 'info' }),
   SECRETS_ENCRYPTION_KEYS: Type.Optional(Type.String({ description: 'default: a key generated once into .data/secrets.key' }))
 }))
+// `pnpm start --reset` starts over: drops the database and the streams. Nothing else deletes data.
+const RESET = process.argv.includes('--reset')
+const STREAMS = ['EVENTS', 'ORDERS', 'INTEGRATION']
 const DEMO_MERCHANT = 'mer_demo0001'
 const DEMO_DOJO_KEY = 'sk_sandbox_demo_merchant_key_0001'
 
@@ -80,6 +85,10 @@ async function ensurePostgres (): Promise<string> {
   admin.pathname = '/postgres'
   const client = new pg.Client({ connectionString: admin.toString() })
   await client.connect()
+  if (RESET) {
+    await client.query(`DROP DATABASE IF EXISTS "${database.replaceAll('"', '')}" WITH (FORCE)`)
+    say(`--reset: dropped database ${database}`)
+  }
   const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])
   if (exists.rowCount === 0) {
     await client.query(`CREATE DATABASE "${database.replaceAll('"', '')}"`)
@@ -107,6 +116,33 @@ async function ensureNats (): Promise<void> {
   children.add(child)
   stops.push(async () => { say('stopping nats-server'); await stopChild(child) })
   for (let i = 0; i < 50 && !(await reachable(url.hostname, port)); i++) await sleep(100)
+}
+
+/**
+ * The store's positions are the EVENTS stream's sequences. If NATS lost its data (a new
+ * nats-server, a wiped volume) while Postgres kept the store, the new stream would number from
+ * 1 again and the recorder refuses to record. Say so before starting anything.
+ */
+async function checkLogContinuity (databaseUrl: string): Promise<void> {
+  const nc = await connect({ servers: config.NATS_URL })
+  try {
+    const jsm = await jetstreamManager(nc)
+    if (RESET) {
+      for (const name of STREAMS) if (await jsm.streams.delete(name).catch(() => false)) say(`--reset: deleted stream ${name}`)
+      return
+    }
+    const last = await jsm.streams.info('EVENTS').then((i) => i.state.last_seq, () => 0)
+    const db = createDatabase({ connectionString: databaseUrl, max: 1 })
+    const head = await headPosition(db).finally(async () => { await db.destroy() })
+    if (last < head) {
+      throw new Error(`the event store at DATABASE_URL holds events up to position ${head}, but NATS's EVENTS stream ends at ${last}:\n` +
+        '  NATS lost its data while Postgres kept the store, and new events would collide with recorded positions.\n' +
+        '  Restore NATS\'s data directory, or start this development setup over with `pnpm start --reset`\n' +
+        '  (drops the database and the EVENTS, ORDERS and INTEGRATION streams).')
+    }
+  } finally {
+    await nc.close()
+  }
 }
 
 async function stopChild (child: ChildProcess): Promise<void> {
@@ -220,6 +256,7 @@ try {
   await ensureNats()
   const db = createDatabase({ connectionString: databaseUrl, max: 1 })
   const result = await migrateToLatest(db).finally(async () => { await db.destroy() })
+  await checkLogContinuity(databaseUrl)
   say(`migrations: ${result.results?.length ? result.results.map((r) => r.migrationName).join(', ') : 'up to date'}`)
 
   const keys = secretsKeys()
