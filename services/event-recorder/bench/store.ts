@@ -85,7 +85,7 @@ try {
     }
     const insertMs = performance.now() - started
 
-    const recorder = createRecorder({ db, messaging, stream: backlog.name, subjectPrefix: backlog.prefix, durable: `bench_${suffix}`, batchSize: 1000, lockId: 99, standbyPollMs: 50, retryDelayMs: 100, log: silent })
+    const recorder = createRecorder({ db, messaging, stream: backlog.name, subjectPrefix: backlog.prefix, durable: `bench_${suffix}`, batchSize: 1000, lingerMs: 5, lockId: 99, standbyPollMs: 50, retryDelayMs: 100, log: silent })
     started = performance.now()
     recorder.start()
     while (recorder.status().lastSeq < BACKLOG) await sleep(5)

@@ -35,6 +35,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
     durable: config.RECORDER_DURABLE,
     batchSize: config.RECORDER_BATCH_SIZE,
+    lingerMs: config.RECORDER_LINGER_MS,
     lockId: config.RECORDER_LOCK_ID,
     standbyPollMs: config.RECORDER_STANDBY_POLL_MS,
     retryDelayMs: config.RECORDER_RETRY_DELAY_MS,

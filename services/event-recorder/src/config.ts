@@ -10,6 +10,7 @@ export const RecorderConfigSchema = Type.Composite([
   Type.Object({
     RECORDER_DURABLE: Type.String({ default: 'event-recorder', pattern: '^[A-Za-z0-9_-]+$', description: 'durable consumer name on the events stream' }),
     RECORDER_BATCH_SIZE: Type.Integer({ default: 500, minimum: 1, maximum: 5000, description: 'most events inserted per transaction' }),
+    RECORDER_LINGER_MS: Type.Integer({ default: 5, minimum: 0, maximum: 100, description: 'wait this long for more events before committing a small batch: fewer commits under load, at most this much added latency' }),
     RECORDER_LOCK_ID: Type.Integer({ default: 7_202_611, description: 'advisory lock electing the one active recorder per database' }),
     RECORDER_STANDBY_POLL_MS: Type.Integer({ default: 1000, minimum: 10, description: 'how often a standby tries to take over' }),
     RECORDER_RETRY_DELAY_MS: Type.Integer({ default: 500, minimum: 1, description: 'first back-off after a failure (doubles, jittered, up to 30 s)' }),
