@@ -51,16 +51,25 @@ async function stream (label: string, maxAgeMs = 3_600_000): Promise<{ name: str
 }
 
 try {
-  // 1. Publishing: messaging (validate, encode, headers, msg id, ack) vs raw js.publish, 64 in flight.
-  const PUBLISHES = 20_000
+  // 1. Publishing: messaging (validate, encode, headers, msg id, ack) vs raw js.publish, 64 in
+  //    flight. Rounds alternate and the medians are compared: this machine's speed drifts.
+  const PUBLISHES = 10_000
+  const ROUNDS = 5
   const raw = await stream('RAW')
-  const events = Array.from({ length: PUBLISHES }, (_, i) => credit(`ledger.s${i % 500}`))
-  const payloads = events.map(encodeEvent)
-  const rawMs = await inFlight(PUBLISHES, 64, async (i) => await messaging.js.publish(subjectFor(raw.prefix, events[i]!.streamId), payloads[i]!, { msgID: events[i]!.id }))
   const ours = await stream('PUB')
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: ours.prefix, registry: testRegistry })
-  const oursMs = await inFlight(PUBLISHES, 64, async (i) => await publisher.publish([events[i]!]))
-  rows.push({ figure: 'publish through messaging, 64 in flight', measured: `${rate(PUBLISHES, oursMs)} events/s`, baseline: `${rate(PUBLISHES, rawMs)} events/s raw js.publish`, ratio: percent(rawMs, oursMs), target: '≥ 70 %', met: rawMs / oursMs >= 0.7 })
+  const rawRates: number[] = []
+  const ourRates: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const events = Array.from({ length: PUBLISHES }, (_, i) => credit(`ledger.s${i % 500}`))
+    const payloads = events.map(encodeEvent)
+    rawRates.push(rate(PUBLISHES, await inFlight(PUBLISHES, 64, async (i) => await messaging.js.publish(subjectFor(raw.prefix, events[i]!.streamId), payloads[i]!, { msgID: events[i]!.id }))))
+    const mine = Array.from({ length: PUBLISHES }, (_, i) => credit(`ledger.s${i % 500}`))
+    ourRates.push(rate(PUBLISHES, await inFlight(PUBLISHES, 64, async (i) => await publisher.publish([mine[i]!]))))
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const [rawRate, ourRate] = [median(rawRates), median(ourRates)]
+  rows.push({ figure: `publish through messaging, 64 in flight (median of ${ROUNDS} alternating rounds)`, measured: `${ourRate} events/s`, baseline: `${rawRate} events/s raw js.publish`, ratio: percent(ourRate, rawRate), target: '≥ 70 %', met: ourRate / rawRate >= 0.7 })
 
   await withDatabase(async (url) => {
     const db = createDatabase<EventStoreTables>({ connectionString: url, max: 4 })
