@@ -1,5 +1,4 @@
 import t from 'tap'
-import { StringCodec } from './string-codec.js'
 import { credit } from '@paylinks/test-kit'
 import { buildRecorder, connectClients, recorderEnv, until } from './helpers.js'
 import { checkLog, follow, freePublisher, racingPublisher, type Acks } from './workload.js'
@@ -51,9 +50,8 @@ t.test('the recorder should keep messages that are not events as dead letters an
   const env = await recorderEnv(t)
   const { messaging, publisher, store } = await connectClients(t, env)
   await buildRecorder(t, env)
-  const codec = new StringCodec()
-  await messaging.js.publish(`${env.EVENTS_SUBJECT_PREFIX}.ledger.junk`, codec.encode('{"not":"an event"'))
-  await messaging.js.publish(`${env.EVENTS_SUBJECT_PREFIX}.ledger.other`, codec.encode(JSON.stringify(credit('ledger.mismatch'))))
+  await messaging.js.publish(`${env.EVENTS_SUBJECT_PREFIX}.ledger.junk`, '{"not":"an event"')
+  await messaging.js.publish(`${env.EVENTS_SUBJECT_PREFIX}.ledger.other`, JSON.stringify(credit('ledger.mismatch')))
   const [ok] = await publisher.publish([credit('ledger.fine')])
   await store.waitForPosition(ok!.seq)
   const letters = await store.db.selectFrom('es_dead_letters').select(['position', 'reason']).orderBy('position').execute()
