@@ -2,7 +2,6 @@
 // The whole system end to end, every service a real process on the local Postgres and NATS,
 // Dojo played by the sandbox, the customer by chromium. Serial: it runs six processes.
 import { randomBytes } from 'node:crypto'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { chromium, type Page } from 'playwright-core'
@@ -11,18 +10,11 @@ import { jetstream } from '@nats-io/jetstream'
 import { createDatabase } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 // Without these flags Debian's chromium reaches for the network, which is closed here.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = net.createServer()
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => { resolve(port) }) })
-  })
-}
 
 async function until<T> (probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs

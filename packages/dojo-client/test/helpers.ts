@@ -1,24 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createNetServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
-import { createDojoClient, type DojoClient, type DojoClientOptions } from '../src/index.js'
+import { freePort, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
+import { createDojoClient, isDojoError, type DojoClient, type DojoClientOptions, type DojoError } from '../src/index.js'
 
 const SANDBOX_ENTRY = fileURLToPath(new URL('../../../services/dojo-sandbox/src/server.ts', import.meta.url))
-
-/** A port nobody listens on right now (listen on 0, read it, close). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createNetServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
-}
 
 /** A fresh sandbox key: each key is its own merchant account in the emulator. */
 export function sandboxKey (): string {
@@ -131,4 +117,15 @@ export async function startScriptedServer (t: TestContext, script: (request: Rec
 /** A minimal intent body as Dojo returns it. */
 export function intentBody (id: string, status = 'Created', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id, status, amount: { value: 1000, currencyCode: 'GBP' }, createdAt: new Date().toISOString(), reference: 'order-1', somethingDojoAddedLater: { x: 1 }, ...extra }
+}
+
+/** The DojoError a call rejects with (fails the test if it resolves or throws something else). */
+export async function rejection (promise: Promise<unknown>): Promise<DojoError> {
+  try {
+    await promise
+  } catch (error) {
+    if (isDojoError(error)) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
 }

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import t from 'tap'
-import { createDojoClient, DojoErrorCodes, isDojoError, type DojoClient, type DojoError } from '../src/index.js'
-import { sandboxClient, sandboxKey, startSandbox, type Sandbox } from './helpers.js'
+import { createDojoClient, DojoErrorCodes, type DojoClient } from '../src/index.js'
+import { rejection, type Sandbox, sandboxClient, sandboxKey, startSandbox } from './helpers.js'
 
 // One emulator process for the file; each test gets its own account (a fresh sandbox key).
 let sandbox: Sandbox
@@ -11,16 +11,6 @@ let n = 0
 function order (client: DojoClient, extra: Record<string, unknown> = {}) {
   n++
   return client.createPaymentIntent({ amount: { value: 1250, currencyCode: 'GBP' }, reference: `order-${n}`, paymentSource: 'payment-links', ...extra })
-}
-
-async function rejection (promise: Promise<unknown>): Promise<DojoError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isDojoError(error)) return error
-    throw error
-  }
-  throw new Error('expected a rejection')
 }
 
 t.test('createPaymentIntent should create an intent that getPaymentIntent reads back', async (t) => {

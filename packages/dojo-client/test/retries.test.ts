@@ -1,7 +1,7 @@
 import t from 'tap'
-import { onTeardown, type TestContext } from '@paylinks/test-kit'
-import { createDojoClient, DojoErrorCodes, isDojoError, type DojoClient, type DojoClientOptions, type DojoError } from '../src/index.js'
-import { freePort, intentBody, startScriptedServer, type Step } from './helpers.js'
+import { freePort, onTeardown, type TestContext } from '@paylinks/test-kit'
+import { createDojoClient, DojoErrorCodes, type DojoClient, type DojoClientOptions } from '../src/index.js'
+import { intentBody, rejection, startScriptedServer, type Step } from './helpers.js'
 
 const KEY = 'sk_sandbox_retrytestkey'
 const ID = 'pi_sandbox_AAAAAAAAAAAAAAAAAAAAAA'
@@ -11,16 +11,6 @@ function clientFor (t: TestContext, server: { url: string }, options: Partial<Do
   const client = createDojoClient({ baseUrl: server.url, secretKey: KEY, timeoutMs: 300, retries: 3, retryDelayMs: 1, ...options })
   onTeardown(t, () => client.close())
   return client
-}
-
-async function rejection (promise: Promise<unknown>): Promise<DojoError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isDojoError(error)) return error
-    throw error
-  }
-  throw new Error('expected a rejection')
 }
 
 const serverError: Step = { status: 500, body: { title: 'Internal Server Error', status: 500 } }

@@ -1,21 +1,11 @@
 import { createServer } from 'node:http'
 import t from 'tap'
 import { onTeardown } from '@paylinks/test-kit'
-import { DojoErrorCodes, isDojoError, verifyWebhookSignature, type DojoError } from '../src/index.js'
-import { sandboxClient, startSandbox, type Sandbox } from './helpers.js'
+import { DojoErrorCodes, verifyWebhookSignature } from '../src/index.js'
+import { rejection, type Sandbox, sandboxClient, startSandbox } from './helpers.js'
 
 let sandbox: Sandbox
 t.before(async () => { sandbox = await startSandbox(t) })
-
-async function rejection (promise: Promise<unknown>): Promise<DojoError> {
-  try {
-    await promise
-  } catch (error) {
-    if (isDojoError(error)) return error
-    throw error
-  }
-  throw new Error('expected a rejection')
-}
 
 t.test('listWebhookEvents should return the event catalogue', async (t) => {
   const client = sandboxClient(t, sandbox)

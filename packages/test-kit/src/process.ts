@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { onTeardown, type TestContext } from './context.js'
 
@@ -54,4 +55,16 @@ export function spawnService (t: TestContext, entry: string, env: Record<string,
       check()
     })
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => { resolve(port) })
+    })
+  })
 }

@@ -2,11 +2,10 @@
 // loopback), against the sandbox's own create rate measured in the same run. Bounded in count
 // and time; prints a small table. `pnpm bench:issue`
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createDatabase, migrateToLatest } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, natsTestNames, percent, reportBench, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createTestDatabase, freePort, natsTestNames, percent, reportBench, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
@@ -16,12 +15,6 @@ const entry = (path: string): string => fileURLToPath(new URL(path, import.meta.
 const teardowns: Array<() => unknown> = []
 const ctx: TestContext = { teardown: (fn) => { teardowns.push(fn) }, name: 'bench' }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => { resolve(port) }) })
-  })
-}
 async function healthy (url: string, what: string, output: () => string): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return

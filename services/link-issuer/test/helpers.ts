@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createServer as createNetServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
@@ -9,24 +8,13 @@ import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
 import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createTestDatabase, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
 const SANDBOX_ENTRY = fileURLToPath(new URL('../../dojo-sandbox/src/server.ts', import.meta.url))
 const RECORDER_ENTRY = fileURLToPath(new URL('../../event-recorder/src/server.ts', import.meta.url))
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createNetServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port
-      server.close(() => { resolve(port) })
-    })
-  })
-}
 
 export interface Sandbox {
   url: string

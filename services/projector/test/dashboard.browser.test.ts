@@ -1,42 +1,21 @@
 /// <reference lib="dom" />
-import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium } from 'playwright-core'
-import { createDatabase, record } from '@paylinks/event-store'
-import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
-import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
+import { record } from '@paylinks/event-store'
+import { createApiKey } from '@paylinks/merchants'
+import { onTeardown } from '@paylinks/test-kit'
 import { buildHistory } from './fixtures/history.js'
-import { buildProjector } from './helpers.js'
+import { projectorOverHistory } from './helpers.js'
 
 // Without these flags Debian's chromium reaches for the network, which is closed here.
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 t.test('the dashboard should show totals, a rendered chart, the funnel and the latest links, live', async (t) => {
-  const { url } = await createMigratedTestDatabase(t)
-  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
-  onTeardown(t, () => db.destroy())
-  const box = createSecretBox([randomBytes(32).toString('base64')])
-  await createMerchant(db, box, { id: 'mer_alpha01', name: 'Alpha', dojoSecretKey: 'sk_sandbox_testkey123', dojoBaseUrl: 'http://127.0.0.1:4010' })
-  const key = (await createApiKey(db, { merchantId: 'mer_alpha01' })).key
   const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
-  const history = buildHistory({ merchants: ['mer_alpha01'], linksPerMerchant: 40, start: new Date(today.getTime() - 5 * 86_400_000) })
-  await record(db as never, history)
-
-  const events = natsTestNames(t, 'dev')
-  const integration = natsTestNames(t, 'dint')
-  const app = await buildProjector(t, {
-    DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
-    INTEGRATION_STREAM: integration.stream,
-    INTEGRATION_SUBJECT_PREFIX: `d${integration.durable.slice(-10)}`,
-    LOG_LEVEL: 'warn',
-    PROJECTION_RECONCILE_MS: '50'
-  })
+  const { app, db, history } = await projectorOverHistory(t, { merchants: ['mer_alpha01'], start: new Date(today.getTime() - 5 * 86_400_000) })
+  const key = (await createApiKey(db, { merchantId: 'mer_alpha01' })).key
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS })

@@ -1,12 +1,16 @@
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createEventStore, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, record, type EventStore, type PositionedEvent } from '@paylinks/event-store'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import app from '../src/app.js'
+import { buildHistory } from './fixtures/history.js'
 import { ProjectorConfigSchema } from '../src/config.js'
 
 export const registry = createEventRegistry(domainEvents)
@@ -58,4 +62,31 @@ export async function buildProjector (t: TestContext, env: Record<string, string
   await fastify.ready()
   onTeardown(t, () => fastify.close())
   return fastify
+}
+
+/**
+ * Merchants wired to a (never called) sandbox, a history of their links already in the store,
+ * and a projector over it on streams of this test's own: no recorder needed.
+ */
+export async function projectorOverHistory (t: TestContext, options: { merchants: string[], start: Date, linksPerMerchant?: number }): Promise<{ app: FastifyInstance, db: Kysely<MerchantTables>, history: PositionedEvent[] }> {
+  const { url } = await createMigratedTestDatabase(t)
+  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
+  onTeardown(t, () => db.destroy())
+  const box = createSecretBox([randomBytes(32).toString('base64')])
+  for (const id of options.merchants) await createMerchant(db, box, { id, name: id, dojoSecretKey: 'sk_sandbox_testkey123', dojoBaseUrl: 'http://127.0.0.1:4010' })
+  const history = buildHistory({ merchants: options.merchants, linksPerMerchant: options.linksPerMerchant ?? 40, start: options.start })
+  await record(db as never, history)
+  const events = natsTestNames(t, 'pev')
+  const integration = natsTestNames(t, 'pint')
+  const app = await buildProjector(t, {
+    DATABASE_URL: url,
+    NATS_URL: TEST_NATS_URL,
+    EVENTS_STREAM: events.stream,
+    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
+    INTEGRATION_STREAM: integration.stream,
+    INTEGRATION_SUBJECT_PREFIX: `p${integration.durable.slice(-10)}`,
+    LOG_LEVEL: 'warn',
+    PROJECTION_RECONCILE_MS: '50'
+  })
+  return { app, db, history }
 }

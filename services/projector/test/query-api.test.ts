@@ -1,12 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'kysely'
-import { createDatabase, record } from '@paylinks/event-store'
-import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { natsTestNames, onTeardown, TEST_NATS_URL } from '@paylinks/test-kit'
-import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
-import { buildHistory } from './fixtures/history.js'
-import { buildProjector } from './helpers.js'
+import { createApiKey } from '@paylinks/merchants'
+import { projectorOverHistory } from './helpers.js'
 
 async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -17,28 +12,9 @@ async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Pr
 }
 
 t.test('the query API should serve projections to keys scoped by merchant', async (t) => {
-  const { url } = await createMigratedTestDatabase(t)
-  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
-  onTeardown(t, () => db.destroy())
-  const box = createSecretBox([randomBytes(32).toString('base64')])
-  for (const id of ['mer_alpha01', 'mer_beta002']) await createMerchant(db, box, { id, name: id, dojoSecretKey: 'sk_sandbox_testkey123', dojoBaseUrl: 'http://127.0.0.1:4010' })
+  const { app, db, history } = await projectorOverHistory(t, { merchants: ['mer_alpha01', 'mer_beta002'], start: new Date('2026-11-01T00:00:00Z') })
   const alpha = (await createApiKey(db, { merchantId: 'mer_alpha01' })).key
   const analyst = (await createApiKey(db, { scope: 'analyst' })).key
-  const history = buildHistory({ merchants: ['mer_alpha01', 'mer_beta002'], linksPerMerchant: 40, start: new Date('2026-11-01T00:00:00Z') })
-  await record(db as never, history)
-
-  const events = natsTestNames(t, 'qev')
-  const integration = natsTestNames(t, 'qint')
-  const app = await buildProjector(t, {
-    DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
-    INTEGRATION_STREAM: integration.stream,
-    INTEGRATION_SUBJECT_PREFIX: `q${integration.durable.slice(-10)}`,
-    LOG_LEVEL: 'warn',
-    PROJECTION_RECONCILE_MS: '50'
-  })
   await until(async () => (await app.inject('/status')).json().projections[0]?.eventsBehind === 0 && (await app.inject('/status')).json().projections[0]?.generation === 1)
   const get = async (path: string, key?: string, headers: Record<string, string> = {}) =>
     await app.inject({ method: 'GET', url: path, headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers } })

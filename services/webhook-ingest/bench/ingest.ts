@@ -7,8 +7,8 @@ import autocannon from 'autocannon'
 import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
-import { percent, reportBench, spawnService } from '@paylinks/test-kit'
-import { addMerchant, connectClients, freePort, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
+import { freePort, percent, reportBench, spawnService } from '@paylinks/test-kit'
+import { addMerchant, connectClients, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = 50

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { DojoClient } from '@paylinks/dojo-client'
-import { addMerchant, buildIngest, connectClients, dojoClient, freePort, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, until } from './helpers.js'
+import { freePort } from '@paylinks/test-kit'
+import { addMerchant, buildIngest, connectClients, dojoClient, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, until } from './helpers.js'
 
 // One sandbox, one recorder and one webhook-ingest for the file; each test is its own merchant
 // (its own sandbox account and subscription), so fault modes do not leak between tests.

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { createServer as createNetServer } from 'node:net'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -10,7 +9,7 @@ import { createDatabase, createEventStore, migrateToLatest, type EventStore } fr
 import { createMerchant, createSecretBox, type Merchant, type MerchantTables } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createTestDatabase, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import app, { type WebhookIngest } from '../src/app.js'
 import { IngestConfigSchema } from '../src/config.js'
 import type { Tables } from '../src/tables.js'
@@ -20,19 +19,6 @@ export const SANDBOX_ENTRY = `${ROOT}services/dojo-sandbox/src/server.ts`
 export const RECORDER_ENTRY = `${ROOT}services/event-recorder/src/server.ts`
 export const INGEST_ENTRY = `${ROOT}services/webhook-ingest/src/server.ts`
 export const registry = createEventRegistry(domainEvents)
-
-/** A port nobody listens on right now. */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createNetServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
-}
 
 export async function until (predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs

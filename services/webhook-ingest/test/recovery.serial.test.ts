@@ -1,6 +1,6 @@
 import t from 'tap'
-import { spawnService } from '@paylinks/test-kit'
-import { addMerchant, buildIngest, connectClients, dojoClient, freePort, INGEST_ENTRY, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, startSwitchableProxy, until } from './helpers.js'
+import { freePort, spawnService } from '@paylinks/test-kit'
+import { addMerchant, buildIngest, connectClients, dojoClient, INGEST_ENTRY, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, startSwitchableProxy, until } from './helpers.js'
 
 // Timing-heavy (retries, a killed process): run alone. One sandbox and one recorder for the file.
 const sandbox = await startSandbox(t)
