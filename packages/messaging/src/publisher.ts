@@ -16,6 +16,11 @@ export interface PublisherOptions {
   retries?: number
   /** First back-off delay; doubled each time, with jitter. Default 100 ms. */
   retryDelayMs?: number
+  /**
+   * Hold publishes until the event loop has handled every I/O callback that is ready, then send
+   * them together: one socket write for a burst instead of one per caller. Default true.
+   */
+  coalesce?: boolean
 }
 
 export interface PublishedEvent {
@@ -48,6 +53,7 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
   const timeout = options.timeoutMs ?? 5000
   const retries = options.retries ?? 3
   const minTimeout = options.retryDelayMs ?? 100
+  const nextTurn = options.coalesce === false ? undefined : createTurnGate()
 
   async function publishOne (event: NewEvent, expected: number | undefined): Promise<PublishedEvent> {
     const subject = subjectFor(options.subjectPrefix, event.streamId)
@@ -83,6 +89,7 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
       if (expected !== undefined && new Set(parsed.map((e) => e.streamId)).size > 1) {
         throw new MessagingError(MessagingErrorCodes.publish, 'an expected sequence applies to one stream; these events span several')
       }
+      if (nextTurn !== undefined) await nextTurn()
       const results: PublishedEvent[] = []
       for (const event of parsed) {
         const result = await publishOne(event, expected)
@@ -91,6 +98,25 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
       }
       return results
     }
+  }
+}
+
+/**
+ * nats.js writes its buffer to the socket in a microtask after each publish, so callers woken by
+ * separate I/O callbacks (HTTP requests, say) each cost a write syscall. Callers that await the
+ * gate resume together in the check phase, after the poll phase has run every ready callback,
+ * and their publishes share one write.
+ */
+function createTurnGate (): () => Promise<void> {
+  let pending: Promise<void> | undefined
+  return async () => {
+    pending ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        pending = undefined
+        resolve()
+      })
+    })
+    return await pending
   }
 }
 

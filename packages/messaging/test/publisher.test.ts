@@ -42,6 +42,21 @@ t.test('publish with an expected sequence should refuse the loser of a race with
   await t.rejects(publisher.publish([credit('ledger.b')], { expectedLastSubjectSequence: 0 }), { code: MessagingErrorCodes.concurrency }, 'a stream that exists is not new')
 })
 
+for (const coalesce of [true, false]) {
+  t.test(`publish from callers woken by separate callbacks should acknowledge each once (coalesce: ${String(coalesce)})`, async (t) => {
+    const { names, messaging, publisher } = await setupMessaging(t, { publisher: { coalesce } })
+    // Like HTTP requests: each caller starts in its own callback; coalesced ones share a write.
+    const acks = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      return (await publisher.publish([credit(`ledger.m${i % 10}`), credit(`ledger.m${i % 10}`)]))
+    }))
+    const seqs = acks.flat().map((a) => a.seq)
+    t.equal(new Set(seqs).size, 400, 'every event has its own sequence')
+    t.ok(acks.every(([a, b]) => a!.seq < b!.seq), 'the events of one call land in order')
+    t.equal((await messaging.jsm.streams.info(names.stream)).state.messages, 400)
+  })
+}
+
 t.test('publish should chain expectations through a batch and refuse a batch across streams', async (t) => {
   const { publisher } = await setupMessaging(t)
   const acks = await publisher.publish([credit('ledger.c'), credit('ledger.c'), credit('ledger.c')], { expectedLastSubjectSequence: 0 })
