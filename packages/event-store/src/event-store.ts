@@ -46,7 +46,7 @@ export interface EventStore {
 export async function createEventStore (options: EventStoreOptions): Promise<EventStore> {
   const connection = { connectionString: options.connectionString, applicationName: options.applicationName ?? 'event-store' }
   const db = createDatabase({ ...connection, max: options.poolSize ?? 10 })
-  const notifier = new Notifier(() => createClient(connection), options.log)
+  const notifier = new Notifier(() => createClient(connection), async () => await headPosition(db), options.log)
   await notifier.start()
   const pollIntervalMs = options.pollIntervalMs ?? 1000
   // Types this process knows are upcast to their current version; others pass through as
@@ -81,13 +81,18 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
     subscribe,
     async waitForPosition (position, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs
+      // While LISTEN is live, notifications alone say when the position is recorded: many
+      // concurrent waiters (one per API request) cost no queries. Without it, or after a whole
+      // interval without news, the table is asked.
+      let ask = !notifier.live
       while (!closed) {
         if (notifier.latest >= position) return
-        const seen = notifier.latest
-        if (await headPosition(db) >= position) return
+        if (ask && await headPosition(db) >= position) return
         const left = deadline - Date.now()
         if (left <= 0) break
-        if (notifier.latest === seen) await notifier.wait(Math.min(left, pollIntervalMs))
+        const seen = notifier.latest
+        await notifier.wait(Math.min(left, pollIntervalMs))
+        ask = !notifier.live || notifier.latest === seen
       }
       throw new EventStoreError(closed ? EventStoreErrorCodes.closed : EventStoreErrorCodes.timeout,
         closed ? 'event store closed' : `position ${position} was not recorded within ${timeoutMs} ms`)

@@ -10,14 +10,20 @@ interface Log {
  * on an interval, so a lost notification or connection costs latency, never an event.
  */
 export class Notifier {
-  /** The highest position any notification announced. */
+  /** The highest position any notification announced (or the head when LISTEN began). */
   latest = 0
+  /**
+   * True while LISTEN is on and `latest` was seeded after it began: every position recorded
+   * since is announced, so waiting for `latest` needs no query.
+   */
+  live = false
   private client: pg.Client | undefined
   private readonly waiters = new Set<() => void>()
   private closed = false
   private retryDelay = 100
 
-  constructor (private readonly connect: () => pg.Client, private readonly log?: Log) {}
+  /** `head` reads the highest recorded position; it seeds `latest` once LISTEN is on. */
+  constructor (private readonly connect: () => pg.Client, private readonly head: () => Promise<number>, private readonly log?: Log) {}
 
   async start (): Promise<void> {
     if (this.closed) return
@@ -33,6 +39,10 @@ export class Notifier {
       await client.connect()
       await client.query('LISTEN es_events')
       this.client = client
+      // Commits from here on are announced; what was committed before is covered by the head.
+      const head = await this.head()
+      if (head > this.latest) this.latest = head
+      this.live = this.client === client
       this.retryDelay = 100
       this.wake() // anything committed while we were away is found by the next read
     } catch (error) {
@@ -43,6 +53,7 @@ export class Notifier {
   private reconnect (client: pg.Client, error: unknown): void {
     if (this.closed || (this.client !== client && this.client !== undefined)) return
     this.client = undefined
+    this.live = false
     client.removeAllListeners()
     client.on('error', () => {})
     client.end().catch(() => {})
@@ -74,6 +85,7 @@ export class Notifier {
 
   async close (): Promise<void> {
     this.closed = true
+    this.live = false
     this.wake()
     const client = this.client
     this.client = undefined

@@ -1,7 +1,9 @@
 // Serial: these tests assert on when commits become visible to a reader.
 import t from 'tap'
-import { credit } from '@paylinks/test-kit'
-import { EventStoreErrorCodes, record } from '../src/index.js'
+import { credit, onTeardown, testRegistry } from '@paylinks/test-kit'
+import { createEventStore, EventStoreErrorCodes, headPosition, record } from '../src/index.js'
+import { createClient } from '../src/database.js'
+import { Notifier } from '../src/notifier.js'
 import { createStore } from './helpers.js'
 
 t.test('subscribe should catch up on stored events, then follow new ones live', async (t) => {
@@ -46,4 +48,23 @@ t.test('waitForPosition should resolve once the position is recorded, and time o
   setTimeout(() => { void record(store.db, [{ position: 3, event: credit('ledger.w') }]) }, 50)
   await t.resolves(waiting)
   await t.rejects(store.waitForPosition(4, 100), { code: EventStoreErrorCodes.timeout })
+})
+
+t.test('waitForPosition should see positions recorded before the store was opened, without a notification', async (t) => {
+  const first = await createStore(t)
+  await record(first.db, [{ position: 1, event: credit('ledger.old') }, { position: 2, event: credit('ledger.old') }])
+  // Polling is out of reach (60 s), so only the head read when LISTEN began can answer.
+  const late = await createEventStore({ connectionString: first.url, registry: testRegistry, pollIntervalMs: 60_000 })
+  onTeardown(t, () => late.close())
+  await t.resolves(late.waitForPosition(2, 2000))
+  await t.rejects(late.waitForPosition(3, 100), { code: EventStoreErrorCodes.timeout })
+
+  // What makes that free of queries: LISTEN is seeded with the head as it begins.
+  const notifier = new Notifier(() => createClient({ connectionString: first.url }), async () => await headPosition(first.db))
+  onTeardown(t, () => notifier.close())
+  await notifier.start()
+  t.equal(notifier.latest, 2, 'seeded with the head')
+  t.ok(notifier.live, 'live once LISTEN is on')
+  await notifier.close()
+  t.notOk(notifier.live, 'not live once closed')
 })
