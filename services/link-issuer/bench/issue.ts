@@ -70,7 +70,8 @@ try {
     LOG_FORMAT: 'json',
     RATE_LIMIT_MAX: '1000000',
     MIGRATE_ON_START: 'false'
-  })
+  // BENCH_PROFILE=<dir> writes a CPU profile of link-issuer there (written when it stops).
+  }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
   await healthy(sandboxUrl, 'dojo-sandbox', sandbox.output)
   await healthy(issuerUrl, 'link-issuer', issuer.output)
 
@@ -102,6 +103,7 @@ try {
     if (res.status !== 201) failures++
   })
 
+  await issuer.kill('SIGTERM')
   const ratio = links.perSecond / baseline.perSecond
   reportBench('issue', `bench:issue — loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes`, [
     { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond), target: '≥ 60 %', met: ratio >= 0.6 },
