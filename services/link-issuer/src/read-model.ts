@@ -1,57 +1,167 @@
-import type { Kysely } from 'kysely'
+import { sql, type Insertable, type Kysely } from 'kysely'
 import { paymentLinkEvents, type RecordedEvent } from '@paylinks/contracts'
 import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
 import { registry } from './link.js'
-import type { LinkIssuerTables } from './tables.js'
+import type { LinkIssuerTables, LinksTable } from './tables.js'
 
 export const READ_MODEL_NAME = 'link-issuer.links'
 
-/** Apply link events to li_links, in the subscriber's transaction (with its checkpoint). */
+/** The columns an event sets on its link's row; the others keep their values. */
+interface Columns {
+  status?: string
+  payment_intent_id?: string
+  url?: string
+  expires_at?: string
+  email_sent_at?: string
+  updated_at: string
+}
+
+/**
+ * What one event does to its link's row: it applies while the row's last_position is below
+ * `position` (a replayed event changes nothing) and, for `onlyIfRequested`, the link is still
+ * requested. A run of changes of one row folds into one change.
+ */
+interface Change {
+  linkId: string
+  position: number
+  onlyIfRequested: boolean
+  set: Columns
+}
+
+interface LinkInBatch {
+  /** The row of the link's first `requested` event in the batch. */
+  request?: Insertable<LinksTable>
+  changes: Change[]
+  /** How many of `changes` come before `request`: they met no row. */
+  changesBeforeRequest: number
+}
+
+// Timestamps travel as JSON: normalised as a Date would be, so rows match the per-event writes.
+const iso = (dateTime: string): string => new Date(dateTime).toISOString()
+
+function requestRow (event: RecordedEvent): Insertable<LinksTable> {
+  const d = event.data as any
+  const at = new Date(event.occurredAt)
+  return {
+    link_id: d.linkId,
+    merchant_id: d.merchantId,
+    reference: d.reference,
+    status: 'requested',
+    amount_value: d.amount.value,
+    currency_code: d.amount.currencyCode,
+    payment_intent_id: null,
+    url: null,
+    source: d.source,
+    order_id: d.orderId ?? null,
+    email_requested: d.sendEmail,
+    email_sent_at: null,
+    expires_at: new Date(d.expiresAt),
+    created_at: at,
+    updated_at: at,
+    last_position: event.position
+  }
+}
+
+function changeOf (event: RecordedEvent): Change | undefined {
+  const d = event.data as any
+  const updatedAt = iso(event.occurredAt)
+  const change = (set: Omit<Columns, 'updated_at'>, onlyIfRequested = false): Change =>
+    ({ linkId: d.linkId, position: event.position, onlyIfRequested, set: { ...set, updated_at: updatedAt } })
+  switch (event.type) {
+    case 'payment-link.issued': return change({ status: 'issued', payment_intent_id: d.paymentIntentId, url: d.url, expires_at: iso(d.expiresAt) }, true)
+    case 'payment-link.issue-failed': return change({ status: 'failed' }, true)
+    case 'payment-link.canceled': return change({ status: 'canceled' })
+    case 'payment-link.status-changed': return change({ status: d.to })
+    case 'payment-link.sent': return change({ email_sent_at: updatedAt })
+    default: return undefined
+  }
+}
+
+/**
+ * Apply `changes` in order to a row whose status and last_position are known (and locked): one
+ * change with their combined effect, or undefined when none of them applies.
+ */
+function fold (row: { status: string, last_position: number }, changes: Change[]): Change | undefined {
+  let folded: Change | undefined
+  for (const change of changes) {
+    if (row.last_position >= change.position || (change.onlyIfRequested && row.status !== 'requested')) continue
+    row = { status: change.set.status ?? row.status, last_position: change.position }
+    folded = { linkId: change.linkId, position: change.position, onlyIfRequested: false, set: { ...folded?.set, ...change.set } }
+  }
+  return folded
+}
+
+/**
+ * Apply link events to li_links, in the subscriber's transaction (with its checkpoint), with the
+ * rows one statement per event would leave, in at most three statements:
+ * 1. one INSERT … ON CONFLICT DO NOTHING of the links requested in the batch; a row it inserts
+ *    is known, so the link's later events fold in memory;
+ * 2. only for links already stored with two or more changes in the batch: one SELECT … FOR UPDATE
+ *    of their status and last_position, so those fold in memory too;
+ * 3. one UPDATE … FROM of at most one change per link: a folded one, or a link's single change,
+ *    guarded in SQL exactly like its own UPDATE would be.
+ */
 export async function applyLinkEvents (executor: Executor, events: RecordedEvent[]): Promise<void> {
   const trx = executor as unknown as Kysely<LinkIssuerTables>
+  const links = new Map<string, LinkInBatch>()
   for (const raw of events) {
     const event = registry.upcast(raw)
-    const d = event.data as any
-    const at = new Date(event.occurredAt)
-    const base = trx.updateTable('li_links').where('link_id', '=', d.linkId).where('last_position', '<', event.position)
-    switch (event.type) {
-      case 'payment-link.requested':
-        await trx.insertInto('li_links').values({
-          link_id: d.linkId,
-          merchant_id: d.merchantId,
-          reference: d.reference,
-          status: 'requested',
-          amount_value: d.amount.value,
-          currency_code: d.amount.currencyCode,
-          payment_intent_id: null,
-          url: null,
-          source: d.source,
-          order_id: d.orderId ?? null,
-          email_requested: d.sendEmail,
-          email_sent_at: null,
-          expires_at: new Date(d.expiresAt),
-          created_at: at,
-          updated_at: at,
-          last_position: event.position
-        }).onConflict((oc) => oc.column('link_id').doNothing()).execute()
-        break
-      case 'payment-link.issued':
-        await base.where('status', '=', 'requested').set({ status: 'issued', payment_intent_id: d.paymentIntentId, url: d.url, expires_at: new Date(d.expiresAt), updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.issue-failed':
-        await base.where('status', '=', 'requested').set({ status: 'failed', updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.canceled':
-        await base.set({ status: 'canceled', updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.status-changed':
-        await base.set({ status: d.to, updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.sent':
-        await base.set({ email_sent_at: at, updated_at: at, last_position: event.position }).execute()
-        break
+    const linkId = (event.data as { linkId: string }).linkId
+    let link = links.get(linkId)
+    if (link === undefined) links.set(linkId, link = { changes: [], changesBeforeRequest: 0 })
+    if (event.type === 'payment-link.requested') {
+      if (link.request === undefined) {
+        link.request = requestRow(event)
+        link.changesBeforeRequest = link.changes.length
+      }
+    } else {
+      const change = changeOf(event)
+      if (change !== undefined) link.changes.push(change)
     }
   }
+
+  const requests = [...links.values()].flatMap((link) => link.request ?? [])
+  const inserted = new Set(requests.length === 0
+    ? []
+    : (await trx.insertInto('li_links').values(requests).onConflict((oc) => oc.column('link_id').doNothing()).returning('link_id').execute()).map((r) => r.link_id))
+
+  const updates: Change[] = []
+  const toLock: string[] = []
+  for (const [linkId, link] of links) {
+    if (inserted.has(linkId)) {
+      const folded = fold({ status: 'requested', last_position: link.request!.last_position }, link.changes.slice(link.changesBeforeRequest))
+      if (folded !== undefined) updates.push(folded)
+    } else if (link.changes.length === 1) {
+      updates.push(link.changes[0]!)
+    } else if (link.changes.length > 1) {
+      toLock.push(linkId)
+    }
+  }
+  if (toLock.length > 0) {
+    const rows = await trx.selectFrom('li_links').select(['link_id', 'status', 'last_position']).where('link_id', 'in', toLock).forUpdate().execute()
+    for (const row of rows) {
+      const folded = fold(row, links.get(row.link_id)!.changes)
+      if (folded !== undefined) updates.push(folded)
+    }
+  }
+  if (updates.length === 0) return
+
+  // Every column an event sets is non-null, so a null here means "not set by this change".
+  const values = updates.map((c) => ({ link_id: c.linkId, position: c.position, only_if_requested: c.onlyIfRequested, ...c.set }))
+  await sql`
+    UPDATE li_links AS l SET
+      status = coalesce(v.status, l.status),
+      payment_intent_id = coalesce(v.payment_intent_id, l.payment_intent_id),
+      url = coalesce(v.url, l.url),
+      expires_at = coalesce(v.expires_at, l.expires_at),
+      email_sent_at = coalesce(v.email_sent_at, l.email_sent_at),
+      updated_at = v.updated_at,
+      last_position = v.position
+    FROM jsonb_to_recordset(${JSON.stringify(values)}::jsonb) AS v(
+      link_id text, position bigint, only_if_requested boolean, status text, payment_intent_id text,
+      url text, expires_at timestamptz, email_sent_at timestamptz, updated_at timestamptz)
+    WHERE l.link_id = v.link_id AND l.last_position < v.position
+      AND (NOT v.only_if_requested OR l.status = 'requested')`.execute(trx)
 }
 
 /** The subscriber that keeps li_links: one active instance per database, exactly-once effects. */
