@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
 import type { LinkStatus, RecordedEvent } from '@paylinks/contracts'
 import { SETTLED_STATUSES } from './status.js'
 import type { Tables } from './tables.js'
@@ -22,13 +22,19 @@ export interface ScheduleOptions {
  */
 export async function applyEvents (trx: Db, events: RecordedEvent[], options: ScheduleOptions): Promise<void> {
   const quiet = sql`make_interval(secs => ${options.quietAfterMs / 1000})`
+  // One statement for all the batch's new links and one for its deliveries: a burst of webhooks
+  // costs a few round trips per batch, not one per event. Status moves (rare) go one by one,
+  // after the inserts, in log order; a link's move always follows its own `issued`.
+  const issued: Array<Insertable<Tables['wi_links']>> = []
+  const deliveries: Array<Insertable<Tables['wi_confirmations']>> = []
+  const moves: RecordedEvent[] = []
   for (const event of events) {
     const data = event.data as Record<string, any>
     switch (event.type) {
       case 'payment-link.issued': {
         const occurred = new Date(event.occurredAt)
         const expires = new Date(data.expiresAt as string)
-        await trx.insertInto('wi_links').values({
+        issued.push({
           payment_intent_id: data.paymentIntentId,
           link_id: data.linkId,
           merchant_id: data.merchantId,
@@ -37,33 +43,38 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
           changed_at: occurred,
           // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
           next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
-        }).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
+        })
         break
       }
       case 'payment-link.status-changed':
-      case 'payment-link.canceled': {
-        const to: LinkStatus = event.type === 'payment-link.canceled' ? 'canceled' : data.to
-        await trx.updateTable('wi_links').set({
-          status: to,
-          settled: SETTLED_STATUSES.has(to),
-          changed_at: new Date(event.occurredAt),
-          checks: 0,
-          next_check_at: sql<Date>`now() + ${quiet}`
-        }).where('link_id', '=', data.linkId).execute()
+      case 'payment-link.canceled':
+        moves.push(event)
         break
-      }
       case 'payment-link.webhook-received':
-        await trx.insertInto('wi_confirmations').values({
+        deliveries.push({
           key: event.id,
           payment_intent_id: data.paymentIntentId,
           source: 'webhook',
           cause_event_id: event.id,
           correlation_id: event.metadata.correlationId,
           received_at: new Date(data.receivedAt as string)
-        }).onConflict((oc) => oc.column('key').doNothing()).execute()
+        })
         break
     }
   }
+  if (issued.length > 0) await trx.insertInto('wi_links').values(issued).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
+  for (const event of moves) {
+    const data = event.data as Record<string, any>
+    const to: LinkStatus = event.type === 'payment-link.canceled' ? 'canceled' : data.to
+    await trx.updateTable('wi_links').set({
+      status: to,
+      settled: SETTLED_STATUSES.has(to),
+      changed_at: new Date(event.occurredAt),
+      checks: 0,
+      next_check_at: sql<Date>`now() + ${quiet}`
+    }).where('link_id', '=', data.linkId).execute()
+  }
+  if (deliveries.length > 0) await trx.insertInto('wi_confirmations').values(deliveries).onConflict((oc) => oc.column('key').doNothing()).execute()
 }
 
 /** The link of a payment intent at this merchant, if it has been issued (and recorded). */
