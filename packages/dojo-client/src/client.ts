@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { checker, problems } from './check.js'
 import { DojoError, DojoErrorCodes } from './errors.js'
 import { createHttp } from './http.js'
 import {
@@ -33,7 +33,7 @@ export const DojoClientOptionsSchema = Type.Object({
 }, { additionalProperties: false })
 
 export type DojoClientOptions = Static<typeof DojoClientOptionsSchema> & {
-  /** A fetch implementation (tests, proxies). Default the global fetch. */
+  /** A fetch implementation (tests, proxies). Default: undici's request() on a keep-alive pool of the client's own. */
   fetch?: typeof fetch
 }
 
@@ -98,7 +98,7 @@ export interface DojoClient {
   activateWebhookSecret: (subscriptionId: string, secretId: string) => Promise<void>
   /** DELETE /webhooks/{id}/secrets/{secretId}. */
   deleteWebhookSecret: (subscriptionId: string, secretId: string) => Promise<void>
-  /** Aborts calls in flight (DOJO_CLOSED) and refuses new ones. */
+  /** Aborts calls in flight (DOJO_CLOSED), closes the client's connections and refuses new calls. */
   close: () => Promise<void>
 }
 
@@ -116,7 +116,7 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
     timeoutMs: options.timeoutMs ?? 10_000,
     retries: options.retries ?? 2,
     retryDelayMs: options.retryDelayMs ?? 250,
-    fetch: options.fetch ?? globalThis.fetch,
+    fetch: options.fetch,
     closed: controller.signal
   })
 
@@ -199,11 +199,11 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
     searchPaymentIntents,
 
     async findPaymentIntentsByReference (reference, findOptions) {
-      input(Type.String({ minLength: 1, maxLength: 60 }), reference, 'reference')
+      input(ReferenceSchema, reference, 'reference')
       const startDate = isoDate(findOptions?.createdFrom, 'createdFrom')
       const endDate = isoDate(findOptions.createdTo ?? new Date(Date.now() + 60_000), 'createdTo')
       const maxPages = findOptions.maxPages ?? 10
-      input(Type.Integer({ minimum: 1, maximum: 1000 }), maxPages, 'maxPages')
+      input(MaxPagesSchema, maxPages, 'maxPages')
       const found: PaymentIntent[] = []
       let after: string | undefined
       for (let page = 0; page < maxPages; page++) {
@@ -263,6 +263,7 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
 
     async close () {
       if (!controller.signal.aborted) controller.abort(new DojoError(DojoErrorCodes.closed, 'the Dojo client is closed'))
+      await http.close()
     }
   }
 }
@@ -276,10 +277,11 @@ function checkOptions (options: DojoClientOptions): { baseUrl: string, environme
   if (typeof options !== 'object' || options === null) return fail('expected an options object')
   const { fetch: fetchImpl, ...rest } = options
   if (fetchImpl !== undefined && typeof fetchImpl !== 'function') fail('fetch must be a function')
-  if (!Value.Check(DojoClientOptionsSchema, rest)) {
+  const check = checker(DojoClientOptionsSchema)
+  if (!check.Check(rest)) {
     // Paths and rules only: a value could be the secret key.
-    const problems = [...Value.Errors(DojoClientOptionsSchema, rest)].map((e) => `${e.path.slice(1) || '(root)'} ${e.message.toLowerCase()}`)
-    fail([...new Set(problems)].join('; '))
+    const found = [...check.Errors(rest)].map((e) => `${e.path.slice(1) || '(root)'} ${e.message.toLowerCase()}`)
+    fail([...new Set(found)].join('; '))
   }
   let url: URL
   try {
@@ -314,8 +316,13 @@ function isoDate (value: Date | string | undefined, name: string): string {
   return date.toISOString()
 }
 
+// Module constants, so their compiled checkers are built once.
+const ReferenceSchema = Type.String({ minLength: 1, maxLength: 60 })
+const MaxPagesSchema = Type.Integer({ minimum: 1, maximum: 1000 })
+
 function input<S extends TSchema> (schema: S, value: unknown, what: string): Static<S> {
-  if (Value.Check(schema, value)) return value
-  const problems = [...Value.Errors(schema, value)].slice(0, 10).map((e) => `${e.path || '/'}: ${e.message}`)
-  throw new DojoError(DojoErrorCodes.invalidInput, `invalid ${what}, nothing was sent: ${problems.join('; ')}`, { details: { problems } })
+  const check = checker(schema)
+  if (check.Check(value)) return value
+  const found = problems(check, value, 10)
+  throw new DojoError(DojoErrorCodes.invalidInput, `invalid ${what}, nothing was sent: ${found.join('; ')}`, { details: { problems: found } })
 }

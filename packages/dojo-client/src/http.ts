@@ -1,6 +1,8 @@
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib'
 import type { Static, TSchema } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
-import pRetry, { AbortError } from 'p-retry'
+import pRetry, { AbortError, type Options as RetryOptions } from 'p-retry'
+import { Pool } from 'undici'
+import { checker, problems } from './check.js'
 import { DojoError, DojoErrorCodes, type DojoErrorCode } from './errors.js'
 import { ProblemDetailsSchema } from './schemas.js'
 
@@ -20,7 +22,8 @@ export interface HttpOptions {
   timeoutMs: number
   retries: number
   retryDelayMs: number
-  fetch: typeof fetch
+  /** Used instead of our own undici pool when given (tests, proxies). */
+  fetch: typeof fetch | undefined
   /** Aborted by `close()`. */
   closed: AbortSignal
 }
@@ -43,26 +46,51 @@ export interface Call<S extends TSchema | undefined> {
 
 export type Result<S extends TSchema | undefined> = S extends TSchema ? Static<S> : undefined
 
-// Codes that mean the request never left this machine: Dojo cannot have acted on it.
+// Codes that mean the request never left this machine: Dojo cannot have acted on it. Both
+// transports raise the same ones (undici's request on the error, fetch on its `cause`). Not
+// UND_ERR_SOCKET or ECONNRESET: the connection was up, the request may have been read.
 const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+interface Answer { status: number, text: string }
+
+/** One HTTP exchange of an attempt, body read in full; rejects on a network failure or timeout. */
+type Transport = (url: URL, method: Call<undefined>['method'], headers: Record<string, string>, body: string | undefined) => Promise<Answer>
 
 /** Sends one API call with a timeout per attempt and bounded, jittered retries. */
 export function createHttp (options: HttpOptions) {
   const redact = (text: string): string => text.split(options.secretKey).join('[redacted]')
 
+  const { transport, pool } = transportFor(options)
+  // fetch adds its own user-agent and accept-encoding (and decompresses); request() adds none. We
+  // ask for no compression (decode() still handles it) and keep the user-agent fetch sent.
+  const fixedHeaders: Record<string, string> = {
+    authorization: `Basic ${options.secretKey}`,
+    version: options.apiVersion,
+    accept: 'application/json',
+    ...(pool === undefined ? {} : { 'accept-encoding': 'identity', 'user-agent': 'node' })
+  }
+  const retryOptions: RetryOptions = {
+    retries: options.retries,
+    minTimeout: options.retryDelayMs,
+    maxTimeout: Math.max(options.retryDelayMs, 10_000),
+    factor: 2,
+    randomize: true,
+    signal: options.closed,
+    shouldRetry: ({ error }) => (error as Partial<DojoError>).code !== DojoErrorCodes.closed
+  }
+
   async function send<S extends TSchema | undefined> (call: Call<S>): Promise<Result<S>> {
     const url = new URL(options.baseUrl + call.path)
-    for (const [k, v] of Object.entries(call.query ?? {})) url.searchParams.set(k, v)
+    if (call.query !== undefined) for (const [k, v] of Object.entries(call.query)) url.searchParams.set(k, v)
     const operation = `${call.method} ${call.path}`
-    const headers: Record<string, string> = {
-      authorization: `Basic ${options.secretKey}`,
-      version: options.apiVersion,
-      accept: 'application/json',
-      ...call.headers
-    }
+    // A fetch of the caller's gets its own headers object per call, as before; our pool never
+    // changes the shared one.
+    let headers = call.headers === undefined && pool !== undefined ? fixedHeaders : { ...fixedHeaders, ...call.headers }
     let body: string | undefined
     if (call.body !== undefined) {
-      headers['content-type'] = 'application/json'
+      headers = { ...headers, 'content-type': 'application/json' }
       body = JSON.stringify(call.body)
     }
     let attempts = 0
@@ -70,13 +98,10 @@ export function createHttp (options: HttpOptions) {
     const attempt = async (): Promise<Result<S>> => {
       if (options.closed.aborted) throw new AbortError(closedError(operation))
       attempts++
-      const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.closed])
       let status: number
       let text: string
       try {
-        const response = await options.fetch(url, { method: call.method, headers, ...(body === undefined ? {} : { body }), signal })
-        status = response.status
-        text = await response.text()
+        ({ status, text } = await transport(url, call.method, headers, body))
       } catch (error) {
         if (options.closed.aborted) throw new AbortError(closedError(operation))
         const timedOut = isTimeout(error)
@@ -102,18 +127,29 @@ export function createHttp (options: HttpOptions) {
       throw new AbortError(dojoError)
     }
 
-    return await pRetry(attempt, {
-      retries: options.retries,
-      minTimeout: options.retryDelayMs,
-      maxTimeout: Math.max(options.retryDelayMs, 10_000),
-      factor: 2,
-      randomize: true,
-      signal: options.closed,
-      shouldRetry: ({ error }) => (error as Partial<DojoError>).code !== DojoErrorCodes.closed
-    }).catch((error: unknown) => {
+    const settle = (error: unknown): never => {
       if (options.closed.aborted && (error as Partial<DojoError>).code === undefined) throw closedError(operation)
       throw error
-    })
+    }
+
+    // Most calls succeed at once: make the first attempt bare, checking the closed signal before
+    // and after it as p-retry does, and hand a failure to p-retry as if it were its own first
+    // attempt, so the back-off, the retry count and shouldRetry are exactly p-retry's.
+    if (options.closed.aborted) settle(options.closed.reason)
+    let value: Result<S>
+    try {
+      value = await attempt()
+    } catch (error) {
+      if (error instanceof AbortError) return settle(error.originalError)
+      let replayed = false
+      return await pRetry(async () => {
+        if (replayed) return await attempt()
+        replayed = true
+        throw error
+      }, retryOptions).catch(settle)
+    }
+    if (options.closed.aborted) settle(options.closed.reason)
+    return value
   }
 
   function parseSuccess<S extends TSchema | undefined> (call: Call<S>, operation: string, status: number, text: string, attempts: number): Result<S> {
@@ -124,9 +160,10 @@ export function createHttp (options: HttpOptions) {
     } catch (error) {
       throw new AbortError(new DojoError(DojoErrorCodes.response, `Dojo ${operation} answered ${status} with a body that is not JSON`, { cause: error, status, operation, attempts }))
     }
-    if (!Value.Check(call.schema, data)) {
-      const problems = [...Value.Errors(call.schema, data)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`)
-      throw new AbortError(new DojoError(DojoErrorCodes.response, `Dojo ${operation} answered ${status} with an unexpected body: ${problems.join('; ')}`, { status, operation, attempts, details: { problems } }))
+    const check = checker(call.schema)
+    if (!check.Check(data)) {
+      const found = problems(check, data, 5)
+      throw new AbortError(new DojoError(DojoErrorCodes.response, `Dojo ${operation} answered ${status} with an unexpected body: ${found.join('; ')}`, { status, operation, attempts, details: { problems: found } }))
     }
     return data as Result<S>
   }
@@ -134,7 +171,7 @@ export function createHttp (options: HttpOptions) {
   function errorFromAnswer (operation: string, status: number, text: string, attempts: number, outcomeUnknown: boolean): DojoError {
     let body: unknown
     try { body = JSON.parse(text) } catch { body = undefined }
-    const problem = Value.Check(ProblemDetailsSchema, body) ? body : undefined
+    const problem = problemDetails.Check(body) ? body : undefined
     const details: Record<string, unknown> = problem !== undefined
       ? JSON.parse(redact(JSON.stringify(problem))) as Record<string, unknown>
       : { body: redact(text.slice(0, 500)) }
@@ -153,7 +190,78 @@ export function createHttp (options: HttpOptions) {
     })
   }
 
-  return { send }
+  /** Destroys the pool: calls in flight fail (the caller has aborted `closed` first). */
+  async function close (): Promise<void> {
+    await pool?.destroy()
+  }
+
+  return { send, close }
+}
+
+const problemDetails = checker(ProblemDetailsSchema)
+
+// fetch (undici's WHATWG layer: web streams, two signals per attempt) costs noticeably more CPU
+// per call than undici's own request() on a keep-alive pool, so that is the default transport.
+function transportFor (options: HttpOptions): { transport: Transport, pool?: Pool } {
+  const { fetch: fetchImpl, timeoutMs, closed } = options
+  if (fetchImpl !== undefined) {
+    return { transport: async (url, method, headers, body) => await fetchOnce(fetchImpl, url, method, headers, body, AbortSignal.any([AbortSignal.timeout(timeoutMs), closed])) }
+  }
+  // No headersTimeout/bodyTimeout: they time idle gaps, not the exchange. One timer per attempt
+  // covers headers and body, as AbortSignal.timeout did. close() destroys the pool, which fails
+  // every call in flight.
+  const pool = new Pool(new URL(options.baseUrl).origin, { headersTimeout: 0, bodyTimeout: 0 })
+  const transport: Transport = async (url, method, headers, body) => {
+    const controller = new AbortController()
+    const timer = setTimeout(abortOnTimeout, timeoutMs, controller)
+    try {
+      const answer = await pool.request({ path: url.pathname + url.search, method, headers, body, signal: controller.signal })
+      if (REDIRECTS.has(answer.statusCode) && answer.headers.location !== undefined) {
+        // fetch followed redirects (Dojo sends none): replay this attempt through fetch, under
+        // the same timer, and the closed signal since fetch is not on our pool.
+        await answer.body.dump()
+        return await fetchOnce(globalThis.fetch, url, method, fetchHeaders(headers), body, AbortSignal.any([controller.signal, closed]))
+      }
+      const encoding = answer.headers['content-encoding']
+      const text = encoding === undefined ? await answer.body.text() : decode(Buffer.from(await answer.body.arrayBuffer()), String(encoding))
+      return { status: answer.statusCode, text }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return { transport, pool }
+}
+
+async function fetchOnce (fetchImpl: typeof fetch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<Answer> {
+  const response = await fetchImpl(url, { method, headers, ...(body === undefined ? {} : { body }), signal })
+  return { status: response.status, text: await response.text() }
+}
+
+function abortOnTimeout (controller: AbortController): void {
+  // The reason AbortSignal.timeout gives, so both transports' timeouts are found by isTimeout.
+  controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+}
+
+const utf8 = new TextDecoder()
+
+/** Undoes a content-encoding as fetch did (it asked for gzip and deflate); unknown ones pass raw. */
+function decode (data: Buffer, encoding: string): string {
+  const codings = encoding.toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse()
+  let bytes: Buffer = data
+  for (const coding of codings) {
+    if (coding === 'gzip' || coding === 'x-gzip') bytes = gunzipSync(bytes)
+    // "deflate" is meant to be zlib-wrapped; some servers send it raw.
+    else if (coding === 'deflate') bytes = ((bytes[0] ?? 0) & 0x0f) === 0x08 ? inflateSync(bytes) : inflateRawSync(bytes)
+    else if (coding === 'br') bytes = brotliDecompressSync(bytes)
+    else return utf8.decode(data)
+  }
+  return utf8.decode(bytes)
+}
+
+/** The headers as given to fetch, which sets its own user-agent and accept-encoding. */
+function fetchHeaders (headers: Record<string, string>): Record<string, string> {
+  const { 'accept-encoding': _encoding, 'user-agent': _agent, ...rest } = headers
+  return rest
 }
 
 function codeFor (status: number): DojoErrorCode {

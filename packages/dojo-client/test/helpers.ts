@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { freePort, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
 import { createDojoClient, isDojoError, type DojoClient, type DojoClientOptions, type DojoError } from '../src/index.js'
@@ -67,8 +70,12 @@ export interface Recorded {
   body: string
 }
 
-/** What the scripted server does with one request: answer, or never answer. */
-export type Step = { status: number, body?: unknown } | 'hang'
+/**
+ * What the scripted server does with one request: answer (`gzip` compresses the body whatever
+ * was asked for), never answer (`hang`), send a 200 whose body never ends (`trickle`: a space
+ * every 20 ms), or drop the connection without answering (`destroy`).
+ */
+export type Step = { status: number, body?: unknown, headers?: Record<string, string>, gzip?: boolean } | 'hang' | 'trickle' | 'destroy'
 
 export interface ScriptedServer {
   url: string
@@ -94,9 +101,21 @@ export async function startScriptedServer (t: TestContext, script: (request: Rec
       requests.push(recorded)
       const step = script(recorded, n)
       if (step === 'hang') { hanging.add(res); return }
+      if (step === 'destroy') { req.socket.destroy(); return }
+      if (step === 'trickle') {
+        hanging.add(res)
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const timer = setInterval(() => res.write(' '), 20)
+        res.on('close', () => clearInterval(timer))
+        return
+      }
       const text = step.body === undefined ? '' : JSON.stringify(step.body)
-      res.writeHead(step.status, step.body === undefined ? {} : { 'content-type': 'application/json' })
-      res.end(text)
+      res.writeHead(step.status, {
+        ...(step.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(step.gzip === true ? { 'content-encoding': 'gzip' } : {}),
+        ...step.headers
+      })
+      res.end(step.gzip === true ? gzipSync(text) : text)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -111,6 +130,60 @@ export async function startScriptedServer (t: TestContext, script: (request: Rec
     url: `http://127.0.0.1:${port}`,
     requests,
     count: (method, url) => requests.filter((r) => r.method === method && r.url === url).length
+  }
+}
+
+export interface CountingProxy {
+  /** `http://127.0.0.1:port`, or `https://localhost:port` when it terminates TLS. */
+  url: string
+  /** Connections accepted so far, and those still open. */
+  accepted: () => number
+  open: () => number
+  /** Resolves once no client connection is open (rejects after `timeoutMs`). */
+  drained: (timeoutMs: number) => Promise<void>
+}
+
+/**
+ * A TCP proxy in front of `target` (an http://host:port URL) that counts connections; with
+ * `tls` it terminates TLS with that certificate. Closed at teardown.
+ */
+export async function startProxy (t: TestContext, target: string, tls?: { cert: string, key: string }): Promise<CountingProxy> {
+  const { hostname, port } = new URL(target)
+  const clients = new Set<Socket>()
+  const upstreams = new Set<Socket>()
+  let accepted = 0
+  const onSocket = (client: Socket): void => {
+    accepted++
+    clients.add(client)
+    const upstream = connect(Number(port), hostname)
+    upstreams.add(upstream)
+    client.pipe(upstream).pipe(client)
+    const end = (): void => { client.destroy(); upstream.destroy() }
+    client.on('error', end)
+    upstream.on('error', end)
+    client.on('close', () => { clients.delete(client); end() })
+    upstream.on('close', () => { upstreams.delete(upstream); end() })
+  }
+  const server: Server = tls === undefined ? createTcpServer(onSocket) : createTlsServer(tls, onSocket)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTeardown(t, async () => {
+    for (const socket of [...clients, ...upstreams]) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  const address = server.address()
+  const listening = typeof address === 'object' && address !== null ? address.port : 0
+  const open = (): number => clients.size
+  return {
+    url: tls === undefined ? `http://127.0.0.1:${listening}` : `https://localhost:${listening}`,
+    accepted: () => accepted,
+    open,
+    drained: async (timeoutMs) => {
+      const until = Date.now() + timeoutMs
+      while (open() > 0) {
+        if (Date.now() > until) throw new Error(`${open()} connections still open after ${timeoutMs} ms`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
   }
 }
 
