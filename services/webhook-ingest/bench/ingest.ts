@@ -7,7 +7,7 @@ import autocannon from 'autocannon'
 import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
-import { freePort, percent, reportBench, spawnService } from '@paylinks/test-kit'
+import { describeCpu, freePort, percent, reportBench, spawnService, startCpuMeter, type CpuGroups } from '@paylinks/test-kit'
 import { addMerchant, connectClients, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
@@ -41,6 +41,18 @@ async function load (url: string, secret: string, intents: string[], label: stri
   })
   return result
 }
+
+// Where the CPU goes while each load runs (both services share this machine's cores with the
+// pipeline behind them and the load generator).
+const processes: CpuGroups = {
+  'webhook-ingest': ({ command }) => command.includes('webhook-ingest/src/server.ts'),
+  'bare server': ({ command }) => command.includes('bench/bare-server.ts'),
+  'event-recorder': ({ command }) => command.includes('event-recorder/src/server.ts'),
+  postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
+  'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
+  'load generator': ({ pid }) => pid === process.pid
+}
+const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
 
 function line (label: string, r: autocannon.Result): string {
   return `${label.padEnd(28)} ${Math.round(r.requests.average).toString().padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   2xx ${r['2xx']}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}`
@@ -81,9 +93,13 @@ try {
   const path = `/webhooks/dojo/${merchant.id}`
   // Warm both up (JIT, pools), then measure.
   await autocannon({ url: `http://127.0.0.1:${barePort}${path}`, connections: 10, amount: 500, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"warm"}' })
+  let meter = startCpuMeter(processes)
   const bareResult = await load(`http://127.0.0.1:${barePort}${path}`, secret, intents, 'bare')
+  const bareCpu = meter.stop()
   await bare.kill('SIGTERM')
+  meter = startCpuMeter(processes)
   const ingestResult = await load(`http://127.0.0.1:${port}${path}`, secret, intents, 'ingest')
+  const ingestCpu = meter.stop()
 
   await ingest.kill('SIGTERM')
   const accepted = ingestResult['2xx']
@@ -97,9 +113,17 @@ try {
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('webhook-ingest (signed)', ingestResult))
   console.log(`ratio ${(ratio * 100).toFixed(0)} % of bare (target >= 50 %), p99 ${ingestResult.latency.p99} ms (target < 50 ms)`)
+  console.log(`CPU, bare run:   ${describeCpu(bareCpu, bareResult['2xx'], 'request')}`)
+  console.log(`CPU, ingest run: ${describeCpu(ingestCpu, Math.max(1, ingestResult['2xx']), 'webhook')}`)
   reportBench('ingest', `bench:ingest — ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1`, [
     { figure: 'signed webhooks accepted', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${bareResult.requests.average.toFixed(0)}/s bare Fastify JSON endpoint`, ratio: percent(ingestResult.requests.average, bareResult.requests.average), target: '≥ 50 %', met: ratio >= 0.5 },
     { figure: 'webhook latency', measured: `p50 ${ingestResult.latency.p50} ms, p99 ${ingestResult.latency.p99} ms`, baseline: `p50 ${bareResult.latency.p50} ms, p99 ${bareResult.latency.p99} ms`, target: 'p99 < 50 ms', met: ingestResult.latency.p99 < 50 },
+    {
+      figure: 'CPU per request, all processes (µs)',
+      measured: `${Math.round(cpuTotal(ingestCpu) / Math.max(1, ingestResult['2xx']) * 1e6)} µs per webhook`,
+      baseline: `${Math.round(cpuTotal(bareCpu) / Math.max(1, bareResult['2xx']) * 1e6)} µs per bare request`,
+      ratio: `${(cpuTotal(ingestCpu) / Math.max(1, ingestResult['2xx']) / (cpuTotal(bareCpu) / Math.max(1, bareResult['2xx']))).toFixed(1)} ×`
+    },
     { figure: 'accepted webhooks recorded in the store', measured: `${Math.min(inStore, accepted)} of ${accepted}`, target: 'all', met: inStore >= accepted }
   ])
   console.log(`accepted ${accepted}, recorded in the store ${inStore} (${inStore >= accepted ? 'all, plus requests in flight at the end' : `MISSING ${accepted - inStore}`})`)

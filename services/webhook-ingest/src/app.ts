@@ -10,6 +10,7 @@ import { createConfirmer, type Confirmer } from './confirmer.js'
 import { createDojoClients } from './dojo-clients.js'
 import { applyEvents } from './links.js'
 import { ingestMetrics } from './metrics.js'
+import { createPressure } from './pressure.js'
 import { createReceiver, type Receiver } from './receiver.js'
 import { createReconciler, type Reconciler } from './reconciler.js'
 import { webhookRoutes } from './routes/webhooks.js'
@@ -63,7 +64,9 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   const subscriptions = createSubscriptions({
     db, box, publicUrl: config.PUBLIC_URL, dojoFor: dojo.forMerchant, graceMs: config.WEBHOOK_SECRET_GRACE_MS, cacheMs: config.SECRETS_CACHE_MS, log: fastify.log
   })
-  const metrics = ingestMetrics(fastify.metrics, db)
+  const pressure = createPressure({ threshold: config.CONFIRM_YIELD_UTILIZATION })
+  fastify.addHook('onClose', async () => { pressure.close() })
+  const metrics = ingestMetrics(fastify.metrics, db, pressure)
   const receiver = createReceiver({ db, publisher, registry })
   const confirmer = createConfirmer({
     db,
@@ -72,6 +75,7 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
     registry,
     dojoFor: dojo.forMerchant,
     concurrency: config.CONFIRM_CONCURRENCY,
+    underPressure: pressure.underPressure,
     pollMs: config.CONFIRM_POLL_MS,
     leaseMs: config.CONFIRM_LEASE_MS,
     retryBaseMs: config.CONFIRM_RETRY_BASE_MS,

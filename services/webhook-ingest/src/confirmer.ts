@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import { paymentLinkStream, type EventRegistry, type NewEvent } from '@paylinks/contracts'
 import type { DojoClient } from '@paylinks/dojo-client'
 import type { EventStore } from '@paylinks/event-store'
@@ -32,6 +32,11 @@ export interface ConfirmerOptions {
   retryBaseMs: number
   retryMaxMs: number
   log: Log
+  /**
+   * True while the endpoint needs the CPU (a burst of deliveries): confirmations then run one at
+   * a time and catch up once it passes. Deliveries are durable; their confirmation can wait.
+   */
+  underPressure?: () => boolean
   /** Called when the queue is empty, before waiting (the unmatched-webhook matcher runs there). */
   onIdle?: () => Promise<void>
   onResult?: (result: { source: Confirmation['source'], outcome: 'changed' | 'unchanged' | 'failed', lagSeconds: number }) => void
@@ -56,9 +61,10 @@ export interface Confirmer {
 const MAX_RACES = 25
 
 /**
- * The confirmation worker. Each queued row is leased (`next_attempt_at` moves past the lease, so
- * a crashed worker's row comes back), confirmed with Dojo, and deleted; a failure is retried
- * with back-off, forever: a recorded webhook is never left unconfirmed.
+ * The confirmation worker. Queued rows are leased (`next_attempt_at` moves past the lease, so a
+ * crashed worker's rows come back) a few intents at a time, each intent confirmed with Dojo once
+ * for all its rows, which are then deleted; a failure is retried with back-off, forever: a
+ * recorded webhook is never left unconfirmed.
  */
 export function createConfirmer (options: ConfirmerOptions): Confirmer {
   const { db, store, publisher, registry, log } = options
@@ -124,30 +130,59 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     }
   }
 
-  async function claim (limit: number): Promise<Confirmation[]> {
+  /**
+   * Lease the due deliveries of up to `limit` intents, oldest first: every due row of a chosen
+   * intent comes along, since one read of the intent at Dojo answers them all.
+   */
+  async function claim (limit: number): Promise<Confirmation[][]> {
     const { rows } = await sql<Confirmation>`
+      WITH due AS (
+        SELECT payment_intent_id, next_attempt_at FROM wi_confirmations WHERE next_attempt_at <= now()
+         ORDER BY next_attempt_at LIMIT ${limit * 4} FOR UPDATE SKIP LOCKED
+      ), intents AS (
+        SELECT payment_intent_id FROM due GROUP BY payment_intent_id ORDER BY min(next_attempt_at) LIMIT ${limit}
+      ), rows AS (
+        SELECT c.key FROM wi_confirmations c JOIN intents i ON i.payment_intent_id = c.payment_intent_id
+         WHERE c.next_attempt_at <= now() FOR UPDATE OF c SKIP LOCKED
+      )
       UPDATE wi_confirmations c
          SET attempts = c.attempts + 1, next_attempt_at = now() + make_interval(secs => ${options.leaseMs / 1000})
-        FROM (SELECT key FROM wi_confirmations WHERE next_attempt_at <= now()
-               ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) due
-       WHERE c.key = due.key
+        FROM rows
+       WHERE c.key = rows.key
    RETURNING c.*`.execute(db)
-    return rows
+    const byIntent = new Map<string, Confirmation[]>()
+    for (const row of rows) {
+      const group = byIntent.get(row.payment_intent_id)
+      if (group === undefined) byIntent.set(row.payment_intent_id, [row])
+      else group.push(row)
+    }
+    return [...byIntent.values()]
   }
 
-  async function process (row: Confirmation): Promise<void> {
+  /** The rows exactly as leased: a row leased again by someone else since is left alone. */
+  function leased (rows: Confirmation[]): RawBuilder<unknown> {
+    return sql`(key, attempts) IN (SELECT * FROM unnest(${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.attempts)}::int[]))`
+  }
+
+  async function process (rows: Confirmation[]): Promise<void> {
+    // The latest delivery is the cause; a delivery outranks a reconciler check as the source.
+    const latest = rows.reduce((a, b) => (b.received_at > a.received_at ? b : a))
+    const source = rows.some((r) => r.source === 'webhook') ? 'webhook' : 'reconciler'
+    const cause = rows.filter((r) => r.source === source).reduce((a, b) => (b.received_at > a.received_at ? b : a))
+    const report = (outcome: 'changed' | 'unchanged' | 'failed'): void => {
+      for (const row of rows) options.onResult?.({ source: row.source, outcome, lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
+    }
     try {
-      const result = await confirm(row)
-      await db.deleteFrom('wi_confirmations').where('key', '=', row.key).where('attempts', '=', row.attempts).execute()
-      options.onResult?.({ source: row.source, outcome: result.moves.length > 0 ? 'changed' : 'unchanged', lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
+      const result = await confirm({ payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id })
+      await sql`DELETE FROM wi_confirmations WHERE ${leased(rows)}`.execute(db)
+      report(result.moves.length > 0 ? 'changed' : 'unchanged')
     } catch (error) {
-      const delay = Math.min(options.retryBaseMs * 2 ** Math.max(0, row.attempts - 1), options.retryMaxMs) * (0.5 + Math.random())
+      const attempts = Math.max(...rows.map((r) => r.attempts))
+      const delay = Math.min(options.retryBaseMs * 2 ** Math.max(0, attempts - 1), options.retryMaxMs) * (0.5 + Math.random())
       const message = scrubSecrets(error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error)).slice(0, 1000)
-      log.warn({ paymentIntentId: row.payment_intent_id, source: row.source, attempts: row.attempts, retryInMs: Math.round(delay), error: message }, 'confirmation failed; will retry')
-      options.onResult?.({ source: row.source, outcome: 'failed', lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
-      await db.updateTable('wi_confirmations')
-        .set({ next_attempt_at: new Date(Date.now() + delay), last_error: message })
-        .where('key', '=', row.key).where('attempts', '=', row.attempts).execute()
+      log.warn({ paymentIntentId: latest.payment_intent_id, source, deliveries: rows.length, attempts, retryInMs: Math.round(delay), error: message }, 'confirmation failed; will retry')
+      report('failed')
+      await sql`UPDATE wi_confirmations SET next_attempt_at = ${new Date(Date.now() + delay)}, last_error = ${message} WHERE ${leased(rows)}`.execute(db)
         .catch((e: unknown) => { log.error({ err: e }, 'could not reschedule a confirmation; its lease will bring it back') })
     }
   }
@@ -164,15 +199,15 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
 
   async function loop (): Promise<void> {
     while (!stopping) {
-      let rows: Confirmation[] = []
+      let groups: Confirmation[][] = []
       try {
-        rows = await claim(options.concurrency)
+        groups = await claim(options.underPressure?.() === true ? 1 : options.concurrency)
       } catch (error) {
         if (stopping) break
         log.error({ err: error }, 'could not read the confirmation queue')
       }
-      if (rows.length > 0) {
-        await Promise.all(rows.map(process))
+      if (groups.length > 0) {
+        await Promise.all(groups.map(process))
         continue
       }
       try {

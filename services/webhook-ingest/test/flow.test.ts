@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { DojoClient } from '@paylinks/dojo-client'
 import { freePort } from '@paylinks/test-kit'
-import { addMerchant, buildIngest, connectClients, dojoClient, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, until } from './helpers.js'
+import { addMerchant, buildIngest, connectClients, dojoClient, ingestEnv, linkEvents, moves, newLink, startRecorder, startSandbox, startSwitchableProxy, until } from './helpers.js'
 
 // One sandbox, one recorder and one webhook-ingest for the file; each test is its own merchant
 // (its own sandbox account and subscription), so fault modes do not leak between tests.
@@ -83,6 +83,27 @@ t.test('duplicated deliveries should record each webhook and each status change 
   const received = await linkEvents(clients.store, linkId, 'payment-link.webhook-received')
   t.equal(deliveries.length, 2 * received.length, 'every delivery came twice, each was recorded once')
   t.equal(new Set(received.map((e) => e.data.dojoEventId)).size, received.length)
+})
+
+t.test('queued deliveries of one intent should be confirmed with one read at Dojo', async (t) => {
+  // No subscription: the only deliveries are the queued ones below; Dojo reads go through a counter.
+  const proxy = await startSwitchableProxy(t, sandbox.url)
+  const merchant = await addMerchant(clients, env, proxy.url)
+  const { linkId, intentId } = await newLink(clients, dojoClient(t, sandbox.url, merchant.secretKey), merchant.id, { amount: 990 })
+  await sandbox.pay(intentId)
+  await until(async () => (await clients.db.selectFrom('wi_links').select('link_id').where('payment_intent_id', '=', intentId).executeTakeFirst()) !== undefined, 20_000, 'link known')
+  const queued = async (): Promise<number> => (await clients.db.selectFrom('wi_confirmations').select('key').where('payment_intent_id', '=', intentId).execute()).length
+  const before = proxy.hits()
+  // As after a burst or an outage: a dozen deliveries of one payment waiting together.
+  await clients.db.insertInto('wi_confirmations').values(Array.from({ length: 12 }, (_, i) => ({
+    key: `test:${intentId}:${i}`, payment_intent_id: intentId, source: 'webhook' as const, cause_event_id: null, correlation_id: `test-${i}`, received_at: new Date(Date.now() - (12 - i) * 1000)
+  }))).execute()
+  ingest.confirmer.wake()
+  await until(async () => await queued() === 0, 20_000, 'every queued delivery confirmed')
+  t.equal(proxy.hits() - before, 1, 'one read of the intent answered all twelve')
+  t.same(await moves(clients.store, linkId), ['paid'])
+  const [change] = await linkEvents(clients.store, linkId, 'payment-link.status-changed')
+  t.match(change!.data, { to: 'paid', capturedAmount: 990, source: 'webhook' })
 })
 
 t.test('reordered deliveries should never move a link back', async (t) => {
