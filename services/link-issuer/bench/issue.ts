@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDatabase, migrateToLatest } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, freePort, natsTestNames, percent, reportBench, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { createTestDatabase, describeCpu, freePort, natsTestNames, percent, reportBench, spawnService, startCpuMeter, TEST_NATS_URL, type CpuGroups, type TestContext } from '@paylinks/test-kit'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
@@ -22,6 +22,16 @@ async function healthy (url: string, what: string, output: () => string): Promis
   }
   throw new Error(`${what} did not start: ${output().slice(-2000)}`)
 }
+// Where the CPU goes during each run: every process here shares this machine's cores.
+const processes: CpuGroups = {
+  'link-issuer': ({ command }) => command.includes('link-issuer/src/server.ts'),
+  'dojo-sandbox': ({ command }) => command.includes('dojo-sandbox/src/server.ts'),
+  'event-recorder': ({ command }) => command.includes('event-recorder/src/server.ts'),
+  postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
+  'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
+  'load generator': ({ pid }) => pid === process.pid
+}
+const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 
 async function run (label: string, op: (i: number) => Promise<void>): Promise<{ label: string, count: number, perSecond: number, p50: number, p99: number }> {
@@ -92,23 +102,35 @@ try {
     await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference: `warm-${runId}-${i}`, amount }) }).then(async (r) => await r.arrayBuffer())
   }
 
+  let meter = startCpuMeter(processes)
   const baseline = await run('sandbox: POST /payment-intents (baseline)', async (i) => {
     const res = await fetch(`${sandboxUrl}/payment-intents`, { method: 'POST', headers: dojoHeaders, body: JSON.stringify({ amount, reference: `base-${i}`, paymentSource: 'payment-links' }) })
     await res.arrayBuffer()
     if (res.status !== 200) failures++
   })
+  const baselineCpu = meter.stop()
+  meter = startCpuMeter(processes)
   const links = await run('link-issuer: POST /v1/payment-links (issued, recorded, readable)', async (i) => {
     const res = await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference: `bench-${runId}-${i}`, amount }) })
     await res.arrayBuffer()
     if (res.status !== 201) failures++
   })
 
+  const linksCpu = meter.stop()
   await issuer.kill('SIGTERM')
   const ratio = links.perSecond / baseline.perSecond
   reportBench('issue', `bench:issue — loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes`, [
     { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond), target: '≥ 60 %', met: ratio >= 0.6 },
+    {
+      figure: 'CPU per request, all processes',
+      measured: `${Math.round(cpuTotal(linksCpu) / links.count * 1e6)} µs per link`,
+      baseline: `${Math.round(cpuTotal(baselineCpu) / baseline.count * 1e6)} µs per sandbox create`,
+      ratio: `${(cpuTotal(linksCpu) / links.count / (cpuTotal(baselineCpu) / baseline.count)).toFixed(1)} ×`
+    },
     { figure: 'requests that failed', measured: String(failures), target: '0', met: failures === 0 }
   ])
+  console.log(`\nCPU, sandbox run: ${describeCpu(baselineCpu, baseline.count, 'create')}`)
+  console.log(`CPU, links run:   ${describeCpu(linksCpu, links.count, 'link')}`)
 } finally {
   while (teardowns.length > 0) await teardowns.pop()!()
 }
