@@ -1,6 +1,7 @@
 // pnpm bench:ingest — signed Dojo webhooks per second at 50 connections against webhook-ingest,
 // and against a bare Fastify endpoint that only parses JSON, measured in the same run; then
-// checks that every accepted webhook was recorded in the event store.
+// checks that every accepted webhook was recorded in the event store, and how long the
+// confirmations (real reads of paid intents at the sandbox) take to catch up after the burst.
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -8,11 +9,11 @@ import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
 import { describeCpu, freePort, percent, reportBench, spawnService, startCpuMeter, type CpuGroups } from '@paylinks/test-kit'
-import { addMerchant, connectClients, INGEST_ENTRY, ingestEnv, issueLink, startRecorder, until } from '../test/helpers.js'
+import { addMerchant, connectClients, dojoClient, INGEST_ENTRY, ingestEnv, newLink, startRecorder, startSandbox, until } from '../test/helpers.js'
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = 50
-const LINKS = 50
+const LINKS = Number(process.env.BENCH_LINKS ?? 500)
 
 const teardowns: Array<() => unknown> = []
 const t = { teardown: (fn: () => unknown) => { teardowns.push(fn) }, name: 'bench' }
@@ -48,6 +49,7 @@ const processes: CpuGroups = {
   'webhook-ingest': ({ command }) => command.includes('webhook-ingest/src/server.ts'),
   'bare server': ({ command }) => command.includes('bench/bare-server.ts'),
   'event-recorder': ({ command }) => command.includes('event-recorder/src/server.ts'),
+  'dojo-sandbox': ({ command }) => command.includes('dojo-sandbox/src/server.ts'),
   postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
   'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
   'load generator': ({ pid }) => pid === process.pid
@@ -59,30 +61,31 @@ function line (label: string, r: autocannon.Result): string {
 }
 
 try {
-  const env = await ingestEnv(t, {
-    LOG_LEVEL: 'warn',
-    // Confirmation is asynchronous and not what is measured: Dojo is unreachable here, each
-    // confirmation is tried once (fails fast) and then waits, so it does not dominate the CPU.
-    CONFIRM_RETRY_BASE_MS: '600000',
-    CONFIRM_RETRY_MAX_MS: '600000',
-    CONFIRM_POLL_MS: '250',
-    DOJO_RETRIES: '0',
-    CONFIRM_CONCURRENCY: process.env.BENCH_CONFIRM_CONCURRENCY ?? '8'
-  })
+  const sandbox = await startSandbox(t)
+  const env = await ingestEnv(t, { LOG_LEVEL: 'warn' })
   await startRecorder(t, env)
   const clients = await connectClients(t, env)
-  const merchant = await addMerchant(clients, env, 'http://127.0.0.1:9')
+  const merchant = await addMerchant(clients, env, sandbox.url)
   const secret = randomBytes(16).toString('base64url')
   const box = createSecretBox([env.SECRETS_ENCRYPTION_KEYS!])
   await clients.db.insertInto('wi_subscriptions').values({
     merchant_id: merchant.id, subscription_id: 'ws_bench', url: 'http://127.0.0.1/bench', secrets_enc: box.encrypt(JSON.stringify([{ id: 'sc_bench', value: secret, active: true }]))
   }).execute()
-  const intents = Array.from({ length: LINKS }, (_, i) => `pi_sandbox_bench${i.toString().padStart(4, '0')}${randomBytes(6).toString('hex')}`)
 
   const port = await freePort()
   // BENCH_PROFILE=<dir> writes a CPU profile of webhook-ingest there (stopped with SIGTERM below).
   const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
-  for (const intent of intents) await issueLink(clients, merchant.id, intent)
+  // Paid intents at the sandbox, each with its link: every webhook's confirmation is a real read.
+  const dojo = dojoClient(t, sandbox.url, merchant.secretKey)
+  const intents: string[] = []
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (intents.length < LINKS) {
+      const slot = intents.push('') - 1
+      const { intentId } = await newLink(clients, dojo, merchant.id)
+      await sandbox.pay(intentId)
+      intents[slot] = intentId
+    }
+  }))
   await until(async () => (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n === LINKS, 60_000, 'links known')
   await until(async () => await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 60_000, 'webhook-ingest ready')
 
@@ -101,6 +104,16 @@ try {
   const ingestResult = await load(`http://127.0.0.1:${port}${path}`, secret, intents, 'ingest')
   const ingestCpu = meter.stop()
 
+  // The confirmations the burst queued: one read per intent (several deliveries each), after it.
+  const drainStarted = performance.now()
+  meter = startCpuMeter(processes)
+  const queued = async (): Promise<number> => (await clients.db.selectFrom('wi_confirmations').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n
+  await until(async () => await queued() === 0, 300_000, 'confirmation queue empty').catch(() => {})
+  const drainSeconds = (performance.now() - drainStarted) / 1000
+  const drainCpu = meter.stop()
+  const left = await queued()
+  const paid = (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).where('merchant_id', '=', merchant.id).where('status', '=', 'paid').executeTakeFirstOrThrow()).n
+
   await ingest.kill('SIGTERM')
   const accepted = ingestResult['2xx']
   const db = clients.db as unknown as Kysely<any>
@@ -109,12 +122,13 @@ try {
   const inStore = await recorded()
 
   const ratio = ingestResult.requests.average / bareResult.requests.average
-  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} links`)
+  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox`)
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('webhook-ingest (signed)', ingestResult))
   console.log(`ratio ${(ratio * 100).toFixed(0)} % of bare (target >= 50 %), p99 ${ingestResult.latency.p99} ms (target < 50 ms)`)
   console.log(`CPU, bare run:   ${describeCpu(bareCpu, bareResult['2xx'], 'request')}`)
   console.log(`CPU, ingest run: ${describeCpu(ingestCpu, Math.max(1, ingestResult['2xx']), 'webhook')}`)
+  console.log(`confirmations after the load: queue empty in ${drainSeconds.toFixed(1)} s (${left} left), ${paid} of ${LINKS} links paid; CPU ${describeCpu(drainCpu, Math.max(1, ingestResult['2xx']), 'webhook')}`)
   reportBench('ingest', `bench:ingest — ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1`, [
     { figure: 'signed webhooks accepted', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${bareResult.requests.average.toFixed(0)}/s bare Fastify JSON endpoint`, ratio: percent(ingestResult.requests.average, bareResult.requests.average), target: '≥ 50 %', met: ratio >= 0.5 },
     { figure: 'webhook latency', measured: `p50 ${ingestResult.latency.p50} ms, p99 ${ingestResult.latency.p99} ms`, baseline: `p50 ${bareResult.latency.p50} ms, p99 ${bareResult.latency.p99} ms`, target: 'p99 < 50 ms', met: ingestResult.latency.p99 < 50 },
@@ -123,6 +137,12 @@ try {
       measured: `${Math.round(cpuTotal(ingestCpu) / Math.max(1, ingestResult['2xx']) * 1e6)} µs per webhook`,
       baseline: `${Math.round(cpuTotal(bareCpu) / Math.max(1, bareResult['2xx']) * 1e6)} µs per bare request`,
       ratio: `${(cpuTotal(ingestCpu) / Math.max(1, ingestResult['2xx']) / (cpuTotal(bareCpu) / Math.max(1, bareResult['2xx']))).toFixed(1)} ×`
+    },
+    {
+      figure: 'confirmations caught up after the load',
+      measured: `${left === 0 ? `${drainSeconds.toFixed(1)} s` : `NOT within ${drainSeconds.toFixed(0)} s (${left} left)`}; ${paid} of ${LINKS} links paid`,
+      target: 'all links paid',
+      met: left === 0 && paid === LINKS
     },
     { figure: 'accepted webhooks recorded in the store', measured: `${Math.min(inStore, accepted)} of ${accepted}`, target: 'all', met: inStore >= accepted }
   ])
