@@ -69,3 +69,19 @@ t.test('only one subscriber of a name should be active; the standby should take 
   t.ok((await tally(store)).every((r) => r.n === 1), 'each event applied once across the hand-over')
   t.equal((await tally(store)).length, 20)
 })
+
+t.test('a lingering subscriber should apply events that arrive close together in one batch', async (t) => {
+  const store = await createStore(t)
+  const batches: number[][] = []
+  subscriber(t, { store, name: 'linger', lingerMs: 1000, handle: async (_trx, events) => { batches.push(events.map((e) => e.position)) } })
+  await record(store.db, [{ position: 1, event: credit('ledger.l') }])
+  await until(() => batches.length === 1)
+  // The rest arrive one by one while the subscriber lingers after its one-event batch.
+  for (let i = 2; i <= 10; i++) {
+    await record(store.db, [{ position: i, event: credit('ledger.l') }])
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  await until(() => batches.flat().length === 10)
+  t.same(batches.flat(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'each once, in order')
+  t.same(batches, [[1], [2, 3, 4, 5, 6, 7, 8, 9, 10]], 'the nine that came meanwhile share one batch')
+})

@@ -51,7 +51,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
-  const readModel = createLinksReadModel(store, fastify.log)
+  const readModel = createLinksReadModel(store, fastify.log, config.LIST_LINGER_MS)
 
   fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
   fastify.readiness.add('nats', async () => await messaging.ping())

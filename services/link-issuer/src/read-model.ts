@@ -165,10 +165,11 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
 }
 
 /** The subscriber that keeps li_links: one active instance per database, exactly-once effects. */
-export function createLinksReadModel (store: EventStore, log: { info: (o: object, m: string) => void, error: (o: object, m: string) => void }): StoreSubscriber {
+export function createLinksReadModel (store: EventStore, log: { info: (o: object, m: string) => void, error: (o: object, m: string) => void }, lingerMs = 0): StoreSubscriber {
   return createStoreSubscriber({
     store,
     name: READ_MODEL_NAME,
+    lingerMs,
     types: paymentLinkEvents.map((d) => d.type).filter((t) => t !== 'payment-link.webhook-received'),
     handle: applyLinkEvents,
     log
