@@ -87,6 +87,7 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   const subscriber = createStoreSubscriber({
     store,
     name: config.SUBSCRIBER_NAME,
+    lingerMs: config.SUBSCRIBER_LINGER_MS,
     types: WATCHED,
     log: fastify.log,
     handle: async (trx, events) => {

@@ -31,6 +31,7 @@ export const IngestConfigSchema = Type.Composite([
     RECONCILE_BATCH: Type.Integer({ default: 200, minimum: 1, maximum: 10_000, description: 'most links queued for a check per reconciler run' }),
     SUBSCRIPTION_SYNC_INTERVAL_MS: Ms(300_000, 'how often every merchant\'s Dojo webhook subscription and secrets are checked'),
     SUBSCRIPTION_SYNC_ON_START: Type.Boolean({ default: true, description: 'check subscriptions at start-up' }),
+    SUBSCRIBER_LINGER_MS: Ms(10, 'after a small batch the store subscriber waits this long, so a burst of deliveries is queued in fewer, larger transactions (adds as much to confirmation lag)', 0),
     SUBSCRIBER_NAME: Type.String({ default: 'webhook-ingest', pattern: '^[A-Za-z0-9_.-]+$', description: 'checkpoint name of the store subscriber (links map + confirmation queue)' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start-up' })
   })

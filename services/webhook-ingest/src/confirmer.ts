@@ -71,6 +71,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   let stopping = false
   let running: Promise<void> | undefined
   let wakeUp: (() => void) | undefined
+  let endPause: (() => void) | undefined
   let woken = false
 
   async function confirm (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>): Promise<ConfirmResult> {
@@ -187,6 +188,15 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     }
   }
 
+  /** Sleep `pollMs`; only stop() cuts it short (new work does not). */
+  async function pause (): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, options.pollMs)
+      function done (): void { clearTimeout(timer); endPause = undefined; resolve() }
+      endPause = done
+    })
+  }
+
   async function idle (): Promise<void> {
     if (woken) { woken = false; return }
     await new Promise<void>((resolve) => {
@@ -200,14 +210,17 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   async function loop (): Promise<void> {
     while (!stopping) {
       let groups: Confirmation[][] = []
+      const yielding = options.underPressure?.() === true
       try {
-        groups = await claim(options.underPressure?.() === true ? 1 : options.concurrency)
+        groups = await claim(yielding ? 1 : options.concurrency)
       } catch (error) {
         if (stopping) break
         log.error({ err: error }, 'could not read the confirmation queue')
       }
       if (groups.length > 0) {
         await Promise.all(groups.map(process))
+        // Deliveries first: while they need the process, one intent per poll interval.
+        if (yielding && !stopping) await pause()
         continue
       }
       try {
@@ -225,6 +238,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     async stop () {
       stopping = true
       wakeUp?.()
+      endPause?.()
       await running
     },
     wake () {
