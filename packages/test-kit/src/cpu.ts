@@ -22,6 +22,21 @@ export interface CpuMeter {
   stop: () => Record<string, number>
 }
 
+/** A Node process started with this entry point (spawnService's command line ends with it). */
+export const runs = (entry: string): CpuGroups[string] => ({ command }) => command.includes(entry)
+
+/** What sits behind every service in the benchmarks: the recorder, the sandbox, Postgres, NATS, and this process as the load generator. */
+export const pipelineCpuGroups: CpuGroups = {
+  'event-recorder': runs('event-recorder/src/server.ts'),
+  'dojo-sandbox': runs('dojo-sandbox/src/server.ts'),
+  postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
+  'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
+  'load generator': ({ pid }) => pid === process.pid
+}
+
+/** Total CPU seconds of a measurement. */
+export const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
+
 function readProcesses (): Map<number, { command: string, seconds: number }> {
   const hz = clockTicks()
   const found = new Map<number, { command: string, seconds: number }>()
@@ -67,5 +82,5 @@ export function startCpuMeter (groups: CpuGroups): CpuMeter {
 export function describeCpu (used: Record<string, number>, units: number, unit: string): string {
   return Object.entries(used).sort((a, b) => b[1] - a[1])
     .map(([group, seconds]) => `${group} ${Math.round(seconds / units * 1e6)} µs`).join(', ') +
-    ` per ${unit}; ${Math.round(Object.values(used).reduce((a, b) => a + b, 0) / units * 1e6)} µs in all`
+    ` per ${unit}; ${Math.round(cpuTotal(used) / units * 1e6)} µs in all`
 }

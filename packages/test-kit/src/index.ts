@@ -4,4 +4,4 @@ export { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './post
 export { freePort, spawnService, type ServiceProcess } from './process.js'
 export { credit, LedgerCredited, LedgerOpened, testRegistry } from './events.js'
 export { percent, reportBench, type BenchRow } from './bench.js'
-export { describeCpu, startCpuMeter, type CpuGroups, type CpuMeter } from './cpu.js'
+export { cpuTotal, describeCpu, pipelineCpuGroups, runs, startCpuMeter, type CpuGroups, type CpuMeter } from './cpu.js'

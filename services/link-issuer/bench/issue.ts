@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDatabase, migrateToLatest } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { createTestDatabase, describeCpu, freePort, natsTestNames, percent, reportBench, spawnService, startCpuMeter, TEST_NATS_URL, type CpuGroups, type TestContext } from '@paylinks/test-kit'
+import { cpuTotal, createTestDatabase, describeCpu, freePort, natsTestNames, percent, pipelineCpuGroups, reportBench, runs, spawnService, startCpuMeter, TEST_NATS_URL, type CpuGroups, type TestContext } from '@paylinks/test-kit'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
@@ -23,15 +23,7 @@ async function healthy (url: string, what: string, output: () => string): Promis
   throw new Error(`${what} did not start: ${output().slice(-2000)}`)
 }
 // Where the CPU goes during each run: every process here shares this machine's cores.
-const processes: CpuGroups = {
-  'link-issuer': ({ command }) => command.includes('link-issuer/src/server.ts'),
-  'dojo-sandbox': ({ command }) => command.includes('dojo-sandbox/src/server.ts'),
-  'event-recorder': ({ command }) => command.includes('event-recorder/src/server.ts'),
-  postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
-  'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
-  'load generator': ({ pid }) => pid === process.pid
-}
-const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
+const processes: CpuGroups = { 'link-issuer': runs('link-issuer/src/server.ts'), ...pipelineCpuGroups }
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 
 async function run (label: string, op: (i: number) => Promise<void>): Promise<{ label: string, count: number, perSecond: number, p50: number, p99: number }> {

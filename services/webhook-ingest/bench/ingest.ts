@@ -8,7 +8,7 @@ import autocannon from 'autocannon'
 import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
-import { describeCpu, freePort, percent, reportBench, spawnService, startCpuMeter, type CpuGroups } from '@paylinks/test-kit'
+import { cpuTotal, describeCpu, freePort, percent, pipelineCpuGroups, reportBench, runs, spawnService, startCpuMeter, type CpuGroups } from '@paylinks/test-kit'
 import { addMerchant, connectClients, dojoClient, INGEST_ENTRY, ingestEnv, newLink, startRecorder, startSandbox, until } from '../test/helpers.js'
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10)
@@ -45,16 +45,7 @@ async function load (url: string, secret: string, intents: string[], label: stri
 
 // Where the CPU goes while each load runs (both services share this machine's cores with the
 // pipeline behind them and the load generator).
-const processes: CpuGroups = {
-  'webhook-ingest': ({ command }) => command.includes('webhook-ingest/src/server.ts'),
-  'bare server': ({ command }) => command.includes('bench/bare-server.ts'),
-  'event-recorder': ({ command }) => command.includes('event-recorder/src/server.ts'),
-  'dojo-sandbox': ({ command }) => command.includes('dojo-sandbox/src/server.ts'),
-  postgres: ({ command }) => /^(\S*\/)?postgres(:|\s|$)/.test(command),
-  'nats-server': ({ command }) => /^(\S*\/)?nats-server(\s|$)/.test(command),
-  'load generator': ({ pid }) => pid === process.pid
-}
-const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
+const processes: CpuGroups = { 'webhook-ingest': runs('webhook-ingest/src/server.ts'), 'bare server': runs('bench/bare-server.ts'), ...pipelineCpuGroups }
 
 function line (label: string, r: autocannon.Result): string {
   return `${label.padEnd(28)} ${Math.round(r.requests.average).toString().padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   2xx ${r['2xx']}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}`
