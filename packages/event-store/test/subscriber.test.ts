@@ -73,7 +73,7 @@ t.test('only one subscriber of a name should be active; the standby should take 
 t.test('a lingering subscriber should apply events that arrive close together in one batch', async (t) => {
   const store = await createStore(t)
   const batches: number[][] = []
-  subscriber(t, { store, name: 'linger', lingerMs: 1000, handle: async (_trx, events) => { batches.push(events.map((e) => e.position)) } })
+  subscriber(t, { store, name: 'linger', lingerMs: 2000, handle: async (_trx, events) => { batches.push(events.map((e) => e.position)) } })
   await record(store.db, [{ position: 1, event: credit('ledger.l') }])
   await until(() => batches.length === 1)
   // The rest arrive one by one while the subscriber lingers after its one-event batch.
