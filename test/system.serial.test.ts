@@ -10,7 +10,7 @@ import { jetstream } from '@nats-io/jetstream'
 import { createDatabase } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 // Without these flags Debian's chromium reaches for the network, which is closed here.
@@ -51,10 +51,7 @@ async function startSystem (t: TestContext): Promise<System> {
   const integrationPrefix = `sys${integration.durable.slice(-10)}`
   const shared = {
     DATABASE_URL: databaseUrl,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
-    RECORDER_DURABLE: events.durable,
+    ...eventsStreamEnv(events),
     ORDERS_STREAM: orders.stream,
     ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
     ORDERS_DURABLE: orders.durable,

@@ -23,6 +23,11 @@ export function natsTestNames (t: TestContext, label = 'x'): NatsTestNames {
   return names
 }
 
+/** The events-stream variables the services read, and the recorder's durable, for these names. */
+export function eventsStreamEnv (names: NatsTestNames): { NATS_URL: string, EVENTS_STREAM: string, EVENTS_SUBJECT_PREFIX: string, RECORDER_DURABLE: string } {
+  return { NATS_URL: TEST_NATS_URL, EVENTS_STREAM: names.stream, EVENTS_SUBJECT_PREFIX: names.subjectPrefix, RECORDER_DURABLE: names.durable }
+}
+
 async function deleteStream (name: string): Promise<void> {
   const nc = await connect({ servers: TEST_NATS_URL })
   try {

@@ -3,7 +3,7 @@ import { createEventStore, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { natsTestNames, onTeardown, TEST_NATS_URL, testRegistry, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, testRegistry, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { RecorderConfigSchema } from '../src/config.js'
 
@@ -13,10 +13,7 @@ export async function recorderEnv (t: TestContext, overrides: Record<string, str
   const names = natsTestNames(t, 'rec')
   return {
     DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: names.stream,
-    EVENTS_SUBJECT_PREFIX: names.subjectPrefix,
-    RECORDER_DURABLE: names.durable,
+    ...eventsStreamEnv(names),
     RECORDER_STANDBY_POLL_MS: '50',
     RECORDER_RETRY_DELAY_MS: '50',
     LOG_LEVEL: 'warn',

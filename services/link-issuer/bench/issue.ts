@@ -3,9 +3,10 @@
 // and time; prints a small table. `pnpm bench:issue`
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { createDatabase, migrateToLatest } from '@paylinks/event-store'
+import { createDatabase } from '@paylinks/event-store'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { cpuTotal, createTestDatabase, describeCpu, freePort, natsTestNames, percent, pipelineCpuGroups, reportBench, runs, spawnService, startCpuMeter, TEST_NATS_URL, type CpuGroups, type TestContext } from '@paylinks/test-kit'
+import { cpuTotal, describeCpu, eventsStreamEnv, freePort, natsTestNames, percent, pipelineCpuGroups, reportBench, runs, spawnService, startCpuMeter, type CpuGroups, type TestContext } from '@paylinks/test-kit'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
@@ -48,14 +49,12 @@ try {
   const sandboxPort = await freePort()
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`
   const sandbox = spawnService(ctx, entry('../../dojo-sandbox/src/server.ts'), { PORT: String(sandboxPort), HOST: '127.0.0.1', PUBLIC_URL: sandboxUrl, LOG_LEVEL: 'warn' })
-  const { url: databaseUrl } = await createTestDatabase(ctx, {
-    prepare: async (url) => { const db = createDatabase({ connectionString: url, max: 1 }); try { await migrateToLatest(db) } finally { await db.destroy() } }
-  })
+  const { url: databaseUrl } = await createMigratedTestDatabase(ctx)
   const events = natsTestNames(ctx, 'bev')
   const orders = natsTestNames(ctx, 'bord')
   const key = randomBytes(32).toString('base64')
-  const shared = { DATABASE_URL: databaseUrl, NATS_URL: TEST_NATS_URL, EVENTS_STREAM: events.stream, EVENTS_SUBJECT_PREFIX: events.subjectPrefix }
-  const recorder = spawnService(ctx, entry('../../event-recorder/src/server.ts'), { ...shared, RECORDER_DURABLE: events.durable, LOG_LEVEL: 'info', LOG_FORMAT: 'json', PORT: '0' })
+  const shared = { DATABASE_URL: databaseUrl, ...eventsStreamEnv(events) }
+  const recorder = spawnService(ctx, entry('../../event-recorder/src/server.ts'), { ...shared, LOG_LEVEL: 'info', LOG_FORMAT: 'json', PORT: '0' })
   await recorder.waitFor(/"msg":"recording"/)
   const issuerPort = await freePort()
   const issuerUrl = `http://127.0.0.1:${issuerPort}`

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
-import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, type EventStore } from '@paylinks/event-store'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
@@ -44,21 +45,13 @@ export async function startSandbox (t: TestContext): Promise<Sandbox> {
 
 /** Environment for link-issuer on this test file's own database and streams. */
 export async function issuerEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const events = natsTestNames(t, 'ev')
   const orders = natsTestNames(t, 'ord')
   return {
     DATABASE_URL: url,
     DATABASE_POOL_SIZE: '5',
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
-    RECORDER_DURABLE: events.durable,
+    ...eventsStreamEnv(events),
     ORDERS_STREAM: orders.stream,
     ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
     ORDERS_DURABLE: orders.durable,

@@ -7,7 +7,7 @@ import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import app from '../src/app.js'
 import { buildHistory } from './fixtures/history.js'
@@ -33,10 +33,7 @@ export async function createWorld (t: TestContext): Promise<World> {
   const integration = natsTestNames(t, 'int')
   const env = {
     DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
-    RECORDER_DURABLE: events.durable,
+    ...eventsStreamEnv(events),
     INTEGRATION_STREAM: integration.stream,
     INTEGRATION_SUBJECT_PREFIX: `int${integration.durable.slice(-10)}`,
     LOG_LEVEL: 'warn',
@@ -80,9 +77,7 @@ export async function projectorOverHistory (t: TestContext, options: { merchants
   const integration = natsTestNames(t, 'pint')
   const app = await buildProjector(t, {
     DATABASE_URL: url,
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: events.stream,
-    EVENTS_SUBJECT_PREFIX: events.subjectPrefix,
+    ...eventsStreamEnv(events),
     INTEGRATION_STREAM: integration.stream,
     INTEGRATION_SUBJECT_PREFIX: `p${integration.durable.slice(-10)}`,
     LOG_LEVEL: 'warn',

@@ -5,11 +5,12 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { createEventRegistry, domainEvents, paymentLinkStream, type RecordedEvent } from '@paylinks/contracts'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
-import { createDatabase, createEventStore, migrateToLatest, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, type EventStore } from '@paylinks/event-store'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createMerchant, createSecretBox, type Merchant, type MerchantTables } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { createTestDatabase, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
 import app, { type WebhookIngest } from '../src/app.js'
 import { IngestConfigSchema } from '../src/config.js'
 import type { Tables } from '../src/tables.js'
@@ -30,20 +31,12 @@ export async function until (predicate: () => boolean | Promise<boolean>, timeou
 
 /** Environment for webhook-ingest (and a recorder) on this test file's own database and stream. */
 export async function ingestEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
-  const { url } = await createTestDatabase(t, {
-    prepare: async (url) => {
-      const db = createDatabase({ connectionString: url, max: 1 })
-      try { await migrateToLatest(db) } finally { await db.destroy() }
-    }
-  })
+  const { url } = await createMigratedTestDatabase(t)
   const names = natsTestNames(t, 'wi')
   return {
     DATABASE_URL: url,
     DATABASE_POOL_SIZE: '5',
-    NATS_URL: TEST_NATS_URL,
-    EVENTS_STREAM: names.stream,
-    EVENTS_SUBJECT_PREFIX: names.subjectPrefix,
-    RECORDER_DURABLE: names.durable,
+    ...eventsStreamEnv(names),
     RECORDER_STANDBY_POLL_MS: '50',
     RECORDER_RETRY_DELAY_MS: '50',
     SECRETS_ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
