@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { RecordedEvent } from './envelope.js'
+import { isEvent } from './guards.js'
 import { defineEvent, type RecordedEventOf } from './registry.js'
-import { DateTimeSchema, MoneySchema } from './primitives.js'
+import { DateTimeSchema, MoneySchema, type Money } from './primitives.js'
 
 /** `lnk_` + url-safe characters. A link's events form the stream `payment-link.<linkId>`. */
 export const LinkIdSchema = Type.String({ pattern: '^lnk_[A-Za-z0-9_-]{10,64}$', description: 'Payment link id' })
@@ -136,16 +138,27 @@ export type PaymentLinkEvent =
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
- * with. A retryable issue failure leaves the link `requested` (asking again may succeed); a
- * merchant's cancel ends it at once, so Dojo's later `Canceled` webhook is not a move.
+ * with. Undefined until the link is requested (events of a link never requested make no link);
+ * after that:
+ * - a second `requested` changes nothing (a reference names one link forever);
+ * - `issued` and a non-retryable `issue-failed` apply only to a `requested` link;
+ * - a retryable `issue-failed` leaves the link `requested`: asking again may succeed;
+ * - `canceled` applies only where cancelling is a forward move (`requested`, `issued`,
+ *   `authorized`): a merchant's cancel that arrives after the payment (`paid`, `refunded`, …) is
+ *   late and changes nothing, and Dojo's later `Canceled` webhook after ours is not a move;
+ * - `status-changed` applies only when `to` is one forward move from the current status
+ *   (`LINK_STATUS_MOVES`): a late, repeated or reordered report never moves a link back.
  */
 export function linkStatusAfter (status: LinkStatus | undefined, event: { type: string, data: Record<string, unknown> }): LinkStatus | undefined {
+  if (status === undefined) return event.type === PaymentLinkRequested.type ? 'requested' : undefined
   switch (event.type) {
-    case PaymentLinkRequested.type: return 'requested'
-    case PaymentLinkIssued.type: return status === 'requested' || status === undefined ? 'issued' : status
-    case PaymentLinkIssueFailed.type: return event.data.retryable === true ? status : 'failed'
-    case PaymentLinkCanceled.type: return status !== undefined && isForwardMove(status, 'canceled') ? 'canceled' : status
-    case PaymentLinkStatusChanged.type: return event.data.to as LinkStatus
+    case PaymentLinkIssued.type: return status === 'requested' ? 'issued' : status
+    case PaymentLinkIssueFailed.type: return status === 'requested' && event.data.retryable !== true ? 'failed' : status
+    case PaymentLinkCanceled.type: return isForwardMove(status, 'canceled') ? 'canceled' : status
+    case PaymentLinkStatusChanged.type: {
+      const to = event.data.to as LinkStatus
+      return isForwardMove(status, to) ? to : status
+    }
     default: return status
   }
 }
@@ -153,4 +166,117 @@ export function linkStatusAfter (status: LinkStatus | undefined, event: { type: 
 /** Fold a link's events (in stream order) into its status; undefined for an empty history. */
 export function foldLinkStatus (events: ReadonlyArray<{ type: string, data: Record<string, unknown> }>): LinkStatus | undefined {
   return events.reduce<LinkStatus | undefined>(linkStatusAfter, undefined)
+}
+
+/**
+ * The forward moves that take a link from `from` to `to`, shortest first: `issued` → `refunded`
+ * is `paid` then `refunded` (the report of the capture was lost). Empty when `to` is not ahead
+ * of `from`: a late or reordered report, which never moves a link back.
+ */
+export function forwardPath (from: LinkStatus, to: LinkStatus): LinkStatus[] {
+  if (from === to) return []
+  const previous = new Map<LinkStatus, LinkStatus>()
+  const queue: LinkStatus[] = [from]
+  while (queue.length > 0) {
+    const at = queue.shift()!
+    for (const next of LINK_STATUS_MOVES[at]) {
+      if (next === from || previous.has(next)) continue
+      previous.set(next, at)
+      if (next === to) {
+        const path: LinkStatus[] = [to]
+        let step = at
+        while (step !== from) { path.unshift(step); step = previous.get(step)! }
+        return path
+      }
+      queue.push(next)
+    }
+  }
+  return []
+}
+
+/**
+ * A link as its events tell it: the facts every service needs. A service that needs more
+ * (link-issuer's request metadata, say) extends this shape and folds with `evolveLink`, never
+ * re-deriving the status.
+ */
+export interface LinkState {
+  linkId: string
+  merchantId: string
+  reference: string
+  amount: Money
+  description?: string
+  customer?: Customer
+  expiresAt: string
+  redirectUrl?: string
+  metadata?: Record<string, string>
+  sendEmail: boolean
+  source: 'api' | 'order'
+  orderId?: string
+  status: LinkStatus
+  paymentIntentId?: string
+  url?: string
+  /** Why issuing failed, once the link is `failed`. */
+  failure?: { reason: string, code?: string, retryable: boolean }
+  emailSentAt?: string
+  createdAt: string
+  /** When the last event of the link (of any type) occurred. */
+  updatedAt: string
+  /** Position of the link's last event (of any type): the expected sequence of the next decision. */
+  position: number
+}
+
+type FoldableEvent = Pick<RecordedEvent, 'type' | 'data' | 'occurredAt' | 'position'>
+
+/**
+ * Apply one event (upcast to its current version) to a link's state, by `linkStatusAfter`.
+ * Undefined until the link is requested. The result is a new object holding every field of
+ * `state`, so a service's extended state keeps its own fields through it.
+ */
+export function evolveLink (state: undefined, event: FoldableEvent): LinkState | undefined
+export function evolveLink<S extends LinkState> (state: S, event: FoldableEvent): S
+export function evolveLink<S extends LinkState> (state: S | undefined, event: FoldableEvent): S | LinkState | undefined
+export function evolveLink<S extends LinkState> (state: S | undefined, event: FoldableEvent): S | LinkState | undefined {
+  if (state === undefined) {
+    if (!isEvent(event, PaymentLinkRequested)) return undefined
+    const d = event.data
+    return {
+      linkId: d.linkId,
+      merchantId: d.merchantId,
+      reference: d.reference,
+      amount: d.amount,
+      ...(d.description === undefined ? {} : { description: d.description }),
+      ...(d.customer === undefined ? {} : { customer: d.customer }),
+      expiresAt: d.expiresAt,
+      ...(d.redirectUrl === undefined ? {} : { redirectUrl: d.redirectUrl }),
+      ...(d.metadata === undefined ? {} : { metadata: d.metadata }),
+      sendEmail: d.sendEmail,
+      source: d.source,
+      ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
+      status: 'requested',
+      createdAt: event.occurredAt,
+      updatedAt: event.occurredAt,
+      position: event.position
+    }
+  }
+  const status = linkStatusAfter(state.status, event) ?? state.status
+  const next: S = { ...state, status, updatedAt: event.occurredAt, position: event.position }
+  if (status !== state.status) {
+    if (isEvent(event, PaymentLinkIssued)) {
+      next.paymentIntentId = event.data.paymentIntentId
+      next.url = event.data.url
+      next.expiresAt = event.data.expiresAt
+    } else if (isEvent(event, PaymentLinkIssueFailed)) {
+      const d = event.data
+      next.failure = { reason: d.reason, retryable: d.retryable, ...(d.code === undefined ? {} : { code: d.code }) }
+    }
+  }
+  if (isEvent(event, PaymentLinkSent)) next.emailSentAt = event.occurredAt
+  return next
+}
+
+/** Fold a link's events (stream order, upcast) into its state; undefined when it was never requested. */
+export function foldLink (events: readonly FoldableEvent[]): LinkState | undefined {
+  let state: LinkState | undefined
+  for (const event of events) state = evolveLink(state, event)
+  return state
 }

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { createEventRegistry, domainEvents, foldLinkStatus, isForwardMove, LINK_STATUS_MOVES, paymentLinkStream, type LinkStatus } from '../src/index.js'
+import {
+  createEventRegistry, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, isEvent, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
+  PaymentLinkIssued, paymentLinkStream, type LinkStatus, type RecordedEvent
+} from '../src/index.js'
 
 const registry = createEventRegistry(domainEvents)
 const metadata = { correlationId: 'c' }
@@ -45,4 +48,69 @@ t.test('foldLinkStatus should give every service the same status for a history',
   t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.sent'), e('payment-link.canceled')]), 'canceled')
   t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.status-changed', { to: 'paid' }), e('payment-link.canceled')]), 'paid', 'a paid link cannot be canceled')
   t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.webhook-received'), e('payment-link.status-changed', { to: 'paid' })]), 'paid')
+})
+
+t.test('linkStatusAfter should ignore events of a link never requested, repeats and backward reports', async (t) => {
+  const e = (type: string, data: Record<string, unknown> = {}) => ({ type, data })
+  t.equal(foldLinkStatus([e('payment-link.issued'), e('payment-link.status-changed', { to: 'paid' })]), undefined, 'no request, no link')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.requested')]), 'issued', 'a second request changes nothing')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.issue-failed', { retryable: false })]), 'issued', 'a failure after the issue is late')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.status-changed', { to: 'paid' }), e('payment-link.status-changed', { to: 'authorized' })]), 'paid', 'a late authorisation never moves a paid link back')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.status-changed', { to: 'refunded' })]), 'issued', 'a jump over paid is not one move')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.issued'), e('payment-link.canceled'), e('payment-link.status-changed', { to: 'canceled' })]), 'canceled')
+  t.equal(foldLinkStatus([e('payment-link.requested'), e('payment-link.canceled')]), 'canceled', 'a requested link can be canceled')
+})
+
+t.test('forwardPath should only move forward, through the statuses a lost report skipped', async (t) => {
+  t.same(forwardPath('issued', 'paid'), ['paid'])
+  t.same(forwardPath('issued', 'refunded'), ['paid', 'refunded'])
+  t.same(forwardPath('paid', 'authorized'), [])
+  t.same(forwardPath('canceled', 'paid'), [])
+  t.same(forwardPath('paid', 'paid'), [])
+})
+
+t.test('foldLink should give the facts of a link with the status of linkStatusAfter', async (t) => {
+  const linkId = 'lnk_abcdefghij1234567890ab'
+  const streamId = paymentLinkStream(linkId)
+  let position = 10
+  const at = (type: any, data: any, occurredAt: string): RecordedEvent =>
+    ({ ...registry.create(type, data, { streamId, metadata, occurredAt: new Date(occurredAt) }), position: ++position * 3, streamVersion: 1, recordedAt: occurredAt })
+  const requested = at('payment-link.requested', { linkId, merchantId: 'mer_demo01', reference: 'r-1', amount: { value: 500, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: true, source: 'api', customer: { email: 'a@example.com' } }, '2026-12-20T10:00:00.000Z')
+  const retry = at('payment-link.issue-failed', { linkId, merchantId: 'mer_demo01', reason: 'timeout', retryable: true }, '2026-12-20T10:00:01.000Z')
+  const issued = at('payment-link.issued', { linkId, merchantId: 'mer_demo01', paymentIntentId: 'pi_sandbox_abcdefghijkl', url: 'https://pay.example/checkout/x', expiresAt: '2026-12-26T12:00:00.000Z' }, '2026-12-20T10:00:02.000Z')
+  const failed = at('payment-link.issue-failed', { linkId, merchantId: 'mer_demo01', reason: 'late', retryable: false }, '2026-12-20T10:00:03.000Z')
+  const sent = at('payment-link.sent', { linkId, channel: 'email' }, '2026-12-20T10:00:04.000Z')
+  t.equal(foldLink([]), undefined)
+  t.equal(foldLink([issued]), undefined, 'a link never requested')
+  const afterRetry = foldLink([requested, retry])!
+  t.match(afterRetry, { status: 'requested', position: retry.position, updatedAt: retry.occurredAt })
+  t.equal(afterRetry.failure, undefined, 'a retryable failure is no failure of the link')
+  const state = foldLink([requested, retry, issued, failed, sent])!
+  t.match(state, {
+    linkId,
+    merchantId: 'mer_demo01',
+    reference: 'r-1',
+    amount: { value: 500, currencyCode: 'GBP' },
+    status: 'issued',
+    paymentIntentId: 'pi_sandbox_abcdefghijkl',
+    url: 'https://pay.example/checkout/x',
+    expiresAt: '2026-12-26T12:00:00.000Z',
+    emailSentAt: sent.occurredAt,
+    createdAt: requested.occurredAt,
+    updatedAt: sent.occurredAt,
+    position: sent.position,
+    customer: { email: 'a@example.com' }
+  })
+  t.equal(state.failure, undefined, 'a failure after the issue changes nothing')
+  t.equal(foldLinkStatus([requested, retry, issued, failed, sent]), state.status)
+  const extended = evolveLink({ ...foldLink([requested])!, extra: 42 }, issued)
+  t.equal(extended.extra, 42, 'an extended state keeps its own fields')
+  t.equal(extended.status, 'issued')
+})
+
+t.test('isEvent should tell an event of a definition by its type', async (t) => {
+  const event = { type: 'payment-link.canceled', data: { linkId: 'lnk_x' } as Record<string, unknown> }
+  t.ok(isEvent(event, PaymentLinkCanceled))
+  t.notOk(isEvent(event, PaymentLinkIssued))
+  if (isEvent(event, PaymentLinkCanceled)) t.equal(event.data.linkId, 'lnk_x')
 })
