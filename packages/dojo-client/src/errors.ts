@@ -76,3 +76,18 @@ export function isDojoError (error: unknown, code?: DojoErrorCode): error is Doj
   const c = (error as { code?: unknown }).code
   return typeof c === 'string' && c.startsWith('DOJO_') && (code === undefined || c === code)
 }
+
+const REFUSALS: ReadonlySet<string> = new Set<DojoErrorCode>([
+  DojoErrorCodes.config, DojoErrorCodes.invalidInput, DojoErrorCodes.validation, DojoErrorCodes.unauthorized,
+  DojoErrorCodes.notFound, DojoErrorCodes.conflict, DojoErrorCodes.request
+])
+
+/**
+ * True when Dojo (or the client, before sending) definitely refused the call: asking the same
+ * again will not succeed and nothing was done. False for every other failure (timeout, 5xx, a
+ * reset, a malformed answer, a closed client) and for errors that are not the client's: the
+ * outcome is unknown, so look the result up before trying again.
+ */
+export function isDojoRefusal (error: unknown): error is DojoError {
+  return isDojoError(error) && REFUSALS.has(error.code)
+}
