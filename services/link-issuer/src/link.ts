@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto'
-import {
-  createEventRegistry, domainEvents, type Customer, type LinkStatus, type Money, type RecordedEvent
-} from '@paylinks/contracts'
+import { createEventRegistry, domainEvents, evolveLink, type LinkState as SharedLinkState, type RecordedEvent } from '@paylinks/contracts'
 
 /** Every event type this process reads or writes. */
 export const registry = createEventRegistry(domainEvents)
@@ -27,98 +25,45 @@ export function uuidFrom (text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
-/** A link as its events tell it. */
-export interface LinkState {
-  linkId: string
-  merchantId: string
-  reference: string
-  amount: Money
-  description?: string
-  customer?: Customer
-  expiresAt: string
-  redirectUrl?: string
-  metadata?: Record<string, string>
-  sendEmail: boolean
-  source: 'api' | 'order'
-  orderId?: string
+/**
+ * A link as link-issuer decides on it: the shared state (status by the contracts' one rule) plus
+ * what only this service needs: who asked for it, and the events themselves (the timeline).
+ */
+export interface IssuerLinkState extends SharedLinkState {
   /** The causation id of the request that asked for it: its replays are the same request. */
   requestedBy: string
   correlationId: string
-  status: LinkStatus
-  paymentIntentId?: string
-  url?: string
-  failure?: { reason: string, code?: string, retryable: boolean }
-  emailSentAt?: string
-  createdAt: string
-  updatedAt: string
-  /** Position of the stream's last event (of any type): the expected sequence of the next. */
-  position: number
   events: RecordedEvent[]
+}
+/** The name the routes know the issuer's state by. */
+export type LinkState = IssuerLinkState
+
+/** Apply one recorded event: the contracts' `evolveLink`, plus this service's own facts. */
+export function evolveIssuerLink (state: IssuerLinkState | undefined, raw: RecordedEvent): IssuerLinkState | undefined {
+  const event = registry.has(raw.type) ? registry.upcast(raw) : raw
+  if (state !== undefined) return { ...evolveLink(state, event), events: [...state.events, event] }
+  const created = evolveLink(undefined, event)
+  return created === undefined
+    ? undefined
+    : { ...created, requestedBy: event.metadata.causationId ?? event.metadata.correlationId, correlationId: event.metadata.correlationId, events: [event] }
 }
 
 /** Fold a link's recorded events; undefined when it was never requested. */
-export function foldLink (recorded: RecordedEvent[]): LinkState | undefined {
-  let state: LinkState | undefined
+export function foldLink (recorded: RecordedEvent[]): IssuerLinkState | undefined {
+  let state: SharedLinkState | undefined
+  let first: RecordedEvent | undefined
   const events: RecordedEvent[] = []
   for (const raw of recorded) {
     const event = registry.has(raw.type) ? registry.upcast(raw) : raw
+    // Events of a link never requested are not part of it (nor of its timeline).
+    const next = evolveLink(state, event)
+    if (next === undefined) continue
+    first ??= event
+    state = next
     events.push(event)
-    const d = event.data as any
-    if (event.type === 'payment-link.requested') {
-      state = {
-        linkId: d.linkId,
-        merchantId: d.merchantId,
-        reference: d.reference,
-        amount: d.amount,
-        ...(d.description === undefined ? {} : { description: d.description }),
-        ...(d.customer === undefined ? {} : { customer: d.customer }),
-        expiresAt: d.expiresAt,
-        ...(d.redirectUrl === undefined ? {} : { redirectUrl: d.redirectUrl }),
-        ...(d.metadata === undefined ? {} : { metadata: d.metadata }),
-        sendEmail: d.sendEmail,
-        source: d.source,
-        ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
-        requestedBy: event.metadata.causationId ?? event.metadata.correlationId,
-        correlationId: event.metadata.correlationId,
-        status: 'requested',
-        createdAt: event.occurredAt,
-        updatedAt: event.occurredAt,
-        position: event.position,
-        events
-      }
-      continue
-    }
-    if (state === undefined) continue
-    state.position = event.position
-    state.updatedAt = event.occurredAt
-    switch (event.type) {
-      case 'payment-link.issued':
-        if (state.status === 'requested') {
-          state.status = 'issued'
-          state.paymentIntentId = d.paymentIntentId
-          state.url = d.url
-          state.expiresAt = d.expiresAt
-        }
-        break
-      case 'payment-link.issue-failed':
-        if (state.status === 'requested') {
-          state.status = 'failed'
-          state.failure = { reason: d.reason, retryable: d.retryable, ...(d.code === undefined ? {} : { code: d.code }) }
-        }
-        break
-      case 'payment-link.canceled':
-        state.status = 'canceled'
-        break
-      case 'payment-link.sent':
-        state.emailSentAt = event.occurredAt
-        break
-      case 'payment-link.status-changed':
-        state.status = d.to
-        break
-    }
   }
-  if (state !== undefined) state.position = recorded.at(-1)?.position ?? state.position
-  return state
+  if (state === undefined || first === undefined) return undefined
+  return { ...state, requestedBy: first.metadata.causationId ?? first.metadata.correlationId, correlationId: first.metadata.correlationId, events }
 }
 
 /** What partners see of a link. */

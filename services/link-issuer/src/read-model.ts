@@ -1,5 +1,8 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
-import { paymentLinkEvents, type RecordedEvent } from '@paylinks/contracts'
+import {
+  isEvent, LinkStatusSchema, linkStatusAfter, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
+  type LinkStatus, type RecordedEvent, type RecordedEventOf
+} from '@paylinks/contracts'
 import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
 import { registry } from './link.js'
 import type { LinkIssuerTables, LinksTable } from './tables.js'
@@ -16,17 +19,24 @@ interface Columns {
   updated_at: string
 }
 
+type Moves = Partial<Record<LinkStatus, LinkStatus>>
+
 /**
- * What one event does to its link's row: it applies while the row's last_position is below
- * `position` (a replayed event changes nothing) and, for `onlyIfRequested`, the link is still
- * requested. A run of changes of one row folds into one change.
+ * What one event does to its link's row. It applies while the row's last_position is below
+ * `position` (a replayed event changes nothing) and either `always` or the row's status is one
+ * `moves` moves: the contracts' `linkStatusAfter` for every status, so the SQL guard of a single
+ * change and the in-memory fold of several follow the one rule. A run of changes of one row
+ * folds into one change with `always` and the resulting status.
  */
 interface Change {
   linkId: string
   position: number
-  onlyIfRequested: boolean
+  moves: Moves | null
+  always: boolean
   set: Columns
 }
+
+const STATUSES = LinkStatusSchema.anyOf.map((s) => s.const)
 
 interface LinkInBatch {
   /** The row of the link's first `requested` event in the batch. */
@@ -39,8 +49,8 @@ interface LinkInBatch {
 // Timestamps travel as JSON: normalised as a Date would be, so rows match the per-event writes.
 const iso = (dateTime: string): string => new Date(dateTime).toISOString()
 
-function requestRow (event: RecordedEvent): Insertable<LinksTable> {
-  const d = event.data as any
+function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Insertable<LinksTable> {
+  const d = event.data
   const at = new Date(event.occurredAt)
   return {
     link_id: d.linkId,
@@ -63,18 +73,20 @@ function requestRow (event: RecordedEvent): Insertable<LinksTable> {
 }
 
 function changeOf (event: RecordedEvent): Change | undefined {
-  const d = event.data as any
-  const updatedAt = iso(event.occurredAt)
-  const change = (set: Omit<Columns, 'updated_at'>, onlyIfRequested = false): Change =>
-    ({ linkId: d.linkId, position: event.position, onlyIfRequested, set: { ...set, updated_at: updatedAt } })
-  switch (event.type) {
-    case 'payment-link.issued': return change({ status: 'issued', payment_intent_id: d.paymentIntentId, url: d.url, expires_at: iso(d.expiresAt) }, true)
-    case 'payment-link.issue-failed': return change({ status: 'failed' }, true)
-    case 'payment-link.canceled': return change({ status: 'canceled' })
-    case 'payment-link.status-changed': return change({ status: d.to })
-    case 'payment-link.sent': return change({ email_sent_at: updatedAt })
-    default: return undefined
+  const moves: Moves = {}
+  let moving = false
+  for (const status of STATUSES) {
+    const after = linkStatusAfter(status, event)
+    if (after !== undefined && after !== status) { moves[status] = after; moving = true }
   }
+  const always = isEvent(event, PaymentLinkSent)
+  // A retryable failure, say: no row it could change.
+  if (!moving && !always) return undefined
+  const updatedAt = iso(event.occurredAt)
+  const set: Columns = { updated_at: updatedAt }
+  if (isEvent(event, PaymentLinkIssued)) Object.assign(set, { payment_intent_id: event.data.paymentIntentId, url: event.data.url, expires_at: iso(event.data.expiresAt) })
+  if (always) set.email_sent_at = updatedAt
+  return { linkId: (event.data as { linkId: string }).linkId, position: event.position, moves, always, set }
 }
 
 /**
@@ -84,9 +96,11 @@ function changeOf (event: RecordedEvent): Change | undefined {
 function fold (row: { status: string, last_position: number }, changes: Change[]): Change | undefined {
   let folded: Change | undefined
   for (const change of changes) {
-    if (row.last_position >= change.position || (change.onlyIfRequested && row.status !== 'requested')) continue
-    row = { status: change.set.status ?? row.status, last_position: change.position }
-    folded = { linkId: change.linkId, position: change.position, onlyIfRequested: false, set: { ...folded?.set, ...change.set } }
+    if (row.last_position >= change.position) continue
+    const to = change.moves?.[row.status as LinkStatus]
+    if (to === undefined && !change.always) continue
+    row = { status: to ?? row.status, last_position: change.position }
+    folded = { linkId: change.linkId, position: change.position, moves: null, always: true, set: { ...folded?.set, ...change.set, status: row.status } }
   }
   return folded
 }
@@ -99,7 +113,7 @@ function fold (row: { status: string, last_position: number }, changes: Change[]
  * 2. only for links already stored with two or more changes in the batch: one SELECT … FOR UPDATE
  *    of their status and last_position, so those fold in memory too;
  * 3. one UPDATE … FROM of at most one change per link: a folded one, or a link's single change,
- *    guarded in SQL exactly like its own UPDATE would be.
+ *    guarded in SQL by its `moves` (the status rule, evaluated in memory for every status).
  */
 export async function applyLinkEvents (executor: Executor, events: RecordedEvent[]): Promise<void> {
   const trx = executor as unknown as Kysely<LinkIssuerTables>
@@ -109,7 +123,7 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
     const linkId = (event.data as { linkId: string }).linkId
     let link = links.get(linkId)
     if (link === undefined) links.set(linkId, link = { changes: [], changesBeforeRequest: 0 })
-    if (event.type === 'payment-link.requested') {
+    if (isEvent(event, PaymentLinkRequested)) {
       if (link.request === undefined) {
         link.request = requestRow(event)
         link.changesBeforeRequest = link.changes.length
@@ -147,10 +161,10 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
   if (updates.length === 0) return
 
   // Every column an event sets is non-null, so a null here means "not set by this change".
-  const values = updates.map((c) => ({ link_id: c.linkId, position: c.position, only_if_requested: c.onlyIfRequested, ...c.set }))
+  const values = updates.map((c) => ({ link_id: c.linkId, position: c.position, moves: c.moves, always: c.always, ...c.set }))
   await sql`
     UPDATE li_links AS l SET
-      status = coalesce(v.status, l.status),
+      status = coalesce(v.status, v.moves ->> l.status, l.status),
       payment_intent_id = coalesce(v.payment_intent_id, l.payment_intent_id),
       url = coalesce(v.url, l.url),
       expires_at = coalesce(v.expires_at, l.expires_at),
@@ -158,10 +172,10 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
       updated_at = v.updated_at,
       last_position = v.position
     FROM jsonb_to_recordset(${JSON.stringify(values)}::jsonb) AS v(
-      link_id text, position bigint, only_if_requested boolean, status text, payment_intent_id text,
+      link_id text, position bigint, moves jsonb, always boolean, status text, payment_intent_id text,
       url text, expires_at timestamptz, email_sent_at timestamptz, updated_at timestamptz)
     WHERE l.link_id = v.link_id AND l.last_position < v.position
-      AND (NOT v.only_if_requested OR l.status = 'requested')`.execute(trx)
+      AND (v.always OR v.moves ? l.status)`.execute(trx)
 }
 
 /** The subscriber that keeps li_links: one active instance per database, exactly-once effects. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql, type Kysely } from 'kysely'
-import { paymentLinkStream, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
+import { linkStatusAfter, paymentLinkStream, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
 import { createDatabase, type Executor } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { onTeardown } from '@paylinks/test-kit'
@@ -19,8 +19,10 @@ onTeardown(t, () => db.destroy())
 const links = db as unknown as Kysely<LinkIssuerTables>
 
 /**
- * The read model as it was before batching, one statement per event: the rows it leaves are
- * the specification the batched version must meet.
+ * The read model one event at a time, reading the row and applying the contracts' status rule
+ * to it: the rows it leaves are the specification the batched version must meet. An event
+ * changes its link's row when the rule moves the row's status (with the columns of `issued`),
+ * or always for `sent`; never when the row has seen its position.
  */
 async function applyOneStatementPerEvent (executor: Executor, events: RecordedEvent[]): Promise<void> {
   const trx = executor as unknown as Kysely<LinkIssuerTables>
@@ -28,28 +30,22 @@ async function applyOneStatementPerEvent (executor: Executor, events: RecordedEv
     const event = registry.upcast(raw)
     const d = event.data as any
     const at = new Date(event.occurredAt)
-    const base = trx.updateTable('li_links').where('link_id', '=', d.linkId).where('last_position', '<', event.position)
-    switch (event.type) {
-      case 'payment-link.requested':
-        await trx.insertInto('li_links').values({
-          link_id: d.linkId, merchant_id: d.merchantId, reference: d.reference, status: 'requested', amount_value: d.amount.value, currency_code: d.amount.currencyCode, payment_intent_id: null, url: null, source: d.source, order_id: d.orderId ?? null, email_requested: d.sendEmail, email_sent_at: null, expires_at: new Date(d.expiresAt), created_at: at, updated_at: at, last_position: event.position
-        }).onConflict((oc) => oc.column('link_id').doNothing()).execute()
-        break
-      case 'payment-link.issued':
-        await base.where('status', '=', 'requested').set({ status: 'issued', payment_intent_id: d.paymentIntentId, url: d.url, expires_at: new Date(d.expiresAt), updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.issue-failed':
-        await base.where('status', '=', 'requested').set({ status: 'failed', updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.canceled':
-        await base.set({ status: 'canceled', updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.status-changed':
-        await base.set({ status: d.to, updated_at: at, last_position: event.position }).execute()
-        break
-      case 'payment-link.sent':
-        await base.set({ email_sent_at: at, updated_at: at, last_position: event.position }).execute()
-        break
+    if (event.type === 'payment-link.requested') {
+      await trx.insertInto('li_links').values({
+        link_id: d.linkId, merchant_id: d.merchantId, reference: d.reference, status: 'requested', amount_value: d.amount.value, currency_code: d.amount.currencyCode, payment_intent_id: null, url: null, source: d.source, order_id: d.orderId ?? null, email_requested: d.sendEmail, email_sent_at: null, expires_at: new Date(d.expiresAt), created_at: at, updated_at: at, last_position: event.position
+      }).onConflict((oc) => oc.column('link_id').doNothing()).execute()
+      continue
+    }
+    const row = await trx.selectFrom('li_links').select(['status', 'last_position']).where('link_id', '=', d.linkId).forUpdate().executeTakeFirst()
+    if (row === undefined || row.last_position >= event.position) continue
+    const status = linkStatusAfter(row.status as LinkStatus, event)!
+    const base = trx.updateTable('li_links').where('link_id', '=', d.linkId)
+    if (event.type === 'payment-link.sent') {
+      await base.set({ email_sent_at: at, updated_at: at, last_position: event.position }).execute()
+    } else if (status !== row.status) {
+      await base.set({
+        status, updated_at: at, last_position: event.position, ...(event.type === 'payment-link.issued' ? { payment_intent_id: d.paymentIntentId, url: d.url, expires_at: new Date(d.expiresAt) } : {})
+      }).execute()
     }
   }
 }
@@ -199,12 +195,32 @@ t.test('applyLinkEvents should fold a link\'s events in a batch as its rules say
   const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((x) => linkEvents(`lnk_rules_${x}_${Date.now().toString(36)}`, at))
   const requestedD = d!.requested!()
   await run(applyLinkEvents, [[requestedD]])
-  const batch = [c!.issued!(), a!.requested!(), a!.issued!(), b!.requested!(), b!['issue-failed']!(), b!.issued!(), d!.sent!(), d!.canceled!()]
+  const requestedB = b!.requested!()
+  const refusedB = event('payment-link.issue-failed', { linkId: (requestedB.data as any).linkId, merchantId: 'mer_readmodel', reason: 'refused', retryable: false }, at())
+  const batch = [c!.issued!(), a!.requested!(), a!.issued!(), requestedB, refusedB, b!.issued!(), d!.sent!(), d!.canceled!()]
   const issuedA = batch[2]!
   await run(applyLinkEvents, [batch, batch])
   const rows = await links.selectFrom('li_links').selectAll().orderBy('link_id').execute()
   t.equal(rows.length, 3, 'an issued event of a link never requested makes no row')
   t.match(rows[0], { status: 'issued', payment_intent_id: (issuedA.data as any).paymentIntentId, url: (issuedA.data as any).url, last_position: issuedA.position })
-  t.match(rows[1], { status: 'failed', payment_intent_id: null, url: null, last_position: batch[4]!.position }, 'issued after issue-failed does not apply')
+  t.match(rows[1], { status: 'failed', payment_intent_id: null, url: null, last_position: batch[4]!.position }, 'issued after a (non-retryable) issue-failed does not apply')
   t.match(rows[2], { status: 'canceled', email_sent_at: new Date(at()), last_position: batch[7]!.position, created_at: new Date(requestedD.occurredAt) })
+})
+
+t.test('applyLinkEvents should follow the contracts\' rule on late cancels and retryable failures', async (t) => {
+  await sql`TRUNCATE li_links`.execute(db)
+  const at = (): string => '2026-03-02T10:00:00.000Z'
+  const [p, r] = ['p', 'r'].map((x) => linkEvents(`lnk_late_${x}_${Date.now().toString(36)}`, at))
+  const requestedP = p!.requested!()
+  const linkP = (requestedP.data as any).linkId
+  const issuedP = p!.issued!()
+  const paid = event('payment-link.status-changed', { linkId: linkP, paymentIntentId: 'pi_sandbox_latecancel01', from: 'issued', to: 'paid', dojoStatus: 'Captured', amount: { value: 100, currencyCode: 'GBP' }, capturedAmount: 100, refundedAmount: 0, source: 'webhook', observedAt: at() }, at())
+  const requestedR = r!.requested!()
+  const linkR = (requestedR.data as any).linkId
+  const retryable = event('payment-link.issue-failed', { linkId: linkR, merchantId: 'mer_readmodel', reason: 'timeout', retryable: true }, at())
+  // Split so that the late cancel meets a stored row alone: the single-change SQL path.
+  await run(applyLinkEvents, [[requestedP, issuedP, paid, requestedR, retryable], [p!.canceled!()]])
+  const rows = await links.selectFrom('li_links').select(['link_id', 'status', 'last_position']).orderBy('link_id').execute()
+  t.same(rows.find((row) => row.link_id === linkP), { link_id: linkP, status: 'paid', last_position: paid.position }, 'a cancel after paid is late: no change')
+  t.same(rows.find((row) => row.link_id === linkR), { link_id: linkR, status: 'requested', last_position: requestedR.position }, 'a retryable failure leaves the link requested')
 })

@@ -1,0 +1,111 @@
+import { linkStatusAfter, PaymentLinkCanceled, paymentLinkStream, type Customer, type Money, type NewEvent } from '@paylinks/contracts'
+import { checkoutUrlFor } from '@paylinks/dojo-client'
+import type { Merchant } from '@paylinks/merchants'
+import { LinkErrorCodes, linkError } from '../errors.js'
+import { registry, type IssuerLinkState } from '../link.js'
+import type { IntentOutcome } from './dojo-intent.js'
+
+// Pure decisions: the state a command decided on in, the events to publish out (none when the
+// command is already done). handleCommand calls them again on the reloaded state after a lost race.
+
+export const PRODUCER = 'link-issuer'
+
+export interface LinkRequest {
+  merchant: Merchant
+  reference: string
+  amount: Money
+  description?: string
+  customer?: Customer
+  expiresAt?: string
+  redirectUrl?: string
+  metadata?: Record<string, string>
+  sendEmail: boolean
+  source: 'api' | 'order'
+  orderId?: string
+  /** Same value on every retry of one request (idempotency key, order id): its replays find their link. */
+  causationId: string
+  correlationId: string
+}
+
+/** The metadata of the events decided on a link: traced back to the request that asked for it. */
+export function metadataOf (state: Pick<IssuerLinkState, 'correlationId' | 'requestedBy'>): NewEvent['metadata'] {
+  return { correlationId: state.correlationId, causationId: state.requestedBy, producer: PRODUCER }
+}
+
+/**
+ * Request the link: `requested` for a new reference; nothing when the link is this request's own
+ * (a replay); LINK_REFERENCE_TAKEN when another request holds the reference.
+ */
+export function decideRequest (state: IssuerLinkState | undefined, input: LinkRequest, linkId: string, now = new Date()): NewEvent[] {
+  if (state !== undefined) {
+    if (state.requestedBy !== input.causationId) {
+      throw linkError(LinkErrorCodes.referenceTaken, 409, `Reference '${input.reference}' is already used by link ${linkId}.`, { linkId, reference: input.reference })
+    }
+    return []
+  }
+  const expiresAt = input.expiresAt ?? new Date(now.getTime() + input.merchant.linkExpiryHours * 3_600_000).toISOString()
+  const redirectUrl = input.redirectUrl ?? input.merchant.defaultRedirectUrl ?? undefined
+  return [registry.create('payment-link.requested', {
+    linkId,
+    merchantId: input.merchant.id,
+    reference: input.reference,
+    amount: input.amount,
+    ...(input.description === undefined ? {} : { description: input.description }),
+    ...(input.customer === undefined ? {} : { customer: input.customer }),
+    expiresAt: new Date(expiresAt).toISOString(),
+    ...(redirectUrl === undefined ? {} : { redirectUrl }),
+    ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+    sendEmail: input.sendEmail,
+    source: input.source,
+    ...(input.orderId === undefined ? {} : { orderId: input.orderId })
+  }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: input.correlationId, causationId: input.causationId, producer: PRODUCER } })]
+}
+
+/**
+ * Record what Dojo made of the create: `issued` with the checkout URL, or a definite refusal as
+ * a non-retryable `issue-failed`; nothing when the link is no longer requested (another holder
+ * recorded its outcome first).
+ */
+export function decideOutcome (state: IssuerLinkState | undefined, outcome: IntentOutcome, dojoBaseUrl: string): NewEvent[] {
+  if (state?.status !== 'requested') return []
+  const streamId = paymentLinkStream(state.linkId)
+  if ('refused' in outcome) {
+    return [registry.create('payment-link.issue-failed', {
+      linkId: state.linkId, merchantId: state.merchantId, reason: outcome.refused.reason, code: outcome.refused.code, retryable: false
+    }, { streamId, metadata: metadataOf(state) })]
+  }
+  const { intent } = outcome
+  return [registry.create('payment-link.issued', {
+    linkId: state.linkId,
+    merchantId: state.merchantId,
+    paymentIntentId: intent.id,
+    url: checkoutUrlFor(dojoBaseUrl, intent),
+    expiresAt: typeof intent.expireAt === 'string' && !Number.isNaN(Date.parse(intent.expireAt)) ? new Date(intent.expireAt).toISOString() : state.expiresAt
+  }, { streamId, metadata: metadataOf(state) })]
+}
+
+/** Record that the link was e-mailed; nothing when a `sent` is recorded already. */
+export function decideSent (state: IssuerLinkState | undefined, messageId: string): NewEvent[] {
+  if (state === undefined || state.emailSentAt !== undefined) return []
+  return [registry.create('payment-link.sent', {
+    linkId: state.linkId, channel: 'email', ...(messageId === '' ? {} : { messageId: messageId.slice(0, 300) })
+  }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
+}
+
+/** True when the contracts' rule lets a `canceled` move the link now. */
+export function isCancelable (state: Pick<IssuerLinkState, 'status'>): boolean {
+  return linkStatusAfter(state.status, { type: PaymentLinkCanceled.type, data: {} }) === 'canceled' && state.status !== 'canceled'
+}
+
+/**
+ * Record the merchant's cancel (Dojo has canceled the intent): nothing when it is canceled
+ * already; LINK_NOT_CANCELABLE when the link moved past cancelling meanwhile (paid, say).
+ */
+export function decideCancel (state: IssuerLinkState | undefined, linkId: string, reason?: string): NewEvent[] {
+  if (state === undefined) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
+  if (state.status === 'canceled') return []
+  if (!isCancelable(state)) {
+    throw linkError(LinkErrorCodes.notCancelable, 409, `Link ${linkId} is ${state.status}; only an issued, unpaid link can be canceled.`, { linkId, status: state.status })
+  }
+  return [registry.create('payment-link.canceled', { linkId, ...(reason === undefined ? {} : { reason }) }, { streamId: paymentLinkStream(linkId), metadata: metadataOf(state) })]
+}

@@ -1,0 +1,61 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
+import { LinkErrorCodes, linkError } from '../errors.js'
+import { dojoReferenceFor, type IssuerLinkState } from '../link.js'
+
+/** What Dojo made of a create: the intent (new or found), or a definite refusal. */
+export type IntentOutcome = { intent: PaymentIntent } | { refused: { reason: string, code: string } }
+
+/** The oldest intent Dojo holds for the link's reference, if any. */
+export async function findIntent (client: DojoClient, state: IssuerLinkState): Promise<PaymentIntent | undefined> {
+  const found = await client.findPaymentIntentsByReference(dojoReferenceFor(state.reference, state.linkId), {
+    createdFrom: new Date(new Date(state.createdAt).getTime() - 5 * 60_000)
+  })
+  return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]
+}
+
+/**
+ * Create the link's intent, never twice: when an attempt's outcome is unknown (timeout, 5xx,
+ * reset), look it up by its reference before trying again; `lookFirst` when an earlier holder
+ * may have created it. After the bounded attempts, LINK_DOJO_UNAVAILABLE (the link stays requested).
+ */
+export async function createIntentOnce (
+  client: DojoClient,
+  state: IssuerLinkState,
+  options: { lookFirst: boolean, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
+): Promise<IntentOutcome> {
+  if (options.lookFirst) {
+    const intent = await findIntent(client, state)
+    if (intent !== undefined) return { intent }
+  }
+  const request = {
+    amount: state.amount,
+    reference: dojoReferenceFor(state.reference, state.linkId),
+    ...(state.description === undefined ? {} : { description: state.description }),
+    ...(state.customer?.email === undefined && state.customer?.phone === undefined
+      ? {}
+      : { customer: { ...(state.customer.email === undefined ? {} : { emailAddress: state.customer.email }), ...(state.customer.phone === undefined ? {} : { phoneNumber: state.customer.phone }) } }),
+    expireAt: state.expiresAt,
+    config: {
+      redirectUrl: `${options.publicUrl}/links/${state.linkId}/result`,
+      ...(state.description === undefined ? {} : { title: state.description.slice(0, 100) })
+    },
+    metadata: { ...state.metadata, paylinksLinkId: state.linkId },
+    paymentSource: 'payment-links'
+  }
+  const attempts = 3
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { intent: await client.createPaymentIntent(request) }
+    } catch (error) {
+      if (isDojoRefusal(error)) {
+        return { refused: { reason: `Dojo refused the payment intent: ${error.message}`.slice(0, 2000), code: error.code } }
+      }
+      options.log.warn({ err: error, linkId: state.linkId, attempt }, 'Dojo create failed; looking the intent up by reference')
+      const intent = await findIntent(client, state)
+      if (intent !== undefined) return { intent }
+      if (attempt >= attempts) throw linkError(LinkErrorCodes.dojoUnavailable, 503, 'Dojo did not answer; the link stays requested and is resumed on retry (same Idempotency-Key) or by the recovery sweep.', { linkId: state.linkId }, error)
+      await sleep(100 * 2 ** attempt * (1 + Math.random()))
+    }
+  }
+}

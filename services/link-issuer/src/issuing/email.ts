@@ -1,0 +1,35 @@
+import type { MerchantDirectory } from '../dojo.js'
+import type { IssuerLinkState } from '../link.js'
+import type { Mailer } from '../mailer.js'
+
+/** True when the link should be e-mailed now: issued, asked for, not sent yet, and we can. */
+export function needsEmail (state: IssuerLinkState, mailer: Mailer | undefined): boolean {
+  return state.status === 'issued' && state.sendEmail && state.emailSentAt === undefined && mailer !== undefined &&
+    state.customer?.email !== undefined && state.url !== undefined
+}
+
+/**
+ * E-mail the link to its customer; the SMTP message id, or undefined when it was not sent (the
+ * recovery sweep tries again). Recording `sent` is a decision of its own.
+ */
+export async function emailLink (
+  state: IssuerLinkState,
+  options: { mailer: Mailer, merchants: MerchantDirectory, log: { warn: (obj: object, msg: string) => void } }
+): Promise<string | undefined> {
+  const merchant = await options.merchants.get(state.merchantId)
+  try {
+    return await options.mailer.sendLink({
+      to: state.customer!.email!,
+      ...(state.customer?.name === undefined ? {} : { name: state.customer.name }),
+      merchantName: merchant?.name ?? 'The merchant',
+      url: state.url!,
+      amount: state.amount,
+      reference: state.reference,
+      ...(state.description === undefined ? {} : { description: state.description }),
+      expiresAt: state.expiresAt
+    })
+  } catch (error) {
+    options.log.warn({ err: error, linkId: state.linkId }, 'link e-mail not sent; the recovery sweep tries again')
+    return undefined
+  }
+}
