@@ -163,6 +163,23 @@ export function linkStatusAfter (status: LinkStatus | undefined, event: { type: 
   }
 }
 
+/** Every link status. */
+export const LINK_STATUSES: readonly LinkStatus[] = Object.keys(LINK_STATUS_MOVES) as LinkStatus[]
+
+/**
+ * `linkStatusAfter` for one event as data: the statuses of a link it moves, and where to. For a
+ * table that applies an event without reading the row first: `status = moves ->> status`, where
+ * `status` is one of the keys (a status that is not a key stays as it is).
+ */
+export function linkStatusMoves (event: { type: string, data: Record<string, unknown> }): Partial<Record<LinkStatus, LinkStatus>> {
+  const moves: Partial<Record<LinkStatus, LinkStatus>> = {}
+  for (const status of LINK_STATUSES) {
+    const after = linkStatusAfter(status, event)
+    if (after !== undefined && after !== status) moves[status] = after
+  }
+  return moves
+}
+
 /** Fold a link's events (in stream order) into its status; undefined for an empty history. */
 export function foldLinkStatus (events: ReadonlyArray<{ type: string, data: Record<string, unknown> }>): LinkStatus | undefined {
   return events.reduce<LinkStatus | undefined>(linkStatusAfter, undefined)

@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import {
-  isEvent, LinkStatusSchema, linkStatusAfter, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
+  isEvent, linkStatusMoves, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
   type LinkStatus, type RecordedEvent, type RecordedEventOf
 } from '@paylinks/contracts'
 import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
@@ -19,12 +19,12 @@ interface Columns {
   updated_at: string
 }
 
-type Moves = Partial<Record<LinkStatus, LinkStatus>>
+type Moves = ReturnType<typeof linkStatusMoves>
 
 /**
  * What one event does to its link's row. It applies while the row's last_position is below
  * `position` (a replayed event changes nothing) and either `always` or the row's status is one
- * `moves` moves: the contracts' `linkStatusAfter` for every status, so the SQL guard of a single
+ * `moves` moves: the contracts' `linkStatusMoves` (the status rule as data), so the SQL guard of a single
  * change and the in-memory fold of several follow the one rule. A run of changes of one row
  * folds into one change with `always` and the resulting status.
  */
@@ -35,8 +35,6 @@ interface Change {
   always: boolean
   set: Columns
 }
-
-const STATUSES = LinkStatusSchema.anyOf.map((s) => s.const)
 
 interface LinkInBatch {
   /** The row of the link's first `requested` event in the batch. */
@@ -73,12 +71,8 @@ function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Inser
 }
 
 function changeOf (event: RecordedEvent): Change | undefined {
-  const moves: Moves = {}
-  let moving = false
-  for (const status of STATUSES) {
-    const after = linkStatusAfter(status, event)
-    if (after !== undefined && after !== status) { moves[status] = after; moving = true }
-  }
+  const moves = linkStatusMoves(event)
+  const moving = Object.keys(moves).length > 0
   const always = isEvent(event, PaymentLinkSent)
   // A retryable failure, say: no row it could change.
   if (!moving && !always) return undefined

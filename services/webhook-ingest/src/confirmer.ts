@@ -1,13 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
-import { paymentLinkStream, type EventRegistry, type NewEvent } from '@paylinks/contracts'
+import { CommandErrorCodes, handleCommand } from '@paylinks/commands'
+import { forwardPath, paymentLinkStream, type EventRegistry, type LinkStatus } from '@paylinks/contracts'
 import type { DojoClient } from '@paylinks/dojo-client'
 import type { EventStore } from '@paylinks/event-store'
-import { MessagingErrorCodes, type EventPublisher } from '@paylinks/messaging'
+import type { EventPublisher } from '@paylinks/messaging'
 import { scrubSecrets } from '@paylinks/service-kit'
 import { IngestError, IngestErrorCodes } from './errors.js'
 import { statusChangeEventId } from './ids.js'
-import { capturedAmountOf, foldLink, forwardPath, linkStatusFor } from './status.js'
+import { capturedAmountOf, evolveIngestLink, linkStatusFor } from './status.js'
 import type { ConfirmationsTable, Tables } from './tables.js'
 
 export type Confirmation = Selectable<ConfirmationsTable>
@@ -81,54 +81,56 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     // The webhook has no amount and is not trusted alone: Dojo's current view decides.
     const intent = await dojo.getPaymentIntent(row.payment_intent_id, { returnCanceled: true })
     const streamId = paymentLinkStream(link.link_id)
-    for (let race = 0; ; race++) {
-      const events = await store.readStream(streamId)
-      const state = foldLink(link.link_id, events)
-      const now = new Date()
-      const path = forwardPath(state.status, linkStatusFor(intent, now))
-      if (path.length === 0) return { moves: [], dojoStatus: intent.status }
-      const correlationId = events.find((e) => e.type === 'payment-link.issued')?.metadata.correlationId ?? `link:${link.link_id}`
-      const captured = capturedAmountOf(intent)
-      let from = state.status
-      const changes: NewEvent[] = path.map((to, i) => {
-        const last = i === path.length - 1
-        const event = registry.create('payment-link.status-changed', {
-          linkId: link.link_id,
-          paymentIntentId: intent.id,
-          from,
-          to,
-          dojoStatus: intent.status,
-          amount: { value: intent.amount.value, currencyCode: intent.amount.currencyCode },
-          capturedAmount: to === 'authorized' ? 0 : captured,
-          // A move on the way (paid, before refunded) is reported as it was: nothing refunded yet.
-          refundedAmount: last ? intent.refundedAmount ?? 0 : 0,
-          source: row.source,
-          observedAt: now.toISOString()
-        }, {
-          streamId,
-          id: statusChangeEventId(link.link_id, from, to),
-          occurredAt: now,
-          metadata: { correlationId, producer: 'webhook-ingest', ...(row.cause_event_id === null ? {} : { causationId: row.cause_event_id }) }
-        })
-        from = to
-        return event
-      })
-      try {
-        await publisher.publish(changes, { expectedLastSubjectSequence: state.lastPosition })
-        log.info({ linkId: link.link_id, paymentIntentId: intent.id, moves: path, source: row.source }, 'status changed')
-        return { moves: path, dojoStatus: intent.status }
-      } catch (error) {
-        // Someone published on the link since we read it (often our own recorder is just behind):
-        // read again and decide again.
-        if ((error as { code?: string }).code !== MessagingErrorCodes.concurrency || race >= MAX_RACES) {
-          if ((error as { code?: string }).code === MessagingErrorCodes.concurrency) {
-            throw new IngestError(IngestErrorCodes.contended, `link ${link.link_id} kept moving while deciding`, { cause: error })
-          }
-          throw error
+    let moves: LinkStatus[] = []
+    try {
+      await handleCommand({
+        store,
+        publisher,
+        streamId,
+        initialState: () => undefined,
+        evolve: evolveIngestLink,
+        // Often our own recorder is just behind the last move: read again and decide again.
+        retry: { retries: MAX_RACES, minDelayMs: 10, maxDelayMs: 200 },
+        decide: (state) => {
+          if (state === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `link ${link.link_id} has no recorded request`)
+          const now = new Date()
+          moves = forwardPath(state.status, linkStatusFor(intent, now))
+          const correlationId = state.issueCorrelationId ?? `link:${link.link_id}`
+          const captured = capturedAmountOf(intent)
+          let from = state.status
+          return moves.map((to, i) => {
+            const last = i === moves.length - 1
+            const event = registry.create('payment-link.status-changed', {
+              linkId: link.link_id,
+              paymentIntentId: intent.id,
+              from,
+              to,
+              dojoStatus: intent.status,
+              amount: { value: intent.amount.value, currencyCode: intent.amount.currencyCode },
+              capturedAmount: to === 'authorized' ? 0 : captured,
+              // A move on the way (paid, before refunded) is reported as it was: nothing refunded yet.
+              refundedAmount: last ? intent.refundedAmount ?? 0 : 0,
+              source: row.source,
+              observedAt: now.toISOString()
+            }, {
+              streamId,
+              id: statusChangeEventId(link.link_id, from, to),
+              occurredAt: now,
+              metadata: { correlationId, producer: 'webhook-ingest', ...(row.cause_event_id === null ? {} : { causationId: row.cause_event_id }) }
+            })
+            from = to
+            return event
+          })
         }
-        await sleep(10 + Math.random() * 20 * Math.min(race + 1, 10))
+      })
+    } catch (error) {
+      if ((error as { code?: string }).code === CommandErrorCodes.contended) {
+        throw new IngestError(IngestErrorCodes.contended, `link ${link.link_id} kept moving while deciding`, { cause: error })
       }
+      throw error
     }
+    if (moves.length > 0) log.info({ linkId: link.link_id, paymentIntentId: intent.id, moves, source: row.source }, 'status changed')
+    return { moves, dojoStatus: intent.status }
   }
 
   /**

@@ -1,4 +1,5 @@
 export { default as app, type AppOptions, type WebhookIngest } from './app.js'
 export { IngestConfigSchema, type IngestConfig } from './config.js'
 export { IngestError, IngestErrorCodes, type IngestErrorCode } from './errors.js'
-export { forwardPath, linkStatusFor, SETTLED_STATUSES } from './status.js'
+export { forwardPath } from '@paylinks/contracts'
+export { linkStatusFor, SETTLED_STATUSES } from './status.js'

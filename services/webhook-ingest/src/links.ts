@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
-import type { LinkStatus, RecordedEvent } from '@paylinks/contracts'
+import { linkStatusMoves, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
 import { SETTLED_STATUSES } from './status.js'
 import type { Tables } from './tables.js'
 
@@ -64,15 +64,18 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
   }
   if (issued.length > 0) await trx.insertInto('wi_links').values(issued).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
   for (const event of moves) {
-    const data = event.data as Record<string, any>
-    const to: LinkStatus = event.type === 'payment-link.canceled' ? 'canceled' : data.to
+    // The contracts' status rule: a late or reordered move (a cancel after paid) changes nothing.
+    const next = linkStatusMoves(event)
+    const from = Object.keys(next) as LinkStatus[]
+    if (from.length === 0) continue
+    const to = sql<LinkStatus>`(${JSON.stringify(next)}::jsonb ->> status)`
     await trx.updateTable('wi_links').set({
       status: to,
-      settled: SETTLED_STATUSES.has(to),
+      settled: sql<boolean>`(${JSON.stringify(next)}::jsonb ->> status) = ANY(${[...SETTLED_STATUSES]}::text[])`,
       changed_at: new Date(event.occurredAt),
       checks: 0,
       next_check_at: sql<Date>`now() + ${quiet}`
-    }).where('link_id', '=', data.linkId).execute()
+    }).where('link_id', '=', (event.data as { linkId: string }).linkId).where('status', 'in', from).execute()
   }
   if (deliveries.length > 0) await trx.insertInto('wi_confirmations').values(deliveries).onConflict((oc) => oc.column('key').doNothing()).execute()
 }

@@ -1,4 +1,4 @@
-import { LINK_STATUS_MOVES, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
+import { evolveLink, isEvent, PaymentLinkIssued, type LinkState, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
 import type { PaymentIntent } from '@paylinks/dojo-client'
 
 /** Statuses after which the reconciler stops asking Dojo (the payment is recorded, or never will be). */
@@ -24,62 +24,18 @@ export function linkStatusFor (intent: PaymentIntent, now: Date): LinkStatus {
 }
 
 /**
- * The forward moves that take a link from `from` to `to`, shortest first: `issued` → `refunded`
- * is `paid` then `refunded` (the webhook of the capture was lost). Empty when `to` is not ahead
- * of `from`: a late or reordered report, which never moves a link back.
+ * A link as a confirmation decides on it: the contracts' state (status by the one rule, the
+ * position of the last event) plus the correlation id of its issue, which its status changes carry.
  */
-export function forwardPath (from: LinkStatus, to: LinkStatus): LinkStatus[] {
-  if (from === to) return []
-  const previous = new Map<LinkStatus, LinkStatus>()
-  const queue: LinkStatus[] = [from]
-  while (queue.length > 0) {
-    const at = queue.shift()!
-    for (const next of LINK_STATUS_MOVES[at]) {
-      if (next === from || previous.has(next)) continue
-      previous.set(next, at)
-      if (next === to) {
-        const path: LinkStatus[] = [to]
-        let step = at
-        while (step !== from) { path.unshift(step); step = previous.get(step)! }
-        return path
-      }
-      queue.push(next)
-    }
-  }
-  return []
+export interface IngestLinkState extends LinkState {
+  issueCorrelationId?: string
 }
 
-export interface LinkState {
-  linkId: string
-  merchantId: string | undefined
-  paymentIntentId: string | undefined
-  status: LinkStatus
-  /** Position of the stream's last event: the expected last subject sequence of a decision. */
-  lastPosition: number
-}
-
-/** Fold a link's recorded events into what a confirmation decides on. */
-export function foldLink (linkId: string, events: RecordedEvent[]): LinkState {
-  const state: LinkState = { linkId, merchantId: undefined, paymentIntentId: undefined, status: 'requested', lastPosition: 0 }
-  const moveTo = (to: LinkStatus): void => { if (LINK_STATUS_MOVES[state.status].includes(to)) state.status = to }
-  for (const event of events) {
-    state.lastPosition = event.position
-    const data = event.data
-    switch (event.type) {
-      case 'payment-link.requested':
-        state.merchantId = data.merchantId as string
-        break
-      case 'payment-link.issued':
-        state.merchantId = data.merchantId as string
-        state.paymentIntentId = data.paymentIntentId as string
-        moveTo('issued')
-        break
-      case 'payment-link.issue-failed': moveTo('failed'); break
-      case 'payment-link.canceled': moveTo('canceled'); break
-      case 'payment-link.status-changed': moveTo(data.to as LinkStatus); break
-    }
-  }
-  return state
+/** Apply one recorded event: the contracts' `evolveLink`, plus the issue's correlation id. */
+export function evolveIngestLink (state: IngestLinkState | undefined, event: RecordedEvent): IngestLinkState | undefined {
+  const next: IngestLinkState | undefined = evolveLink(state, event)
+  if (next === undefined || next.issueCorrelationId !== undefined || !isEvent(event, PaymentLinkIssued)) return next
+  return { ...next, issueCorrelationId: event.metadata.correlationId }
 }
 
 /** What Dojo says was captured: the captures if listed, else the whole amount once captured. */

@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { PaymentIntent } from '@paylinks/dojo-client'
 import { uuidV5, webhookEventId } from '../src/ids.js'
-import { capturedAmountOf, forwardPath, linkStatusFor } from '../src/status.js'
+import { forwardPath } from '@paylinks/contracts'
+import { capturedAmountOf, linkStatusFor } from '../src/status.js'
 
 const intent = (status: PaymentIntent['status'], extra: Partial<PaymentIntent> = {}): PaymentIntent =>
   ({ id: 'pi_sandbox_abcdefghijklmnopqrstuv', status, amount: { value: 1000, currencyCode: 'GBP' }, createdAt: new Date().toISOString(), ...extra })
