@@ -1,0 +1,140 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { sql } from 'kysely'
+import {
+  createEventRegistry, domainEvents, foldLink, foldLinkStatus, LINK_STATUSES, paymentLinkStream, type LinkStatus, type RecordedEvent
+} from '@paylinks/contracts'
+import { createDatabase, type Executor } from '@paylinks/event-store'
+import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
+import { onTeardown } from '@paylinks/test-kit'
+import { evolveIssuerLink, foldLink as foldIssuerLink } from '../services/link-issuer/src/link.js'
+import { applyLinkEvents } from '../services/link-issuer/src/read-model.js'
+import { evolveIngestLink, type IngestLinkState } from '../services/webhook-ingest/src/status.js'
+import { payments } from '../services/projector/src/projections/payments.js'
+
+// Every service's view of a link's status, for random histories (sensible and nonsense orders):
+// they must all agree with the contracts' fold, since they all fold with linkStatusAfter.
+
+const registry = createEventRegistry(domainEvents)
+const { url } = await createMigratedTestDatabase(t)
+const db = createDatabase({ connectionString: url, max: 2 }) as unknown as Executor
+onTeardown(t, () => db.destroy())
+const projectorTable = (table: string): string => `projections.${table}_prop`
+await sql.raw(payments.createTables(projectorTable)).execute(db)
+
+type Kind =
+  | { kind: 'requested' } | { kind: 'issued' } | { kind: 'issue-failed', retryable: boolean } | { kind: 'sent' }
+  | { kind: 'canceled' } | { kind: 'webhook-received' } | { kind: 'status-changed', from: LinkStatus, to: LinkStatus }
+
+const status = fc.constantFrom(...LINK_STATUSES)
+const kind: fc.Arbitrary<Kind> = fc.oneof(
+  fc.constant({ kind: 'requested' as const }),
+  fc.constant({ kind: 'issued' as const }),
+  fc.boolean().map((retryable) => ({ kind: 'issue-failed' as const, retryable })),
+  fc.constant({ kind: 'sent' as const }),
+  fc.constant({ kind: 'canceled' as const }),
+  fc.constant({ kind: 'webhook-received' as const }),
+  fc.record({ from: status, to: status }).map((m) => ({ kind: 'status-changed' as const, ...m }))
+)
+// Mostly histories that start with the request, some that never had one.
+const story = fc.tuple(fc.boolean(), fc.boolean(), fc.array(kind, { maxLength: 10 }))
+  .map(([requestedFirst, alsoSensible, rest]) => requestedFirst || alsoSensible ? [{ kind: 'requested' as const }, ...rest] : rest)
+const scenario = fc.record({
+  stories: fc.array(story, { minLength: 1, maxLength: 4 }),
+  // Which link each next event comes from (interleaving), and where batches end.
+  order: fc.array(fc.nat(), { maxLength: 60 }),
+  cuts: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 20 })
+})
+
+let position = 0
+let run = 0
+
+function eventOf (linkId: string, k: Kind, occurredAt: string, streamVersion: number): RecordedEvent {
+  const merchantId = 'mer_property'
+  const pi = `pi_sandbox_${linkId.slice(4, 20)}`
+  const data: Record<string, unknown> = (() => {
+    switch (k.kind) {
+      case 'requested': return { linkId, merchantId, reference: `ref-${linkId}`, amount: { value: 1234, currencyCode: 'GBP' }, expiresAt: '2027-01-01T00:00:00.000Z', sendEmail: true, source: 'api' }
+      case 'issued': return { linkId, merchantId, paymentIntentId: pi, url: `https://pay.example/checkout/${pi}`, expiresAt: '2027-01-01T00:00:00.000Z' }
+      case 'issue-failed': return { linkId, merchantId, reason: 'refused', retryable: k.retryable }
+      case 'sent': return { linkId, channel: 'email' }
+      case 'canceled': return { linkId }
+      case 'webhook-received': return { linkId, paymentIntentId: pi, dojoEventId: `evt_${position}`, event: 'payment_intent.status_updated', paymentStatus: 'Captured', receivedAt: occurredAt }
+      case 'status-changed': return { linkId, paymentIntentId: pi, from: k.from, to: k.to, dojoStatus: 'Captured', amount: { value: 1234, currencyCode: 'GBP' }, capturedAmount: 1234, refundedAmount: 0, source: 'webhook', observedAt: occurredAt }
+    }
+  })()
+  const created = registry.create(`payment-link.${k.kind}`, data as never, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'property' }, occurredAt: new Date(occurredAt) })
+  return { ...created, position: ++position, streamVersion, recordedAt: occurredAt }
+}
+
+/** The log: the stories' events interleaved as `order` says, with increasing positions. */
+function logOf (stories: Kind[][], order: number[]): { linkIds: string[], events: RecordedEvent[] } {
+  run++
+  const linkIds = stories.map((_, i) => `lnk_prop${run}x${i}${Math.random().toString(36).slice(2, 8)}`)
+  const queues = stories.map((s) => [...s])
+  const versions = stories.map(() => 0)
+  const events: RecordedEvent[] = []
+  let turn = 0
+  while (queues.some((q) => q.length > 0)) {
+    const open = queues.map((q, i) => (q.length > 0 ? i : -1)).filter((i) => i >= 0)
+    const i = open[(order[turn++] ?? 0) % open.length]!
+    const occurredAt = new Date(Date.UTC(2026, 5, 1) + position * 1000).toISOString()
+    events.push(eventOf(linkIds[i]!, queues[i]!.shift()!, occurredAt, ++versions[i]!))
+  }
+  return { linkIds, events }
+}
+
+function batchesOf<T> (items: T[], cuts: number[]): T[][] {
+  const batches: T[][] = []
+  for (let i = 0, c = 0; i < items.length; c++) {
+    const size = cuts[c] ?? items.length
+    batches.push(items.slice(i, i + size))
+    i += size
+  }
+  return batches
+}
+
+async function applyInBatches (batches: RecordedEvent[][], apply: (trx: Executor, batch: RecordedEvent[]) => Promise<void>): Promise<void> {
+  for (const batch of batches) await db.transaction().execute(async (trx) => { await apply(trx, batch) })
+}
+
+async function statusesIn (table: string, linkIds: string[]): Promise<Map<string, string>> {
+  const { rows } = await sql<{ link_id: string, status: string }>`SELECT link_id, status FROM ${sql.raw(table)} WHERE link_id = ANY(${linkIds})`.execute(db)
+  return new Map(rows.map((r) => [r.link_id, r.status]))
+}
+
+t.test('every service\'s fold should agree with the contracts\' linkStatusAfter on random histories', async (t) => {
+  let compared = 0
+  let requestedLinks = 0
+  await fc.assert(fc.asyncProperty(scenario, async ({ stories, order, cuts }) => {
+    const { linkIds, events } = logOf(stories, order)
+    const batches = batchesOf(events, cuts)
+    // Each reader gets the types it subscribes to, in the same batches.
+    await applyInBatches(batches.map((b) => b.filter((e) => e.type !== 'payment-link.webhook-received')), applyLinkEvents)
+    await applyInBatches(batches.map((b) => b.filter((e) => payments.types.includes(e.type))), async (trx, batch) => { await payments.apply(trx, batch, projectorTable) })
+    const readModel = await statusesIn('li_links', linkIds)
+    const projector = await statusesIn(projectorTable('links'), linkIds)
+
+    for (const linkId of linkIds) {
+      const history = events.filter((e) => (e.data as { linkId: string }).linkId === linkId)
+      const expected = foldLinkStatus(history)
+      const views = {
+        'contracts foldLink': foldLink(history)?.status,
+        'link-issuer foldLink': foldIssuerLink(history)?.status,
+        'link-issuer evolveIssuerLink': history.reduce(evolveIssuerLink, undefined)?.status,
+        'webhook-ingest evolveIngestLink': history.reduce<IngestLinkState | undefined>(evolveIngestLink, undefined)?.status,
+        'link-issuer read model (li_links)': readModel.get(linkId),
+        'projector payments (links)': projector.get(linkId)
+      }
+      for (const [view, actual] of Object.entries(views)) {
+        if (actual !== expected) {
+          throw new Error(`${view} says ${String(actual)}, linkStatusAfter says ${String(expected)} for ${history.map((e) => e.type.slice(13) + (e.type.endsWith('status-changed') ? `:${String(e.data.to)}` : e.type.endsWith('failed') ? `:${String(e.data.retryable)}` : '')).join(', ')}`)
+        }
+      }
+      compared++
+      if (expected !== undefined) requestedLinks++
+    }
+  }), { numRuns: 80 })
+  t.ok(compared > 80, `${compared} links compared`)
+  t.ok(requestedLinks > 40, `${requestedLinks} of them requested`)
+})
