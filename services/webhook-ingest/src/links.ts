@@ -1,5 +1,8 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
-import { linkStatusMoves, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
+import {
+  isEvent, linkStatusMoves, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkStatusChanged, PaymentLinkWebhookReceived,
+  type LinkStatus, type RecordedEvent
+} from '@paylinks/contracts'
 import { SETTLED_STATUSES } from './status.js'
 import type { Tables } from './tables.js'
 
@@ -29,37 +32,31 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
   const deliveries: Array<Insertable<Tables['wi_confirmations']>> = []
   const moves: RecordedEvent[] = []
   for (const event of events) {
-    const data = event.data as Record<string, any>
-    switch (event.type) {
-      case 'payment-link.issued': {
-        const occurred = new Date(event.occurredAt)
-        const expires = new Date(data.expiresAt as string)
-        issued.push({
-          payment_intent_id: data.paymentIntentId,
-          link_id: data.linkId,
-          merchant_id: data.merchantId,
-          status: 'issued',
-          expires_at: expires,
-          changed_at: occurred,
-          // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
-          next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
-        })
-        break
-      }
-      case 'payment-link.status-changed':
-      case 'payment-link.canceled':
-        moves.push(event)
-        break
-      case 'payment-link.webhook-received':
-        deliveries.push({
-          key: event.id,
-          payment_intent_id: data.paymentIntentId,
-          source: 'webhook',
-          cause_event_id: event.id,
-          correlation_id: event.metadata.correlationId,
-          received_at: new Date(data.receivedAt as string)
-        })
-        break
+    if (isEvent(event, PaymentLinkIssued)) {
+      const data = event.data
+      const occurred = new Date(event.occurredAt)
+      const expires = new Date(data.expiresAt)
+      issued.push({
+        payment_intent_id: data.paymentIntentId,
+        link_id: data.linkId,
+        merchant_id: data.merchantId,
+        status: 'issued',
+        expires_at: expires,
+        changed_at: occurred,
+        // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
+        next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
+      })
+    } else if (isEvent(event, PaymentLinkStatusChanged) || isEvent(event, PaymentLinkCanceled)) {
+      moves.push(event)
+    } else if (isEvent(event, PaymentLinkWebhookReceived)) {
+      deliveries.push({
+        key: event.id,
+        payment_intent_id: event.data.paymentIntentId,
+        source: 'webhook',
+        cause_event_id: event.id,
+        correlation_id: event.metadata.correlationId,
+        received_at: new Date(event.data.receivedAt)
+      })
     }
   }
   if (issued.length > 0) await trx.insertInto('wi_links').values(issued).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
