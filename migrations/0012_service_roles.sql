@@ -30,8 +30,8 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 -- (Kysely reads these); applying a migration still needs the owner (MIGRATION_DATABASE_URL).
 GRANT SELECT ON kysely_migration, kysely_migration_lock TO paylinks_app, paylinks_recorder;
 
--- The raw log holds customers' e-mail, phone and names: analysts read the analytics views.
-REVOKE ALL ON es_events, es_dead_letters FROM paylinks_reader;
+-- The raw log holds customers' e-mail, phone and names: analysts read the analytics views only.
+REVOKE ALL ON es_events, es_dead_letters, es_checkpoints FROM paylinks_reader;
 
 -- The projector creates and drops its generations' tables and swaps the analytics views, so it
 -- owns them; the generations registry stays the owner's.
