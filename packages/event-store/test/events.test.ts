@@ -31,7 +31,7 @@ t.test('the events table should refuse UPDATE, DELETE and TRUNCATE, for superuse
   t.equal(await store.head(), 1, 'the event is still there')
 })
 
-t.test('the recorder role may insert but not change; the app role may only read; the reader role may not read the log', async (t) => {
+t.test('the store\'s group roles should let the recorder insert but not change, the app only read, and the reader not read the log', async (t) => {
   const store = await createStore(t)
   await store.db.connection().execute(async (conn) => {
     const insert = sql`INSERT INTO es_events (position, event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at) VALUES (1, gen_random_uuid(), 'a.b', 1, 'a.b', 1, '{}', '{}', now())`
