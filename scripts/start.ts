@@ -11,7 +11,7 @@ import pg from 'pg'
 import { Type } from '@sinclair/typebox'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { createDatabase, headPosition, migrateToLatest } from '@paylinks/event-store'
+import { createDatabase, DATABASE_ROLES, headPosition, migrateToLatest, setRolePasswords, type DatabaseRole } from '@paylinks/event-store'
 import { createApiKey, createMerchant, createSecretBox, getMerchant, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig } from '@paylinks/service-kit'
 
@@ -166,6 +166,35 @@ function secretsKeys (): string {
   return readFileSync(file, 'utf8').trim()
 }
 
+/**
+ * Each service's own database login (migration 0012). Passwords are generated once into
+ * .data/db-passwords.json and set at every start, so an embedded (password-auth) Postgres
+ * works as well as a trust-auth local one.
+ */
+const SERVICE_ROLES: Record<string, DatabaseRole> = {
+  'event-recorder': DATABASE_ROLES.eventRecorder,
+  'link-issuer': DATABASE_ROLES.linkIssuer,
+  'webhook-ingest': DATABASE_ROLES.webhookIngest,
+  projector: DATABASE_ROLES.projector
+}
+
+function rolePasswords (): Record<DatabaseRole, string> {
+  const file = join(dataDir, 'db-passwords.json')
+  const known = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<DatabaseRole, string>> : {}
+  const passwords = Object.fromEntries(Object.values(DATABASE_ROLES).map((role) => [role, known[role] ?? randomBytes(18).toString('base64url')])) as Record<DatabaseRole, string>
+  mkdirSync(dataDir, { recursive: true })
+  writeFileSync(file, JSON.stringify(passwords, null, 2), { mode: 0o600 })
+  return passwords
+}
+
+/** DATABASE_URL's server and database, logging in as `role`. */
+function roleUrl (databaseUrl: string, role: DatabaseRole, password: string): string {
+  const url = new URL(databaseUrl)
+  url.username = role
+  url.password = password
+  return url.toString()
+}
+
 /** A demo merchant wired to the sandbox (created once), and a fresh API key for this run. */
 async function demoMerchant (databaseUrl: string, keys: string): Promise<string> {
   const db = createDatabase<MerchantTables>({ connectionString: databaseUrl, max: 1 })
@@ -255,13 +284,15 @@ try {
   const databaseUrl = await ensurePostgres()
   await ensureNats()
   const db = createDatabase({ connectionString: databaseUrl, max: 1 })
-  const result = await migrateToLatest(db).finally(async () => { await db.destroy() })
+  const passwords = rolePasswords()
+  const result = await migrateToLatest(db).then(async (r) => { await setRolePasswords(db, passwords); return r }).finally(async () => { await db.destroy() })
+  const asRole = (role: DatabaseRole): string => roleUrl(databaseUrl, role, passwords[role])
   await checkLogContinuity(databaseUrl)
   say(`migrations: ${result.results?.length ? result.results.map((r) => r.migrationName).join(', ') : 'up to date'}`)
 
   const keys = secretsKeys()
-  const apiKey = await demoMerchant(databaseUrl, keys)
-  const shared = { DATABASE_URL: databaseUrl, NATS_URL: config.NATS_URL, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
+  const apiKey = await demoMerchant(asRole(DATABASE_ROLES.linkIssuer), keys)
+  const shared = { NATS_URL: config.NATS_URL, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
   const url = (port: number): string => `http://127.0.0.1:${port}`
   const sandbox: Service = { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
   const services: Service[] = [
@@ -273,7 +304,8 @@ try {
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
   startService(sandbox, shared)
   await waitReady(sandbox)
-  for (const service of services) startService(service, shared)
+  // Nothing but the migrations above runs as the owner: each service logs in as its own role.
+  for (const service of services) startService(service, { ...shared, DATABASE_URL: asRole(SERVICE_ROLES[service.name]!) })
   await Promise.all(services.map(waitReady))
   const link = await sampleLink(apiKey)
   say('everything is up:')
@@ -290,6 +322,7 @@ try {
     ${link}
 
   Postgres ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}   NATS ${config.NATS_URL}
+  Analysts' SQL (analytics views) as ${DATABASE_ROLES.analyst}, password in .data/db-passwords.json
   Ctrl-C stops everything.`)
 } catch (error) {
   console.error(`\n\x1b[31m[start] ${error instanceof Error ? error.message : String(error)}\x1b[0m\n`)

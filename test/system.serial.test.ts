@@ -7,10 +7,10 @@ import t from 'tap'
 import { chromium, type Page } from 'playwright-core'
 import { connect } from '@nats-io/transport-node'
 import { jetstream } from '@nats-io/jetstream'
-import { createDatabase } from '@paylinks/event-store'
+import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 // Without these flags Debian's chromium reaches for the network, which is closed here.
@@ -50,7 +50,6 @@ async function startSystem (t: TestContext): Promise<System> {
   const url = (port: number | undefined): string => `http://127.0.0.1:${port!}`
   const integrationPrefix = `sys${integration.durable.slice(-10)}`
   const shared = {
-    DATABASE_URL: databaseUrl,
     ...eventsStreamEnv(events),
     ORDERS_STREAM: orders.stream,
     ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
@@ -69,8 +68,10 @@ async function startSystem (t: TestContext): Promise<System> {
   const merchant = await createMerchant(db, createSecretBox([keys]), { name: 'Corner Café', dojoSecretKey: `sk_sandbox_${randomBytes(12).toString('hex')}`, dojoBaseUrl: url(sandboxPort) })
   const apiKey = (await createApiKey(db, { merchantId: merchant.id, label: 'system test' })).key
 
+  // Each service logs in with its own role, as deployed.
+  const roles: Record<string, string> = { 'event-recorder': DATABASE_ROLES.eventRecorder, 'link-issuer': DATABASE_ROLES.linkIssuer, 'webhook-ingest': DATABASE_ROLES.webhookIngest, projector: DATABASE_ROLES.projector }
   const start = (service: string, port: number | undefined, extra: Record<string, string> = {}): ReturnType<typeof spawnService> =>
-    spawnService(t, entry(service), { ...shared, PORT: String(port), ...extra })
+    spawnService(t, entry(service), { ...shared, ...(roles[service] === undefined ? {} : { DATABASE_URL: roleUrl(databaseUrl, roles[service]) }), PORT: String(port), ...extra })
   const ready = async (service: string, port: number | undefined): Promise<void> => {
     await until(async () => await fetch(`${url(port)}/readyz`).then((r) => r.ok, () => false), `${service} ready`, 60_000)
   }

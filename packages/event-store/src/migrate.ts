@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely'
+import { createDatabase } from './database.js'
 import { EventStoreError, EventStoreErrorCodes } from './errors.js'
 
 /** The repository's `migrations/` folder. */
@@ -36,4 +37,19 @@ export async function migrateToLatest (db: Kysely<any>, folder = DEFAULT_MIGRATI
     throw new EventStoreError(EventStoreErrorCodes.migration, `migration ${failed} failed: ${message}`, { cause: result.error })
   }
   return result
+}
+
+/**
+ * A service's MIGRATE_ON_START: apply pending migrations as the owner, through its own short-lived
+ * connection to `MIGRATION_DATABASE_URL` when set; otherwise on `db`, which under a service role
+ * can only confirm that nothing is pending (it fails with ES_MIGRATION naming what is).
+ */
+export async function migrateOnStart (db: Kysely<any>, config: { MIGRATION_DATABASE_URL?: string | undefined }): Promise<MigrationResultSet> {
+  if (config.MIGRATION_DATABASE_URL === undefined) return await migrateToLatest(db)
+  const owner = createDatabase({ connectionString: config.MIGRATION_DATABASE_URL, max: 1, applicationName: 'migrate' })
+  try {
+    return await migrateToLatest(owner)
+  } finally {
+    await owner.destroy()
+  }
 }

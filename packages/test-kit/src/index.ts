@@ -1,6 +1,6 @@
 export { onTeardown, uniqueSuffix, type TestContext } from './context.js'
 export { eventsStreamEnv, natsTestNames, TEST_NATS_URL, type NatsTestNames } from './nats.js'
-export { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './postgres.js'
+export { createTestDatabase, roleUrl, TEST_DATABASE_URL, type TestDatabase } from './postgres.js'
 export { freePort, spawnService, type ServiceProcess } from './process.js'
 export { credit, LedgerCredited, LedgerOpened, testRegistry } from './events.js'
 export { percent, reportBench, type BenchRow } from './bench.js'

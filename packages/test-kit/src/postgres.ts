@@ -10,6 +10,17 @@ export interface TestDatabase {
 }
 
 /**
+ * The same connection string logging in as `role` (the password dropped, or `password`): tests
+ * connect each service with its own role, as deployments do, the way trust auth allows locally.
+ */
+export function roleUrl (databaseUrl: string, role: string, password?: string): string {
+  const url = new URL(databaseUrl)
+  url.username = encodeURIComponent(role)
+  url.password = password === undefined ? '' : encodeURIComponent(password)
+  return url.toString()
+}
+
+/**
  * A database of its own for one test file: created empty, handed to `prepare` (migrate it),
  * dropped WITH (FORCE) at teardown so a leftover connection cannot keep it alive.
  */

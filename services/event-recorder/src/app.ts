@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { createDatabase, migrateToLatest } from '@paylinks/event-store'
+import { createDatabase, migrateOnStart } from '@paylinks/event-store'
 import { connectMessaging, ensureStream, eventsStreamOptions } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { RecorderConfig } from './config.js'
@@ -19,7 +19,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(serviceKit, { name: 'event-recorder', description: 'The one writer of the event store: JetStream events stream -> Postgres.', docs: false })
 
   const db = createDatabase({ connectionString: config.DATABASE_URL, max: 3, applicationName: 'event-recorder' })
-  if (config.MIGRATE_ON_START) await migrateToLatest(db)
+  if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder' })
   const streamOptions = eventsStreamOptions(config)

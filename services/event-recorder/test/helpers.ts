@@ -1,18 +1,18 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createEventStore, type EventStore } from '@paylinks/event-store'
+import { createEventStore, DATABASE_ROLES, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, natsTestNames, onTeardown, testRegistry, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, testRegistry, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { RecorderConfigSchema } from '../src/config.js'
 
-/** Environment for a recorder on this test's own database and stream. */
+/** Environment for a recorder on this test's own database (migrated as the owner, recorded into as its own role) and stream. */
 export async function recorderEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
   const { url } = await createMigratedTestDatabase(t)
   const names = natsTestNames(t, 'rec')
   return {
-    DATABASE_URL: url,
+    DATABASE_URL: roleUrl(url, DATABASE_ROLES.eventRecorder),
     ...eventsStreamEnv(names),
     RECORDER_STANDBY_POLL_MS: '50',
     RECORDER_RETRY_DELAY_MS: '50',

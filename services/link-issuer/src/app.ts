@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { createDatabase, createEventStore, migrateToLatest } from '@paylinks/event-store'
+import { createDatabase, createEventStore, migrateOnStart } from '@paylinks/event-store'
 import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type ConsumerLoop } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
@@ -30,7 +30,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   })
 
   const db = createDatabase<LinkIssuerTables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer' })
-  if (config.MIGRATE_ON_START) await migrateToLatest(db)
+  if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
   // No registry here: the store also holds other services' event types; ours are upcast where read.
   const store = await createEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer' })

@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
-import { createDatabase, createEventStore, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
@@ -43,13 +43,13 @@ export async function startSandbox (t: TestContext): Promise<Sandbox> {
   }
 }
 
-/** Environment for link-issuer on this test file's own database and streams. */
+/** Environment for link-issuer on this test file's own database (migrated as the owner, used as its own role) and streams. */
 export async function issuerEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
   const { url } = await createMigratedTestDatabase(t)
   const events = natsTestNames(t, 'ev')
   const orders = natsTestNames(t, 'ord')
   return {
-    DATABASE_URL: url,
+    DATABASE_URL: roleUrl(url, DATABASE_ROLES.linkIssuer),
     DATABASE_POOL_SIZE: '5',
     ...eventsStreamEnv(events),
     ORDERS_STREAM: orders.stream,
@@ -70,7 +70,7 @@ export async function issuerEnv (t: TestContext, overrides: Record<string, strin
 /** event-recorder as a process on the same database and stream; killed at teardown. */
 export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
   const recorder = spawnService(t, RECORDER_ENTRY, {
-    DATABASE_URL: env.DATABASE_URL!,
+    DATABASE_URL: roleUrl(env.DATABASE_URL!, DATABASE_ROLES.eventRecorder),
     NATS_URL: env.NATS_URL!,
     EVENTS_STREAM: env.EVENTS_STREAM!,
     EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,

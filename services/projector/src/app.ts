@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge } from 'prom-client'
 import { sql } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createEventStore, migrateToLatest, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
+import { createEventStore, migrateOnStart, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
 import { connectMessaging, ensureStream } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
@@ -29,7 +29,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   })
 
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
-  if (config.MIGRATE_ON_START) await migrateToLatest(store.db)
+  if (config.MIGRATE_ON_START) await migrateOnStart(store.db, config)
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector' })
   await ensureStream(messaging.jsm, {
     name: config.INTEGRATION_STREAM,

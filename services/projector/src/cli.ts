@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createEventStore, DatabaseConfigSchema, migrateToLatest } from '@paylinks/event-store'
+import { createEventStore, DatabaseConfigSchema, migrateOnStart } from '@paylinks/event-store'
 import { loadConfig } from '@paylinks/service-kit'
 import { projections } from './projections/index.js'
 import { ProjectionRunner } from './projections/runner.js'
@@ -26,7 +26,7 @@ if (command === 'rebuild' && (name === undefined || !projections.some((p) => p.n
 
 const config = loadConfig(Type.Composite([DatabaseConfigSchema, Type.Object({})]))
 const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: 4, applicationName: 'projections-cli' })
-await migrateToLatest(store.db)
+await migrateOnStart(store.db, config)
 const runner = new ProjectionRunner({ store, projections, intervalMs: 500 })
 try {
   if (command === 'status') {

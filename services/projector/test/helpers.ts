@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createDatabase, createEventStore, record, type EventStore, type PositionedEvent } from '@paylinks/event-store'
+import { createDatabase, createEventStore, DATABASE_ROLES, record, type EventStore, type PositionedEvent } from '@paylinks/event-store'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, natsTestNames, onTeardown, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import app from '../src/app.js'
 import { buildHistory } from './fixtures/history.js'
@@ -25,14 +25,14 @@ export interface World {
 
 /**
  * A database, an events stream with a real recorder process writing it to the store, and an
- * integration stream of this test's own.
+ * integration stream of this test's own; the projector and the recorder log in with their own roles.
  */
 export async function createWorld (t: TestContext): Promise<World> {
   const { url } = await createMigratedTestDatabase(t)
   const events = natsTestNames(t, 'ev')
   const integration = natsTestNames(t, 'int')
   const env = {
-    DATABASE_URL: url,
+    DATABASE_URL: roleUrl(url, DATABASE_ROLES.projector),
     ...eventsStreamEnv(events),
     INTEGRATION_STREAM: integration.stream,
     INTEGRATION_SUBJECT_PREFIX: `int${integration.durable.slice(-10)}`,
@@ -43,10 +43,10 @@ export async function createWorld (t: TestContext): Promise<World> {
   const messaging = await connectMessaging({ servers: TEST_NATS_URL, name: 'projector-test' })
   onTeardown(t, () => messaging.close())
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
-  const recorder = spawnService(t, recorderEntry, { ...env, LOG_LEVEL: 'info' })
+  const recorder = spawnService(t, recorderEntry, { ...env, DATABASE_URL: roleUrl(url, DATABASE_ROLES.eventRecorder), LOG_LEVEL: 'info' })
   await recorder.waitFor(/"msg":"recording"/)
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: events.subjectPrefix, registry })
-  const store = await createEventStore({ connectionString: url, registry, pollIntervalMs: 200 })
+  const store = await createEventStore({ connectionString: env.DATABASE_URL, registry, pollIntervalMs: 200 })
   onTeardown(t, () => store.close())
   return { env, messaging, publisher, store }
 }
@@ -63,7 +63,7 @@ export async function buildProjector (t: TestContext, env: Record<string, string
 
 /**
  * Merchants wired to a (never called) sandbox, a history of their links already in the store,
- * and a projector over it on streams of this test's own: no recorder needed.
+ * and a projector (as its own role) over it on streams of this test's own: no recorder needed.
  */
 export async function projectorOverHistory (t: TestContext, options: { merchants: string[], start: Date, linksPerMerchant?: number }): Promise<{ app: FastifyInstance, db: Kysely<MerchantTables>, history: PositionedEvent[] }> {
   const { url } = await createMigratedTestDatabase(t)
@@ -76,7 +76,7 @@ export async function projectorOverHistory (t: TestContext, options: { merchants
   const events = natsTestNames(t, 'pev')
   const integration = natsTestNames(t, 'pint')
   const app = await buildProjector(t, {
-    DATABASE_URL: url,
+    DATABASE_URL: roleUrl(url, DATABASE_ROLES.projector),
     ...eventsStreamEnv(events),
     INTEGRATION_STREAM: integration.stream,
     INTEGRATION_SUBJECT_PREFIX: `p${integration.durable.slice(-10)}`,

@@ -1,8 +1,8 @@
 // Serial: rebuilds run whole projections against the store and compare tables.
 import t from 'tap'
 import { sql } from 'kysely'
-import { createEventStore, record, type EventStore } from '@paylinks/event-store'
-import { onTeardown, type TestContext } from '@paylinks/test-kit'
+import { createDatabase, createEventStore, DATABASE_ROLES, record, type EventStore } from '@paylinks/event-store'
+import { onTeardown, roleUrl, type TestContext } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { payments } from '../src/projections/payments.js'
 import type { Projection } from '../src/projections/projection.js'
@@ -12,10 +12,13 @@ import { registry } from './helpers.js'
 
 async function storeWithHistory (t: TestContext, links = 40): Promise<EventStore> {
   const { url } = await createMigratedTestDatabase(t)
-  const store = await createEventStore({ connectionString: url, registry, pollIntervalMs: 100 })
+  // The runner works as the projector's role, and the history is recorded as the recorder's.
+  const store = await createEventStore({ connectionString: roleUrl(url, DATABASE_ROLES.projector), registry, pollIntervalMs: 100 })
   onTeardown(t, () => store.close())
+  const recorder = createDatabase({ connectionString: roleUrl(url, DATABASE_ROLES.eventRecorder), max: 1 })
+  onTeardown(t, () => recorder.destroy())
   const history = buildHistory({ merchants: ['mer_alpha01', 'mer_beta002'], linksPerMerchant: links, start: new Date('2026-11-01T00:00:00Z') })
-  for (let i = 0; i < history.length; i += 100) await record(store.db, history.slice(i, i + 100))
+  for (let i = 0; i < history.length; i += 100) await record(recorder, history.slice(i, i + 100))
   return store
 }
 

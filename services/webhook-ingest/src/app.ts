@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { sql, type Transaction } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
-import { createDatabase, createEventStore, createStoreSubscriber, migrateToLatest } from '@paylinks/event-store'
+import { createDatabase, createEventStore, createStoreSubscriber, migrateOnStart } from '@paylinks/event-store'
 import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
@@ -49,7 +49,7 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
 
   const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'webhook-ingest' })
   fastify.addHook('onClose', async () => { await db.destroy() })
-  if (config.MIGRATE_ON_START) await migrateToLatest(db)
+  if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest' })
   fastify.addHook('onClose', async () => { await messaging.close() })

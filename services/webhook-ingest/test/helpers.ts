@@ -5,12 +5,12 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { createEventRegistry, domainEvents, paymentLinkStream, type RecordedEvent } from '@paylinks/contracts'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
-import { createDatabase, createEventStore, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createMerchant, createSecretBox, type Merchant, type MerchantTables } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, type TestContext } from '@paylinks/test-kit'
 import app, { type WebhookIngest } from '../src/app.js'
 import { IngestConfigSchema } from '../src/config.js'
 import type { Tables } from '../src/tables.js'
@@ -29,12 +29,12 @@ export async function until (predicate: () => boolean | Promise<boolean>, timeou
   }
 }
 
-/** Environment for webhook-ingest (and a recorder) on this test file's own database and stream. */
+/** Environment for webhook-ingest (and a recorder) on this test file's own database (migrated as the owner, used as webhook-ingest's role) and stream. */
 export async function ingestEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
   const { url } = await createMigratedTestDatabase(t)
   const names = natsTestNames(t, 'wi')
   return {
-    DATABASE_URL: url,
+    DATABASE_URL: roleUrl(url, DATABASE_ROLES.webhookIngest),
     DATABASE_POOL_SIZE: '5',
     ...eventsStreamEnv(names),
     RECORDER_STANDBY_POLL_MS: '50',
@@ -57,7 +57,7 @@ export async function ingestEnv (t: TestContext, overrides: Record<string, strin
 
 /** The event recorder as a process on the same database and stream: without it nothing reaches the store. */
 export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
-  const recorder = spawnService(t, RECORDER_ENTRY, { ...env, LOG_LEVEL: 'info', PORT: '0' })
+  const recorder = spawnService(t, RECORDER_ENTRY, { ...env, DATABASE_URL: roleUrl(env.DATABASE_URL!, DATABASE_ROLES.eventRecorder), LOG_LEVEL: 'info', PORT: '0' })
   await recorder.waitFor(/"msg":"recording"/)
 }
 

@@ -4,6 +4,7 @@ import {
   PaymentLinkStatusChanged, PaymentLinkWebhookReceived, type LinkStatus, type RecordedEvent
 } from '@paylinks/contracts'
 import type { Executor } from '@paylinks/event-store'
+import { maskContactDetails } from './personal-data.js'
 import type { Projection, TableNamer } from './projection.js'
 
 /** One row of `links`: a payment link's current state. Timestamps come from events, never now(). */
@@ -47,9 +48,10 @@ function summary (event: RecordedEvent): string {
   switch (event.type) {
     case PaymentLinkRequested.type: return `requested ${d.amount.value} ${d.amount.currencyCode} (${d.source})`
     case PaymentLinkIssued.type: return `issued as ${d.paymentIntentId}`
-    case PaymentLinkIssueFailed.type: return `issue failed${d.retryable === true ? ' (will retry)' : ''}: ${d.reason}`
+    case PaymentLinkIssueFailed.type: return `issue failed${d.retryable === true ? ' (will retry)' : ''}: ${maskContactDetails(d.reason)}`
     case PaymentLinkSent.type: return `sent by ${d.channel}`
-    case PaymentLinkCanceled.type: return `canceled by the merchant${d.reason === undefined ? '' : `: ${d.reason}`}`
+    // The merchant's free-text reason may name the customer: it stays in the event log.
+    case PaymentLinkCanceled.type: return 'canceled by the merchant'
     case PaymentLinkWebhookReceived.type: return `Dojo webhook ${d.event}: ${d.paymentStatus}`
     case PaymentLinkStatusChanged.type: return `${d.from} → ${d.to} (Dojo ${d.dojoStatus}, ${d.source})`
     default: return event.type
@@ -114,7 +116,7 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedE
     link.issued_at = event.occurredAt
     bump(daily, link, event.occurredAt, 'issued')
   } else if (event.type === PaymentLinkIssueFailed.type) {
-    link.failure_reason = d.reason
+    link.failure_reason = maskContactDetails(d.reason)
   } else if (event.type === PaymentLinkSent.type) {
     link.sent_at ??= event.occurredAt
   } else if (event.type === PaymentLinkStatusChanged.type) {
@@ -135,11 +137,12 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedE
 /**
  * `payments`: every link's current state (`links`), its timeline (`timeline`) and daily figures
  * per merchant and currency (`daily`). A batch loads the links it touches once, folds the events
- * in memory with the contracts' status rule, and writes each table in one statement.
+ * in memory with the contracts' status rule, and writes each table in one statement. Analysts
+ * read it: no customer e-mail, phone or name (v2: free text masked, cancel reasons left out).
  */
 export const payments: Projection = {
   name: 'payments',
-  version: 1,
+  version: 2,
   types: [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent, PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged].map((e) => e.type),
   tables: ['links', 'timeline', 'daily'],
   views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures'],
