@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import AjvCompiler from '@fastify/ajv-compiler'
 import type { FastifyServerOptions } from 'fastify'
+import { stringFormats } from '@paylinks/contracts'
 import type { ServerConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 
@@ -12,14 +13,19 @@ const ajvCustomOptions = {
   coerceTypes: 'array'
 } as const
 
+/** Our one definition of each string format, over ajv-formats' looser ones (see contracts' formats.ts). */
+function addFormats (ajv: { addFormat: (name: string, format: (value: string) => boolean) => unknown }): void {
+  for (const [name, check] of Object.entries(stringFormats)) ajv.addFormat(name, check)
+}
+
 /**
  * Query strings, params and headers arrive as strings and are coerced to their schema types;
  * JSON bodies are not: `"amount": "10"` is a string and is refused.
  */
 function buildValidator (externalSchemas: Record<string, any>, ajvOptions: any): any {
   const factory = AjvCompiler()
-  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions } })
-  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false } })
+  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions }, onCreate: addFormats })
+  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false }, onCreate: addFormats })
   return (route: { httpPart?: string }) => route.httpPart === 'body' ? strict(route as any) : coercing(route as any)
 }
 
