@@ -89,7 +89,7 @@ t.test('POST /v1/payment-links/{id}/cancel should cancel the intent at Dojo and 
   t.equal(events.data.filter((e: { type: string }) => e.type === 'payment-link.canceled').length, 1)
 
   const paid = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
-  t.equal(await sandbox.pay(paid.paymentIntentId), 200)
+  t.equal((await sandbox.pay(paid.paymentIntentId)).status, 200)
   const refused = await app.inject({ method: 'POST', url: `/v1/payment-links/${paid.id}/cancel`, headers: auth(m.apiKey) })
   t.equal(refused.statusCode, 409)
   t.equal(refused.json().code, 'LINK_NOT_CANCELABLE')
