@@ -1,15 +1,8 @@
 import t from 'tap'
+import { until } from '@paylinks/test-kit'
 import { sql } from 'kysely'
 import { createApiKey } from '@paylinks/merchants'
 import { projectorOverHistory } from './helpers.js'
-
-async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 t.test('the query API should serve projections to keys scoped by merchant', async (t) => {
   const { app, db, history } = await projectorOverHistory(t, { merchants: ['mer_alpha01', 'mer_beta002'], start: new Date('2026-11-01T00:00:00Z') })
