@@ -13,9 +13,24 @@ const ajvCustomOptions = {
   coerceTypes: 'array'
 } as const
 
-/** Our one definition of each string format, over ajv-formats' looser ones (see contracts' formats.ts). */
-function addFormats (ajv: { addFormat: (name: string, format: (value: string) => boolean) => unknown }): void {
-  for (const [name, check] of Object.entries(stringFormats)) ajv.addFormat(name, check)
+type AjvFormat = RegExp | ((value: string) => boolean) | { validate?: RegExp | ((value: string) => boolean) } | undefined
+
+const predicate = (format: AjvFormat): ((value: string) => boolean) | undefined => {
+  const validate = format !== undefined && typeof format === 'object' && !(format instanceof RegExp) ? format.validate : format
+  if (validate instanceof RegExp) return (value) => validate.test(value)
+  return validate
+}
+
+/**
+ * Our one rule for each string format (contracts' formats.ts: what Date and URL can read), on
+ * top of ajv-formats' syntax checks, so HTTP input is never looser than it was and never
+ * passes a value the code cannot read.
+ */
+function addFormats (ajv: { formats: Record<string, AjvFormat>, addFormat: (name: string, format: (value: string) => boolean) => unknown }): void {
+  for (const [name, check] of Object.entries(stringFormats)) {
+    const syntax = predicate(ajv.formats[name])
+    ajv.addFormat(name, syntax === undefined ? check : (value) => syntax(value) && check(value))
+  }
 }
 
 /**
