@@ -1,4 +1,5 @@
-import { LinkErrorCodes, type LinkErrorCode } from './errors.js'
+import type { ServiceError } from '@paylinks/service-kit'
+import { LinkErrorCodes, linkError, type LinkErrorCode } from './errors.js'
 
 /** Why a link request cannot be taken: `path` is a JSON pointer into the request. */
 export interface LinkRequestProblem {
@@ -30,4 +31,11 @@ export function checkLinkRequest (request: { sendEmail: boolean, customer?: { em
     return { code: LinkErrorCodes.emailUnavailable, status: 422, message: 'This service sends no e-mail (no SMTP configured): omit sendEmail and deliver the link yourself.' }
   }
   return undefined
+}
+
+/** The problem as the API's refusal, its path under `prefix` (e.g. `/body/expiresAt`). */
+export function linkRequestError (problem: LinkRequestProblem, prefix: string): ServiceError {
+  if (problem.path === undefined) return linkError(problem.code, problem.status, problem.message)
+  const path = `${prefix}${problem.path}`
+  return linkError(problem.code, problem.status, `${path} ${problem.message}.`, { errors: [{ path, message: problem.message }] })
 }

@@ -11,7 +11,7 @@ import { LinkErrorCodes, linkError } from '../errors.js'
 import type { Issuer } from '../issuer.js'
 import type { MerchantDirectory } from '../dojo.js'
 import { linkIdFor, linkView, type LinkState } from '../link.js'
-import { checkLinkRequest } from '../link-request.js'
+import { checkLinkRequest, linkRequestError } from '../link-request.js'
 import type { ReadYourWrites } from '../read-your-writes.js'
 import { claimIdempotencyKey } from '../repositories/idempotency.js'
 import { listLinks } from '../repositories/links.js'
@@ -103,10 +103,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     const body: CreateLinkBody = request.body
     const sendEmail = body.sendEmail ?? false
     const problem = checkLinkRequest({ ...body, sendEmail }, { emailAvailable: options.emailAvailable })
-    if (problem !== undefined) {
-      const path = problem.path === undefined ? undefined : `/body${problem.path}`
-      throw linkError(problem.code, problem.status, path === undefined ? problem.message : `${path} ${problem.message}.`, path === undefined ? {} : { errors: [{ path, message: problem.message }] })
-    }
+    if (problem !== undefined) throw linkRequestError(problem, '/body')
     const key = request.headers['idempotency-key']
     let causationId = `req:${request.id}`
     if (key !== undefined) {
