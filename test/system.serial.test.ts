@@ -10,21 +10,11 @@ import { jetstream } from '@nats-io/jetstream'
 import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 // Without these flags Debian's chromium reaches for the network, which is closed here.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-async function until<T> (probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 interface IntegrationMessage { subject: string, body: Record<string, any> }
 
@@ -73,7 +63,7 @@ async function startSystem (t: TestContext): Promise<System> {
   const start = (service: string, port: number | undefined, extra: Record<string, string> = {}): ReturnType<typeof spawnService> =>
     spawnService(t, entry(service), { ...shared, ...(roles[service] === undefined ? {} : { DATABASE_URL: roleUrl(databaseUrl, roles[service]) }), PORT: String(port), ...extra })
   const ready = async (service: string, port: number | undefined): Promise<void> => {
-    await until(async () => await fetch(`${url(port)}/readyz`).then((r) => r.ok, () => false), `${service} ready`, 60_000)
+    await until(async () => await fetch(`${url(port)}/readyz`).then((r) => r.ok, () => false), { what: `${service} ready`, timeoutMs: 60_000, intervalMs: 100 })
   }
   start('dojo-sandbox', sandboxPort, { PUBLIC_URL: url(sandboxPort), WEBHOOK_RETRY_DELAYS_MS: '200,500,1000' })
   await ready('dojo-sandbox', sandboxPort)
@@ -150,20 +140,20 @@ t.test('an order published on NATS should become a link that a customer pays, ea
   ]
   for (const c of cases) {
     await system.order({ orderId: c.orderId, amount: { value: c.value, currencyCode: 'GBP' }, description: `Order ${c.orderId}` })
-    const issued = await until(() => system.received.find((m) => m.body.type === 'link.issued' && m.body.orderId === c.orderId), `${c.orderId}: link.issued on NATS`)
+    const issued = await until(() => system.received.find((m) => m.body.type === 'link.issued' && m.body.orderId === c.orderId), { what: `${c.orderId}: link.issued on NATS`, timeoutMs: 30_000, intervalMs: 100 })
     t.match(issued.body, { merchantId: system.merchantId, amount: { value: c.value, currencyCode: 'GBP' }, reference: c.orderId })
     await page.goto(issued.body.url)
     await c.pay()
     // Back from Dojo to our result page, which asked Dojo itself.
     await page.waitForURL(/\/links\/lnk_[^/]+\/result/, { timeout: 30_000 })
     await page.getByText('Your payment went through').waitFor({ timeout: 30_000 })
-    const paid = await until(() => system.received.find((m) => m.body.type === 'payment.status-changed' && m.body.linkId === issued.body.linkId && m.body.status === 'paid'), `${c.orderId}: paid on NATS (webhook, confirmation, projection)`, 60_000)
+    const paid = await until(() => system.received.find((m) => m.body.type === 'payment.status-changed' && m.body.linkId === issued.body.linkId && m.body.status === 'paid'), { what: `${c.orderId}: paid on NATS (webhook, confirmation, projection)`, timeoutMs: 60_000, intervalMs: 100 })
     t.match(paid.body, { previousStatus: 'issued', orderId: c.orderId })
     const projected = await until(async () => {
       const res = await api(system, system.url.projector, `/v1/payments/${String(issued.body.linkId)}`)
       const body = res.ok ? await res.json() as { status: string } : undefined
       return body?.status === 'paid' ? body : undefined
-    }, `${c.orderId}: paid in the projection`)
+    }, { what: `${c.orderId}: paid in the projection`, timeoutMs: 30_000, intervalMs: 100 })
     t.match(projected, { linkId: issued.body.linkId, amount: { value: c.value }, capturedAmount: c.value })
     const timeline = await (await api(system, system.url.projector, `/v1/payments/${String(issued.body.linkId)}/timeline`)).json() as { data: Array<{ type: string }> }
     t.ok(timeline.data.some((e) => e.type === 'payment-link.webhook-received'), 'the webhook is on the timeline')
@@ -199,9 +189,9 @@ t.test('a partner over HTTP should get a link, and its payment should be visible
   const paid = await until(async () => {
     const body = await (await api(system, system.url.issuer, `/v1/payment-links/${link.id}`)).json() as { status: string }
     return body.status === 'paid' ? body : undefined
-  }, 'the partner API shows it paid', 60_000)
+  }, { what: 'the partner API shows it paid', timeoutMs: 60_000, intervalMs: 100 })
   t.match(paid, { status: 'paid' })
-  await until(() => system.received.find((m) => m.body.type === 'payment.status-changed' && m.body.linkId === link.id && m.body.status === 'paid'), 'paid on NATS')
+  await until(() => system.received.find((m) => m.body.type === 'payment.status-changed' && m.body.linkId === link.id && m.body.status === 'paid'), { what: 'paid on NATS', timeoutMs: 30_000, intervalMs: 100 })
   const conversion = await (await api(system, system.url.projector, `/v1/figures/conversion?from=${new Date().toISOString().slice(0, 10)}&to=${new Date().toISOString().slice(0, 10)}`)).json() as { issued: number, paid: number }
   t.match(conversion, { issued: 1, paid: 1 })
 })

@@ -1,4 +1,4 @@
-import './formats.js'
+export { stringFormats } from './formats.js'
 export * from './primitives.js'
 export * from './envelope.js'
 export * from './errors.js'

@@ -3,57 +3,19 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { gzipSync } from 'node:zlib'
-import { fileURLToPath } from 'node:url'
-import { freePort, onTeardown, spawnService, type TestContext } from '@paylinks/test-kit'
+import { onTeardown, startSandbox as startSandboxProcess, type SandboxProcess, type TestContext } from '@paylinks/test-kit'
 import { createDojoClient, isDojoError, type DojoClient, type DojoClientOptions, type DojoError } from '../src/index.js'
-
-const SANDBOX_ENTRY = fileURLToPath(new URL('../../../services/dojo-sandbox/src/server.ts', import.meta.url))
 
 /** A fresh sandbox key: each key is its own merchant account in the emulator. */
 export function sandboxKey (): string {
   return `sk_sandbox_${randomBytes(12).toString('base64url')}`
 }
 
-export interface Sandbox {
-  url: string
-  /** POST to one of the emulator's own `/sandbox/...` controls (not Dojo's API). */
-  control: (path: string, body?: unknown) => Promise<{ status: number, body: any }>
-  /** Pay an intent with the sandbox's always-successful test card. */
-  pay: (paymentIntentId: string) => Promise<{ status: number, body: any }>
-}
+export type Sandbox = SandboxProcess
 
-/** The dojo-sandbox service as a child process on a free port; killed at teardown. */
+/** The dojo-sandbox service as a child process on a free port, with quick webhook retries; killed at teardown. */
 export async function startSandbox (t: TestContext): Promise<Sandbox> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const service = spawnService(t, SANDBOX_ENTRY, {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_URL: url,
-    LOG_LEVEL: 'warn',
-    WEBHOOK_RETRY_DELAYS_MS: '50,100'
-  })
-  // At LOG_LEVEL=warn nothing announces the listen: poll the health route instead.
-  for (let i = 0; ; i++) {
-    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
-    if (ok) break
-    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  const control = async (path: string, body?: unknown) => {
-    const response = await fetch(`${url}/sandbox${path}`, {
-      method: 'POST',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    return { status: response.status, body: await response.json() as unknown }
-  }
-  return {
-    url,
-    control,
-    pay: async (id) => await control(`/payment-intents/${id}/pay`, { cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
-  }
+  return await startSandboxProcess(t, { WEBHOOK_RETRY_DELAYS_MS: '50,100' })
 }
 
 /** A client for a new sandbox account, with test defaults (short delays); closed at teardown. */

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely'
 import type { EventRegistry, RecordedEvent } from '@paylinks/contracts'
 import { createClient, createDatabase } from './database.js'
 import { EventStoreError, EventStoreErrorCodes } from './errors.js'
@@ -5,10 +6,16 @@ import { headPosition, readAll, readStream, type Executor } from './events.js'
 import { Notifier } from './notifier.js'
 
 export interface EventStoreOptions {
+  /** For the dedicated LISTEN connection (and the pool, when no `db` is given). */
   connectionString: string
+  /**
+   * The service's own Kysely instance (from `createDatabase`): the store reads through its pool
+   * instead of opening one, and leaves it open on `close()` (its owner destroys it).
+   */
+  db?: Kysely<any>
+  /** Pool size, when the store opens its own pool. Default 10. */
   /** When given, events of its types are upcast to their current version as they are read. */
   registry?: EventRegistry<any>
-  /** Pool size. Default 10. */
   poolSize?: number
   /** Live readers re-check the table at least this often, notification or not. Default 1000 ms. */
   pollIntervalMs?: number
@@ -42,10 +49,14 @@ export interface EventStore {
   close: () => Promise<void>
 }
 
-/** Open the event store: a pool for reads and checkpoints, one LISTEN connection for live reads. */
+/**
+ * Open the event store: reads and checkpoints through the service's pool (or a pool of its own),
+ * and one dedicated LISTEN connection for live reads.
+ */
 export async function createEventStore (options: EventStoreOptions): Promise<EventStore> {
   const connection = { connectionString: options.connectionString, applicationName: options.applicationName ?? 'event-store' }
-  const db = createDatabase({ ...connection, max: options.poolSize ?? 10 })
+  const ownPool = options.db === undefined
+  const db = (options.db ?? createDatabase({ ...connection, max: options.poolSize ?? 10 })) as Executor
   const notifier = new Notifier(() => createClient(connection), async () => await headPosition(db), options.log)
   await notifier.start()
   const pollIntervalMs = options.pollIntervalMs ?? 1000
@@ -101,7 +112,7 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
       if (closed) return
       closed = true
       await notifier.close()
-      await db.destroy()
+      if (ownPool) await db.destroy()
     }
   }
 }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { credit } from '@paylinks/test-kit'
-import { EventStoreErrorCodes, readCheckpoint, record, recordDeadLetter, saveCheckpoint } from '../src/index.js'
+import { credit, onTeardown, testRegistry } from '@paylinks/test-kit'
+import { createDatabase, createEventStore, EventStoreErrorCodes, readCheckpoint, record, recordDeadLetter, saveCheckpoint } from '../src/index.js'
+import { createMigratedTestDatabase } from '../src/testing.js'
 import { createStore } from './helpers.js'
 
 t.test('record should insert in log order, number each stream without gaps and skip known ids', async (t) => {
@@ -90,4 +91,19 @@ t.test('readers should pass events of types they do not know through as stored',
   const events = await store.readStream('ledger.f')
   t.same(events.map((e) => e.type), ['ledger.audited', 'ledger.credited'])
   t.same(events[0]?.data, { by: 'a newer service' })
+})
+
+t.test('createEventStore should read through a pool it is given and leave that pool open on close', async (t) => {
+  const { url } = await createMigratedTestDatabase(t)
+  const db = createDatabase({ connectionString: url, max: 2, applicationName: 'shared-pool-test' })
+  onTeardown(t, () => db.destroy())
+  const store = await createEventStore({ connectionString: url, db, registry: testRegistry, pollIntervalMs: 50, applicationName: 'shared-pool-test' })
+  t.equal(store.db, db, 'the store hands out the same Kysely instance')
+  await record(db, [{ position: 1, event: credit('ledger.a') }])
+  await store.waitForPosition(1, 5000)
+  t.same((await store.readStream('ledger.a')).map((e) => e.position), [1])
+  const connections = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shared-pool-test'`.execute(db)
+  t.ok(connections.rows[0]!.n <= 3, `at most the pool (2) and the LISTEN connection: ${connections.rows[0]!.n}`)
+  await store.close()
+  t.equal((await sql<{ one: number }>`SELECT 1 AS one`.execute(db)).rows[0]?.one, 1, 'the pool still works after the store closed')
 })

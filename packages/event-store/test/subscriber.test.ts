@@ -1,16 +1,8 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { credit, onTeardown, testRegistry, type TestContext } from '@paylinks/test-kit'
+import { credit, onTeardown, type TestContext, testRegistry, until } from '@paylinks/test-kit'
 import { createEventStore, createStoreSubscriber, readCheckpoint, record, type EventStore, type StoreSubscriberOptions } from '../src/index.js'
 import { createStore } from './helpers.js'
-
-async function until (predicate: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 function subscriber (t: TestContext, options: StoreSubscriberOptions) {
   const s = createStoreSubscriber({ standbyPollMs: 30, retryDelayMs: 20, ...options })

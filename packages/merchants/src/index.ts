@@ -1,5 +1,6 @@
 export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo, type ApiKeyPrincipal, type ApiKeyScope } from './api-keys.js'
-export { encryptionKeys, SecretsConfigSchema, type SecretsConfig } from './config.js'
+export { createApiKeyAuthenticator, type ApiKeyAuthenticator, type ApiKeyAuthenticatorOptions, type Authentication } from './authenticator.js'
+export { ApiKeyAuthConfigSchema, apiKeyAuthOptions, encryptionKeys, SecretsConfigSchema, type ApiKeyAuthConfig, type SecretsConfig } from './config.js'
 export { MerchantError, MerchantErrorCodes, type MerchantErrorCode } from './errors.js'
 export { createMerchant, getMerchant, getMerchantDojoKey, listMerchants, newMerchantId, updateMerchant, type Merchant, type NewMerchant } from './merchants.js'
 export { createSecretBox, type SecretBox } from './secret-box.js'

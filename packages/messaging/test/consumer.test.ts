@@ -1,5 +1,5 @@
 import t from 'tap'
-import { credit, type TestContext } from '@paylinks/test-kit'
+import { credit, type TestContext, until } from '@paylinks/test-kit'
 import type { JsMsg } from '@nats-io/jetstream'
 import { ack, ensureConsumer, nak, startConsumerLoop, term } from '../src/index.js'
 import { setupMessaging } from './helpers.js'
@@ -10,15 +10,6 @@ async function setupConsumer (t: TestContext, count: number) {
   await ensureConsumer(ctx.messaging.jsm, { stream: ctx.names.stream, durable: ctx.names.durable, filterSubject: `${ctx.names.subjectPrefix}.>`, ackWaitMs: 5000 })
   const consumer = await ctx.messaging.js.consumers.get(ctx.names.stream, ctx.names.durable)
   return { ...ctx, consumer }
-}
-
-function until (predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const timer = setInterval(() => {
-      if (predicate()) { clearInterval(timer); resolve() } else if (Date.now() - started > timeoutMs) { clearInterval(timer); reject(new Error('condition not met in time')) }
-    }, 5)
-  })
 }
 
 t.test('the consumer loop should handle every message once with at most `concurrency` in flight', async (t) => {

@@ -19,11 +19,22 @@ export const ServiceErrorCodes = {
   config: 'SVC_CONFIG',
   notFound: 'SVC_NOT_FOUND',
   validation: 'SVC_VALIDATION',
+  badCursor: 'SVC_BAD_CURSOR',
   internal: 'SVC_INTERNAL'
 } as const
 
+export interface ServiceErrorOptions extends ErrorOptions {
+  /** Extension members of the problem body. */
+  extra?: Record<string, unknown>
+  /** Sent as `Retry-After` (seconds): the refusal is transient. */
+  retryAfterSeconds?: number
+  /** Show the message and extras of a 5xx too (default: for 4xx, and 5xx with retryAfterSeconds). */
+  expose?: boolean
+}
+
 /**
- * An error a service means to show its caller: a 4xx with a message worth reading.
+ * An error a service means to show its caller: a 4xx with a message worth reading, or a 5xx
+ * marked `expose` (a transient 503 with its Retry-After, a 502 naming what upstream refused).
  * The one error handler renders it as problem+json; any other error is a 500 whose
  * message stays in the logs.
  */
@@ -31,13 +42,17 @@ export class ServiceError extends Error {
   readonly code: string
   readonly statusCode: number
   readonly extra: Record<string, unknown>
+  readonly expose: boolean
+  readonly retryAfterSeconds: number | undefined
 
-  constructor (code: string, statusCode: number, message: string, options: ErrorOptions & { extra?: Record<string, unknown> } = {}) {
+  constructor (code: string, statusCode: number, message: string, options: ServiceErrorOptions = {}) {
     super(message, options)
     this.name = 'ServiceError'
     this.code = code
     this.statusCode = statusCode
     this.extra = options.extra ?? {}
+    this.expose = options.expose ?? (statusCode < 500 || options.retryAfterSeconds !== undefined)
+    this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 

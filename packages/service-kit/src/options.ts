@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import AjvCompiler from '@fastify/ajv-compiler'
 import type { FastifyServerOptions } from 'fastify'
+import { stringFormats } from '@paylinks/contracts'
 import type { ServerConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 
@@ -12,14 +13,34 @@ const ajvCustomOptions = {
   coerceTypes: 'array'
 } as const
 
+type AjvFormat = RegExp | ((value: string) => boolean) | { validate?: RegExp | ((value: string) => boolean) } | undefined
+
+const predicate = (format: AjvFormat): ((value: string) => boolean) | undefined => {
+  const validate = format !== undefined && typeof format === 'object' && !(format instanceof RegExp) ? format.validate : format
+  if (validate instanceof RegExp) return (value) => validate.test(value)
+  return validate
+}
+
+/**
+ * Our one rule for each string format (contracts' formats.ts: what Date and URL can read), on
+ * top of ajv-formats' syntax checks, so HTTP input is never looser than it was and never
+ * passes a value the code cannot read.
+ */
+function addFormats (ajv: { formats: Record<string, AjvFormat>, addFormat: (name: string, format: (value: string) => boolean) => unknown }): void {
+  for (const [name, check] of Object.entries(stringFormats)) {
+    const syntax = predicate(ajv.formats[name])
+    ajv.addFormat(name, syntax === undefined ? check : (value) => syntax(value) && check(value))
+  }
+}
+
 /**
  * Query strings, params and headers arrive as strings and are coerced to their schema types;
  * JSON bodies are not: `"amount": "10"` is a string and is refused.
  */
 function buildValidator (externalSchemas: Record<string, any>, ajvOptions: any): any {
   const factory = AjvCompiler()
-  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions } })
-  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false } })
+  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions }, onCreate: addFormats })
+  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false }, onCreate: addFormats })
   return (route: { httpPart?: string }) => route.httpPart === 'body' ? strict(route as any) : coercing(route as any)
 }
 

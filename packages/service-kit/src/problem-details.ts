@@ -30,6 +30,8 @@ export function sendProblem (reply: FastifyReply, status: number, problem: Omit<
 
 interface ErrorLike extends Partial<FastifyError> {
   extra?: Record<string, unknown>
+  expose?: boolean
+  retryAfterSeconds?: number
 }
 
 function toProblem (error: ErrorLike, request: FastifyRequest): Problem {
@@ -50,7 +52,7 @@ function toProblem (error: ErrorLike, request: FastifyRequest): Problem {
     }
   }
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-  if (status >= 500) {
+  if (status >= 500 && error.expose !== true) {
     // Never echo a 5xx message: it may carry internals. The log has it.
     return { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code: status === 500 ? ServiceErrorCodes.internal : error.code, detail: 'The server could not complete the request; it has been logged.', instance: request.url }
   }
@@ -64,8 +66,10 @@ function toProblem (error: ErrorLike, request: FastifyRequest): Problem {
 export const problemDetails = fp(async function problemDetails (app: FastifyInstance) {
   app.setErrorHandler(function (error: ErrorLike, request, reply) {
     const problem = toProblem(error, request)
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
+    if (problem.status >= 500 && error.expose !== true) request.log.error({ err: error }, 'request failed')
+    else if (problem.status >= 500) request.log.warn({ code: problem.code, status: problem.status, detail: problem.detail }, 'request refused for now')
     else request.log.info({ code: problem.code, status: problem.status, detail: problem.detail }, 'request refused')
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
     if (problem.status === 429 || problem.status === 503) {
       const retryAfter = reply.getHeader('retry-after')
       if (retryAfter === undefined) reply.header('retry-after', '1')

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { health } from './health.js'
+import { acceptEmptyJsonBodies } from './json-body.js'
 import { metrics } from './metrics.js'
 import { problemDetails } from './problem-details.js'
 
@@ -20,11 +21,12 @@ export interface ServiceKitOptions {
 }
 
 /**
- * The infrastructure layer of every service, registered first: problem+json errors, OpenAPI at
- * `/docs`, `/healthz` and `/readyz`, and Prometheus `/metrics`.
+ * The infrastructure layer of every service, registered first: problem+json errors, JSON bodies
+ * that may be empty, OpenAPI at `/docs`, `/healthz` and `/readyz`, and Prometheus `/metrics`.
  */
 export const serviceKit = fp(async function serviceKit (app: FastifyInstance, options: ServiceKitOptions) {
   await app.register(problemDetails)
+  acceptEmptyJsonBodies(app)
   if (options.docs !== false) {
     await app.register(swagger, {
       openapi: {

@@ -3,7 +3,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { TestContext } from '@paylinks/test-kit'
-import { loadConfig, ProblemSchema, ServerConfigSchema, ServiceError, serverOptions, serviceKit } from '../src/index.js'
+import { decodeCursor, encodeCursor, loadConfig, ProblemSchema, ServerConfigSchema, ServiceError, serverOptions, serviceKit } from '../src/index.js'
 
 const config = loadConfig(ServerConfigSchema, { LOG_LEVEL: 'silent' })
 
@@ -25,8 +25,16 @@ async function buildApp (t: TestContext, options: { logs?: string[] } = {}) {
   }, async (request, reply) => {
     if (request.body.reference === 'taken') throw new ServiceError('ORDER_TAKEN', 409, 'reference taken is already used', { extra: { existing: 'ord_1' } })
     if (request.body.reference === 'boom') throw new Error('database password hunter2 leaked in message')
+    if (request.body.reference === 'busy') throw new ServiceError('ORDER_BUSY', 503, 'the order desk is busy; retry shortly', { extra: { orderId: 'ord_2' }, retryAfterSeconds: 3 })
     return reply.code(201).send({ amount: request.body.amount, dryRun: request.query.dryRun ?? false })
   })
+  app.post('/orders/:id/cancel', {
+    schema: { body: Type.Union([Type.Object({ reason: Type.Optional(Type.String()) }, { additionalProperties: false }), Type.Null()]), response: { 200: Type.Object({ reason: Type.Union([Type.String(), Type.Null()]) }) } }
+  }, async (request) => ({ reason: request.body?.reason ?? null }))
+  app.delete('/orders/:id', async () => ({ deleted: true }))
+  app.get('/search', {
+    schema: { querystring: Type.Object({ from: Type.Optional(Type.String({ format: 'date-time' })), day: Type.Optional(Type.String({ format: 'date' })), url: Type.Optional(Type.String({ format: 'uri' })), cursor: Type.Optional(Type.String()) }) }
+  }, async (request) => ({ from: request.query.from === undefined ? null : new Date(request.query.from).toISOString(), cursor: request.query.cursor === undefined ? null : decodeCursor(request.query.cursor, ['date-time', 'string']) }))
   t.teardown(() => app.close())
   return app
 }
@@ -68,6 +76,47 @@ t.test('the app should answer malformed JSON, wrong content types, unknown route
   t.equal(missing.json().detail, 'No route for GET /nowhere.')
   const big = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ amount: 1, reference: 'x'.repeat(2_000_000) }) })
   t.equal(big.statusCode, 413)
+  const poisoned = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: '{"amount":1,"reference":"a","__proto__":{"x":1}}' })
+  t.equal(poisoned.statusCode, 400, 'prototype poisoning is still refused')
+})
+
+t.test('a bodyless request with a JSON content type should be accepted on routes without a body', async (t) => {
+  const app = await buildApp(t)
+  const json = { 'content-type': 'application/json' }
+  const cancel = await app.inject({ method: 'POST', url: '/orders/o1/cancel', headers: json })
+  t.equal(cancel.statusCode, 200, cancel.body)
+  t.same(cancel.json(), { reason: null })
+  const withBody = await app.inject({ method: 'POST', url: '/orders/o1/cancel', headers: json, payload: { reason: 'typo' } })
+  t.same(withBody.json(), { reason: 'typo' }, 'a body is still parsed')
+  const del = await app.inject({ method: 'DELETE', url: '/orders/o1', headers: { ...json, 'content-length': '0' } })
+  t.equal(del.statusCode, 200, del.body)
+  const required = await app.inject({ method: 'POST', url: '/orders', headers: json })
+  t.equal(required.statusCode, 400, 'a route that needs a body still says so')
+  t.equal(required.json().code, 'SVC_VALIDATION')
+})
+
+t.test('formats should be validated by one rule, so a date JavaScript cannot read is a 400', async (t) => {
+  const app = await buildApp(t)
+  for (const bad of ['from=not-a-date', 'from=2026-02-30T10:00:00Z', 'from=2026-12-31T23:59:60Z', 'day=2026-13-01', 'day=2026-02-29', 'url=http://exa%20mple.com', 'url=no-scheme']) {
+    const res = await app.inject(`/search?${bad}`)
+    t.equal(res.statusCode, 400, bad)
+    t.equal(res.json().code, 'SVC_VALIDATION', bad)
+  }
+  const ok = await app.inject('/search?from=2026-02-28T10:00:00%2B01:00&day=2028-02-29&url=https://example.com/a?b=1')
+  t.equal(ok.statusCode, 200, ok.body)
+  t.equal(ok.json().from, '2026-02-28T09:00:00.000Z')
+})
+
+t.test('decodeCursor should read what encodeCursor wrote and refuse anything else with a 400 problem', async (t) => {
+  const app = await buildApp(t)
+  const cursor = encodeCursor(['2026-01-02T03:04:05.000Z', 'lnk_1'])
+  t.same(decodeCursor(cursor, ['date-time', 'string']), ['2026-01-02T03:04:05.000Z', 'lnk_1'])
+  t.same(decodeCursor(encodeCursor([42, 'x']), ['number', 'string']), [42, 'x'])
+  for (const bad of ['nonsense', encodeCursor(['yesterday', 'lnk_1']), encodeCursor(['2026-01-02T03:04:05.000Z']), Buffer.from('2026-01-02T03:04:05.000Z|lnk_1').toString('base64url')]) {
+    const res = await app.inject(`/search?cursor=${bad}`)
+    t.equal(res.statusCode, 400, bad)
+    t.match(res.json(), { code: 'SVC_BAD_CURSOR', detail: /\/querystring\/cursor is not a cursor from this API/ })
+  }
 })
 
 t.test('ServiceErrors should keep their code and extras; other errors should be a bare 500', async (t) => {
@@ -80,6 +129,10 @@ t.test('ServiceErrors should keep their code and extras; other errors should be 
   t.equal(boom.statusCode, 500)
   t.notMatch(boom.body, /hunter2/, 'a 5xx never echoes its message')
   t.match(logs.join(''), /hunter2/, 'but the log has it')
+  const busy = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'busy' } })
+  t.equal(busy.statusCode, 503)
+  t.equal(busy.headers['retry-after'], '3')
+  t.match(busy.json(), { code: 'ORDER_BUSY', detail: 'the order desk is busy; retry shortly', orderId: 'ord_2' }, 'an exposed 5xx keeps its message')
 })
 
 t.test('logs should never carry authorization headers, secret keys or card numbers', async (t) => {

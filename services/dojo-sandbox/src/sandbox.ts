@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import type { Registry } from 'prom-client'
+import { decodeCursor as decodeKey, encodeCursor as encodeKey } from '@paylinks/service-kit'
 import { CHALLENGE_CODE, cardOutcome, maskCard, type CardInput, type MaskedCard } from './cards.js'
 import type { SandboxOptions } from './config.js'
 import { conflict, notFound, validationError } from './errors.js'
@@ -520,12 +521,15 @@ function isCurrency (code: string): boolean {
   return CURRENCIES.has(code)
 }
 
+// The project's one cursor codec (service-kit), with Dojo's own validation error around it.
 function encodeCursor (seq: number): string {
-  return Buffer.from(`pi:${seq}`).toString('base64url')
+  return encodeKey([seq])
 }
 
 function decodeCursor (cursor: string, field: string): number {
-  const m = /^pi:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString())
-  if (m === null) throw validationError(field, `The ${field} value is not a valid cursor.`)
-  return Number(m[1])
+  try {
+    return decodeKey(cursor, ['number'])[0] as number
+  } catch {
+    throw validationError(field, `The ${field} value is not a valid cursor.`)
+  }
 }

@@ -4,6 +4,8 @@ import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, testRegistry, type TestContext } from '@paylinks/test-kit'
+
+export { until } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { RecorderConfigSchema } from '../src/config.js'
 
@@ -42,12 +44,4 @@ export async function connectClients (t: TestContext, env: Record<string, string
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: testRegistry, pollIntervalMs: 100 })
   onTeardown(t, () => store.close())
   return { messaging, publisher, store }
-}
-
-export async function until (predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }

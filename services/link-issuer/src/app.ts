@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateOnStart } from '@paylinks/event-store'
-import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
+import { apiKeyAuthOptions, createApiKeyAuthenticator, createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type ConsumerLoop } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { LinkIssuerConfig } from './config.js'
@@ -10,10 +10,12 @@ import { createIssuer } from './issuer.js'
 import { registry } from './link.js'
 import { createMailer } from './mailer.js'
 import { startOrderIntake } from './orders.js'
-import { createLinksReadModel } from './read-model.js'
+import { createLinksReadModel, READ_MODEL_NAME } from './read-model.js'
+import { createReadYourWrites } from './read-your-writes.js'
+import { findStuckLinks } from './repositories/links.js'
 import linkRoutes from './routes/links.js'
 import resultRoutes from './routes/result.js'
-import type { LinkIssuerTables } from './tables.js'
+import { merchantDb, type LinkIssuerTables } from './tables.js'
 
 export interface AppOptions {
   config: LinkIssuerConfig
@@ -29,10 +31,12 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     description: 'Payment links on Dojo for partners (HTTP, `Authorization: Bearer <api key>`) and order systems (NATS).'
   })
 
+  // One pool for the service's tables and the event store's reads; the store adds only its LISTEN connection.
   const db = createDatabase<LinkIssuerTables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer' })
+  fastify.addHook('onClose', async () => { await db.destroy() })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
   // No registry here: the store also holds other services' event types; ours are upcast where read.
-  const store = await createEventStore({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, db, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer' })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
@@ -52,6 +56,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     ...(mailer === undefined ? {} : { mailer })
   })
   const readModel = createLinksReadModel(store, fastify.log, config.LIST_LINGER_MS)
+  const readYourWrites = createReadYourWrites({ db: store.db, readModel, name: READ_MODEL_NAME, waitMs: config.LIST_CONSISTENCY_WAIT_MS })
 
   fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
   fastify.readiness.add('nats', async () => await messaging.ping())
@@ -61,9 +66,10 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     db,
     issuer,
     merchants,
+    authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
+    readYourWrites,
     emailAvailable: mailer !== undefined,
-    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
-    apiKeyCacheMs: config.API_KEY_CACHE_MS
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
   })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
@@ -73,14 +79,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   /** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail. */
   async function recover (): Promise<void> {
-    const stuck = await db.selectFrom('li_links').select('link_id')
-      .where((eb) => eb.or([
-        eb('status', '=', 'requested'),
-        eb.and([eb('status', '=', 'issued'), eb('email_requested', '=', true), eb('email_sent_at', 'is', null)])
-      ]))
-      .where('updated_at', '<', new Date(Date.now() - config.RECOVERY_AFTER_MS))
-      .limit(20).execute()
-    for (const { link_id: linkId } of stuck) {
+    const stuck = await findStuckLinks(db, new Date(Date.now() - config.RECOVERY_AFTER_MS), 20)
+    for (const linkId of stuck) {
       try {
         const state = await issuer.resume(linkId)
         fastify.log.info({ linkId, status: state?.status }, 'recovered link')
@@ -127,6 +127,5 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     mailer?.close()
     await messaging.close()
     await store.close()
-    await db.destroy()
   })
 }

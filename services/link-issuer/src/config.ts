@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
-import { SecretsConfigSchema } from '@paylinks/merchants'
+import { ApiKeyAuthConfigSchema, SecretsConfigSchema } from '@paylinks/merchants'
 import { EventsStreamConfigSchema } from '@paylinks/messaging'
 import { ServerConfigSchema } from '@paylinks/service-kit'
 
@@ -11,6 +11,7 @@ export const LinkIssuerConfigSchema = Type.Composite([
   DatabaseConfigSchema,
   EventsStreamConfigSchema,
   SecretsConfigSchema,
+  ApiKeyAuthConfigSchema,
   Type.Object({
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3000', pattern: '^https?://', description: 'where customers reach this service (result page, Dojo redirect)' }),
     ORDERS_STREAM: Type.String({ default: 'ORDERS', ...Name, description: 'JetStream stream order systems publish orders to' }),
@@ -28,11 +29,11 @@ export const LinkIssuerConfigSchema = Type.Composite([
     DOJO_RETRY_DELAY_MS: Type.Integer({ default: 250, minimum: 0, description: 'first Dojo back-off' }),
     RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
-    API_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a successful API key authentication is reused this long (0: every request asks the database); a revoked key stops working within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven (0: never)' }),
     RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),
     LIST_LINGER_MS: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'the list of links (GET /v1/payment-links) trails the log by up to this much more, so a burst updates it in fewer, larger transactions; one link by id is always current' }),
+    LIST_CONSISTENCY_WAIT_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 10_000, description: 'a list waits up to this long for the read model to reach the caller\'s own writes (then answers with Paylinks-Stale: true)' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })
   })
 ])

@@ -16,11 +16,16 @@ export const LinkErrorCodes = {
   contention: 'LINK_CONTENTION',
   merchantUnknown: 'LINK_MERCHANT_UNKNOWN',
   notIssued: 'LINK_NOT_ISSUED',
-  rateLimited: 'LINK_RATE_LIMITED'
+  rateLimited: 'LINK_RATE_LIMITED',
+  authLimited: 'LINK_AUTH_LIMITED'
 } as const
 export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
 
-/** A refusal we show the caller (problem+json through service-kit's one error handler). */
-export function linkError (code: LinkErrorCode, status: number, message: string, extra: Record<string, unknown> = {}, cause?: unknown): ServiceError {
-  return new ServiceError(code, status, message, { extra, ...(cause === undefined ? {} : { cause }) })
+/**
+ * A refusal we show the caller (problem+json through service-kit's one error handler), 5xx
+ * included: a 503 is transient (Retry-After, default 2 s), a 502 names what Dojo refused.
+ */
+export function linkError (code: LinkErrorCode, status: number, message: string, extra: Record<string, unknown> = {}, cause?: unknown, retryAfterSeconds?: number): ServiceError {
+  const retry = retryAfterSeconds ?? (status === 503 ? 2 : undefined)
+  return new ServiceError(code, status, message, { extra, expose: true, ...(retry === undefined ? {} : { retryAfterSeconds: retry }), ...(cause === undefined ? {} : { cause }) })
 }

@@ -7,6 +7,7 @@ import type { Issuer } from './issuer.js'
 import type { MerchantDirectory } from './dojo.js'
 import { registry, uuidFrom } from './link.js'
 import { LinkErrorCodes } from './errors.js'
+import { checkLinkRequest } from './link-request.js'
 
 const orderCheck = TypeCompiler.Compile(OrderSchema)
 
@@ -95,9 +96,12 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     const merchant = await options.merchants.get(order.merchantId)
     if (merchant === undefined) return await reject(msg, order.orderId, order.merchantId, `unknown merchant ${order.merchantId}`)
     const sendEmail = order.sendEmail ?? false
-    if (sendEmail && order.customer?.email === undefined) return await reject(msg, order.orderId, order.merchantId, 'sendEmail needs customer.email', ['/customer/email: required when sendEmail is true'])
-    if (sendEmail && !options.emailAvailable) return await reject(msg, order.orderId, order.merchantId, 'sendEmail was asked for, but this service has no SMTP configured')
-    if (order.expiresAt !== undefined && Date.parse(order.expiresAt) <= Date.now()) return await reject(msg, order.orderId, order.merchantId, 'expiresAt is in the past', ['/expiresAt: must be in the future'])
+    const problem = checkLinkRequest({ ...order, sendEmail }, { emailAvailable: options.emailAvailable })
+    if (problem !== undefined) {
+      return problem.path === undefined
+        ? await reject(msg, order.orderId, order.merchantId, problem.message)
+        : await reject(msg, order.orderId, order.merchantId, `${problem.path.slice(1)} ${problem.message}`, [`${problem.path}: ${problem.message}`])
+    }
     try {
       await options.issuer.request({
         merchant,

@@ -70,6 +70,10 @@ export const ListQuerySchema = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 200 }))
 }, { additionalProperties: false })
 
+export const ListHeadersSchema = Type.Object({
+  'paylinks-position': Type.Optional(Type.Integer({ minimum: 0, description: 'The `Paylinks-Position` of a write you made (on any replica): the list then includes it.' }))
+})
+
 export const LinkParamsSchema = Type.Object({ id: LinkIdSchema })
 
 export const CancelBodySchema = Type.Union([

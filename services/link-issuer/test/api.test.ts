@@ -89,10 +89,79 @@ t.test('POST /v1/payment-links/{id}/cancel should cancel the intent at Dojo and 
   t.equal(events.data.filter((e: { type: string }) => e.type === 'payment-link.canceled').length, 1)
 
   const paid = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
-  t.equal(await sandbox.pay(paid.paymentIntentId), 200)
+  t.equal((await sandbox.pay(paid.paymentIntentId)).status, 200)
   const refused = await app.inject({ method: 'POST', url: `/v1/payment-links/${paid.id}/cancel`, headers: auth(m.apiKey) })
   t.equal(refused.statusCode, 409)
   t.equal(refused.json().code, 'LINK_NOT_CANCELABLE')
+})
+
+t.test('POST /v1/payment-links/{id}/cancel should accept a JSON content type with no body', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const link = (await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })).json()
+  const res = await app.inject({ method: 'POST', url: `/v1/payment-links/${link.id}/cancel`, headers: { ...auth(m.apiKey), 'content-type': 'application/json' } })
+  t.equal(res.statusCode, 200, res.body)
+  t.equal(res.json().status, 'canceled')
+})
+
+t.test('GET /v1/payment-links should include the caller\'s own writes at once', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const list = async (qs = '', headers: Record<string, string> = {}) => await app.inject({ method: 'GET', url: `/v1/payment-links?${qs}`, headers: { ...auth(m.apiKey), ...headers } })
+  for (let i = 0; i < 8; i++) {
+    const created = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })
+    t.equal(created.statusCode, 201, created.body)
+    t.match(created.headers['paylinks-position'], /^\d+$/, 'the write says where it is in the log')
+    const listed = await list(`reference=${created.json().reference}`)
+    t.same(listed.json().data.map((l: { id: string, status: string }) => [l.id, l.status]), [[created.json().id, 'issued']], `create ${i} then list`)
+    t.notOk(listed.headers['paylinks-stale'])
+    t.ok(Number(listed.headers['paylinks-position']) >= Number(created.headers['paylinks-position']))
+    if (i % 2 === 0) {
+      const canceled = await app.inject({ method: 'POST', url: `/v1/payment-links/${created.json().id}/cancel`, headers: auth(m.apiKey) })
+      t.equal(canceled.statusCode, 200, canceled.body)
+      t.same((await list(`reference=${created.json().reference}`)).json().data.map((l: { status: string }) => l.status), ['canceled'], `cancel ${i} then list`)
+    }
+  }
+})
+
+t.test('GET /v1/payment-links on another replica should include a write whose position the client sends', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  // A second instance on the same database: its read model stands by, so it waits on the checkpoint.
+  const other = await buildIssuer(t, env)
+  for (let i = 0; i < 4; i++) {
+    const created = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref()) })
+    const listed = await other.inject({ method: 'GET', url: `/v1/payment-links?reference=${created.json().reference}`, headers: { ...auth(m.apiKey), 'paylinks-position': created.headers['paylinks-position'] as string } })
+    t.equal(listed.statusCode, 200, listed.body)
+    t.same(listed.json().data.map((l: { id: string }) => l.id), [created.json().id], `write ${i} seen on the other replica`)
+  }
+  const bad = await other.inject({ method: 'GET', url: '/v1/payment-links', headers: { ...auth(m.apiKey), 'paylinks-position': 'soon' } })
+  t.equal(bad.statusCode, 400)
+})
+
+t.test('dates JavaScript cannot read should be a 400 problem, not a 500', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  for (const qs of ['createdFrom=not-a-date', 'createdTo=2026-02-30T10:00:00Z', `createdFrom=${encodeURIComponent('2026-12-31T23:59:60Z')}`]) {
+    const res = await app.inject({ method: 'GET', url: `/v1/payment-links?${qs}`, headers: auth(m.apiKey) })
+    t.equal(res.statusCode, 400, `${qs}: ${res.body}`)
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+  }
+  const expiry = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body(ref(), { expiresAt: '2027-02-29T10:00:00Z' }) })
+  t.equal(expiry.statusCode, 400, expiry.body)
+  t.match(expiry.json().detail, /expiresAt/)
+})
+
+t.test('400 wrong keys from one address should meet a 429 before any key look-up', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const from = (remoteAddress: string, key: string) => app.inject({ method: 'GET', url: '/v1/payment-links', remoteAddress, headers: auth(key) })
+  const statuses: number[] = []
+  for (let i = 0; i < 400; i++) statuses.push((await from('10.0.0.7', `plk_${String(i).padStart(16, 'x')}_${'b'.repeat(43)}`)).statusCode)
+  const firstLimited = statuses.indexOf(429)
+  t.equal(firstLimited, 20, 'AUTH_FAILURES_MAX (20) failures are answered 401, then 429')
+  t.ok(statuses.slice(firstLimited).every((s) => s === 429), 'and every later attempt is refused unheard')
+  const limited = await from('10.0.0.7', m.apiKey)
+  t.equal(limited.statusCode, 429, 'even a good key is not looked up from that address')
+  t.match(limited.json(), { code: 'LINK_AUTH_LIMITED' })
+  t.match(limited.headers['retry-after'], /^\d+$/)
+  t.equal((await from('10.0.0.8', m.apiKey)).statusCode, 200, 'another address is not affected')
+  t.equal((await from('10.0.0.7', m.apiKey)).statusCode, 200, 'a key already authenticated passes (no look-up)')
 })
 
 t.test('Idempotency-Key should replay the first answer and refuse a different body', async (t) => {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
@@ -9,39 +8,13 @@ import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } fro
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, type TestContext } from '@paylinks/test-kit'
+
+export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
-const SANDBOX_ENTRY = fileURLToPath(new URL('../../dojo-sandbox/src/server.ts', import.meta.url))
-const RECORDER_ENTRY = fileURLToPath(new URL('../../event-recorder/src/server.ts', import.meta.url))
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
-
-export interface Sandbox {
-  url: string
-  pay: (paymentIntentId: string) => Promise<number>
-}
-
-/** dojo-sandbox as a child process on a free port; killed at teardown. */
-export async function startSandbox (t: TestContext): Promise<Sandbox> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const service = spawnService(t, SANDBOX_ENTRY, { PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn' })
-  for (let i = 0; ; i++) {
-    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break
-    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return {
-    url,
-    pay: async (id) => (await fetch(`${url}/sandbox/payment-intents/${id}/pay`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
-    })).status
-  }
-}
 
 /** Environment for link-issuer on this test file's own database (migrated as the owner, used as its own role) and streams. */
 export async function issuerEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -65,23 +38,6 @@ export async function issuerEnv (t: TestContext, overrides: Record<string, strin
     PORT: '0',
     ...overrides
   }
-}
-
-/** event-recorder as a process on the same database and stream; killed at teardown. */
-export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
-  const recorder = spawnService(t, RECORDER_ENTRY, {
-    DATABASE_URL: roleUrl(env.DATABASE_URL!, DATABASE_ROLES.eventRecorder),
-    NATS_URL: env.NATS_URL!,
-    EVENTS_STREAM: env.EVENTS_STREAM!,
-    EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,
-    RECORDER_DURABLE: env.RECORDER_DURABLE!,
-    RECORDER_STANDBY_POLL_MS: '50',
-    RECORDER_RETRY_DELAY_MS: '50',
-    LOG_LEVEL: 'info',
-    LOG_FORMAT: 'json',
-    PORT: '0'
-  })
-  await recorder.waitFor(/"msg":"recording"/)
 }
 
 /** link-issuer in process, with production options; closed at teardown. */
@@ -200,16 +156,6 @@ export async function startFaultyProxy (t: TestContext, target: string, plan: Fa
     await new Promise((resolve) => server.close(resolve))
   })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, creates: () => creates }
-}
-
-export async function until<T> (probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge } from 'prom-client'
-import { sql } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createEventStore, migrateOnStart, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
 import { connectMessaging, ensureStream } from '@paylinks/messaging'
+import { apiKeyAuthOptions, createApiKeyAuthenticator, type MerchantTables } from '@paylinks/merchants'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
 import { createIntegrationPublisher } from './integration.js'
@@ -57,7 +58,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
       subscribers: Object.fromEntries(Object.entries(subscribers).map(([name, s]) => [name, s.status()])),
       projections: await projectionLag(store, runner)
     }))
-  await fastify.register(v1, { prefix: '/v1', db: store.db as never, lag: async () => await projectionLag(store, runner) })
+  const merchantDb = store.db as unknown as Kysely<MerchantTables>
+  await fastify.register(v1, { prefix: '/v1', db: merchantDb, authenticator: createApiKeyAuthenticator(merchantDb, apiKeyAuthOptions(config)), lag: async () => await projectionLag(store, runner) })
   await fastify.register(dashboard)
 
   fastify.addHook('onReady', async () => {

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Kysely } from 'kysely'
-import { authenticateApiKey, type ApiKeyPrincipal, type MerchantTables } from '@paylinks/merchants'
+import type { ApiKeyAuthenticator, ApiKeyPrincipal } from '@paylinks/merchants'
 import { ServiceError } from '@paylinks/service-kit'
 
 declare module 'fastify' {
@@ -13,17 +12,23 @@ declare module 'fastify' {
 
 /**
  * Bearer API keys (see @paylinks/merchants). Register inside the route scope it protects.
- * A merchant key sees its merchant only; an analyst key sees every merchant.
+ * A merchant key sees its merchant only; an analyst key sees every merchant. An address with
+ * too many failed authentications gets 429 before any look-up.
  */
-export const apiKeyAuth = fp(async function apiKeyAuth (app: FastifyInstance, options: { db: Kysely<MerchantTables> }) {
+export const apiKeyAuth = fp(async function apiKeyAuth (app: FastifyInstance, options: { authenticator: ApiKeyAuthenticator }) {
   app.decorateRequest('principal', null as unknown as ApiKeyPrincipal)
   app.addHook('onRequest', async (request) => {
-    const header = request.headers.authorization
-    const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header)
-    if (match === null) throw new ServiceError('AUTH_MISSING', 401, 'Send an API key as `Authorization: Bearer <key>`.')
-    const principal = await authenticateApiKey(options.db, match[1]!)
-    if (principal === undefined) throw new ServiceError('AUTH_INVALID', 401, 'The API key is unknown or revoked.')
-    request.principal = principal
+    const result = await options.authenticator.authenticate(request.ip, request.headers.authorization)
+    if (result.ok) {
+      request.principal = result.principal
+      return
+    }
+    if (result.reason === 'limited') {
+      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000))
+      throw new ServiceError('AUTH_LIMITED', 429, `Too many failed authentications from this address: retry in ${seconds} s.`, { retryAfterSeconds: seconds })
+    }
+    if (result.reason === 'missing') throw new ServiceError('AUTH_MISSING', 401, 'Send an API key as `Authorization: Bearer <key>`.')
+    throw new ServiceError('AUTH_INVALID', 401, 'The API key is unknown or revoked.')
   })
 }, { name: 'projector.api-key-auth' })
 

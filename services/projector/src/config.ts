@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { ApiKeyAuthConfigSchema } from '@paylinks/merchants'
 import { EventsStreamConfigSchema } from '@paylinks/messaging'
 import { ServerConfigSchema } from '@paylinks/service-kit'
 
@@ -7,6 +8,7 @@ export const ProjectorConfigSchema = Type.Composite([
   ServerConfigSchema,
   DatabaseConfigSchema,
   EventsStreamConfigSchema,
+  ApiKeyAuthConfigSchema,
   Type.Object({
     INTEGRATION_STREAM: Type.String({ default: 'INTEGRATION', pattern: '^[A-Za-z0-9_-]+$', description: 'JetStream stream order systems subscribe to' }),
     INTEGRATION_SUBJECT_PREFIX: Type.String({ default: 'paylinks', pattern: '^[A-Za-z0-9_-]+$', description: 'integration events go to <prefix>.v1.<kind>.<merchantId>' }),

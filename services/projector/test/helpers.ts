@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createDatabase, createEventStore, DATABASE_ROLES, record, type EventStore, type PositionedEvent } from '@paylinks/event-store'
@@ -7,14 +6,13 @@ import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, startRecorder, TEST_NATS_URL, type TestContext } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import app from '../src/app.js'
 import { buildHistory } from './fixtures/history.js'
 import { ProjectorConfigSchema } from '../src/config.js'
 
 export const registry = createEventRegistry(domainEvents)
-const recorderEntry = fileURLToPath(new URL('../../event-recorder/src/server.ts', import.meta.url))
 
 export interface World {
   env: Record<string, string>
@@ -43,8 +41,7 @@ export async function createWorld (t: TestContext): Promise<World> {
   const messaging = await connectMessaging({ servers: TEST_NATS_URL, name: 'projector-test' })
   onTeardown(t, () => messaging.close())
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
-  const recorder = spawnService(t, recorderEntry, { ...env, DATABASE_URL: roleUrl(url, DATABASE_ROLES.eventRecorder), LOG_LEVEL: 'info' })
-  await recorder.waitFor(/"msg":"recording"/)
+  await startRecorder(t, env)
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: events.subjectPrefix, registry })
   const store = await createEventStore({ connectionString: env.DATABASE_URL, registry, pollIntervalMs: 200 })
   onTeardown(t, () => store.close())

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { paymentLinkStream, type NewEvent } from '@paylinks/contracts'
-import { onTeardown } from '@paylinks/test-kit'
+import { onTeardown, until } from '@paylinks/test-kit'
 import { buildProjector, createWorld, registry, type World } from './helpers.js'
 
 const merchantId = 'mer_shop001'
@@ -54,14 +54,6 @@ async function orderSystem (t: Tap, world: World): Promise<Array<{ subject: stri
   return received
 }
 type Tap = Parameters<typeof createWorld>[0]
-
-async function until (predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 t.test('the projector should publish link.issued, payment.status-changed and order.rejected from recorded events', async (t) => {
   const world = await createWorld(t)

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, DATABASE_ROLES, record, type EventStore } from '@paylinks/event-store'
-import { onTeardown, roleUrl, type TestContext } from '@paylinks/test-kit'
+import { onTeardown, roleUrl, type TestContext, until } from '@paylinks/test-kit'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { payments } from '../src/projections/payments.js'
 import type { Projection } from '../src/projections/projection.js'
@@ -26,14 +26,6 @@ function runner (t: TestContext, store: EventStore, projection: Projection): Pro
   const r = new ProjectionRunner({ store, projections: [projection], intervalMs: 50 })
   onTeardown(t, () => r.stop())
   return r
-}
-
-async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 const activeGeneration = async (r: ProjectionRunner): Promise<number | undefined> => (await r.status())[0]?.active?.generation

@@ -1,15 +1,8 @@
 import t from 'tap'
+import { until } from '@paylinks/test-kit'
 import { sql } from 'kysely'
 import { createApiKey } from '@paylinks/merchants'
 import { projectorOverHistory } from './helpers.js'
-
-async function until (predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 t.test('the query API should serve projections to keys scoped by merchant', async (t) => {
   const { app, db, history } = await projectorOverHistory(t, { merchants: ['mer_alpha01', 'mer_beta002'], start: new Date('2026-11-01T00:00:00Z') })
@@ -85,6 +78,31 @@ t.test('the query API should serve projections to keys scoped by merchant', asyn
     const timeline = (await get(`/v1/payments/${link}/timeline`, alpha)).json().data as Array<{ type: string, status: string }>
     t.same(timeline.map((e) => e.type), ['payment-link.requested', 'payment-link.issued', ...(timeline.some((e) => e.type === 'payment-link.sent') ? ['payment-link.sent'] : []), 'payment-link.webhook-received', 'payment-link.status-changed'])
     t.equal(timeline.at(-1)?.status, 'paid')
+  })
+
+  t.test('dates that are not real dates should be a 400 problem, not a 500', async (t) => {
+    for (const path of ['/v1/payments?createdFrom=not-a-date', '/v1/payments?createdTo=2026-02-30T00:00:00Z', '/v1/figures/daily?from=2026-02-30&to=2026-03-01', '/v1/figures/conversion?from=2026-11-01&to=2026-13-01']) {
+      const res = await get(path, alpha)
+      t.equal(res.statusCode, 400, `${path}: ${res.body}`)
+      t.match(res.headers['content-type'], /problem\+json/)
+      t.equal(res.json().code, 'SVC_VALIDATION')
+    }
+    const cursor = await get('/v1/payments?cursor=not-a-cursor', alpha)
+    t.equal(cursor.json().code, 'SVC_BAD_CURSOR', 'the one cursor format, with a clear message')
+    t.match(cursor.json().detail, /cursor is not a cursor from this API/)
+  })
+
+  t.test('400 wrong keys from one address should meet a 429 before any key look-up', async (t) => {
+    const from = async (remoteAddress: string, key: string) => await app.inject({ method: 'GET', url: '/v1/payments?limit=1', remoteAddress, headers: { authorization: `Bearer ${key}` } })
+    const statuses: number[] = []
+    for (let i = 0; i < 400; i++) statuses.push((await from('10.0.0.9', `plk_${String(i).padStart(16, 'y')}_${'c'.repeat(43)}`)).statusCode)
+    t.equal(statuses.indexOf(429), 20, 'AUTH_FAILURES_MAX (20) failures are answered 401, then 429')
+    t.ok(statuses.slice(20).every((s) => s === 429))
+    const fresh = (await createApiKey(db, { merchantId: 'mer_alpha01' })).key
+    const limited = await from('10.0.0.9', fresh)
+    t.equal(limited.statusCode, 429, 'a key never seen is not looked up from that address')
+    t.match(limited.json(), { code: 'AUTH_LIMITED' })
+    t.equal((await from('10.0.0.10', fresh)).statusCode, 200, 'another address is not affected')
   })
 
   t.test('the read-only analyst role should read the analytics views and nothing secret', async (t) => {

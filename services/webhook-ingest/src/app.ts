@@ -56,7 +56,8 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const registry = createEventRegistry(domainEvents)
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
-  const store = await createEventStore({ connectionString: config.DATABASE_URL, registry, poolSize: 4, pollIntervalMs: 500, applicationName: 'webhook-ingest', log: fastify.log })
+  // The store reads through the service's one pool; it adds only its LISTEN connection.
+  const store = await createEventStore({ connectionString: config.DATABASE_URL, db, registry, pollIntervalMs: 500, applicationName: 'webhook-ingest', log: fastify.log })
   fastify.addHook('onClose', async () => { await store.close() })
 
   const box = createSecretBox(encryptionKeys(config))

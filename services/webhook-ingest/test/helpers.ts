@@ -10,24 +10,16 @@ import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createMerchant, createSecretBox, type Merchant, type MerchantTables } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, startSandbox as startSandboxProcess, type SandboxProcess, type TestContext } from '@paylinks/test-kit'
+
+export { startRecorder, until } from '@paylinks/test-kit'
 import app, { type WebhookIngest } from '../src/app.js'
 import { IngestConfigSchema } from '../src/config.js'
 import type { Tables } from '../src/tables.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-export const SANDBOX_ENTRY = `${ROOT}services/dojo-sandbox/src/server.ts`
-export const RECORDER_ENTRY = `${ROOT}services/event-recorder/src/server.ts`
 export const INGEST_ENTRY = `${ROOT}services/webhook-ingest/src/server.ts`
 export const registry = createEventRegistry(domainEvents)
-
-export async function until (predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 /** Environment for webhook-ingest (and a recorder) on this test file's own database (migrated as the owner, used as webhook-ingest's role) and stream. */
 export async function ingestEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -55,46 +47,9 @@ export async function ingestEnv (t: TestContext, overrides: Record<string, strin
   }
 }
 
-/** The event recorder as a process on the same database and stream: without it nothing reaches the store. */
-export async function startRecorder (t: TestContext, env: Record<string, string>): Promise<void> {
-  const recorder = spawnService(t, RECORDER_ENTRY, { ...env, DATABASE_URL: roleUrl(env.DATABASE_URL!, DATABASE_ROLES.eventRecorder), LOG_LEVEL: 'info', PORT: '0' })
-  await recorder.waitFor(/"msg":"recording"/)
-}
-
-export interface Sandbox {
-  url: string
-  control: (method: string, path: string, body?: unknown) => Promise<{ status: number, body: any }>
-  pay: (paymentIntentId: string) => Promise<void>
-}
-
-/** dojo-sandbox as a child process on a free port, with quick retries. */
-export async function startSandbox (t: TestContext): Promise<Sandbox> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const service = spawnService(t, SANDBOX_ENTRY, { PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', WEBHOOK_RETRY_DELAYS_MS: '50,100,200', WEBHOOK_TIMEOUT_MS: '2000', EXPIRY_SWEEP_MS: '100' })
-  for (let i = 0; ; i++) {
-    if (service.child.exitCode !== null) throw new Error(`dojo-sandbox exited: ${service.output().slice(-2000)}`)
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break
-    if (i > 300) throw new Error(`dojo-sandbox did not start: ${service.output().slice(-2000)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  const control = async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
-    const response = await fetch(`${url}/sandbox${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    const text = await response.text()
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
-  }
-  return {
-    url,
-    control,
-    pay: async (id) => {
-      const r = await control('POST', `/payment-intents/${id}/pay`, { cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
-      if (r.status !== 200) throw new Error(`pay failed: ${r.status} ${JSON.stringify(r.body)}`)
-    }
-  }
+/** dojo-sandbox as a child process with quick webhook retries and expiry sweeps. */
+export async function startSandbox (t: TestContext): Promise<SandboxProcess> {
+  return await startSandboxProcess(t, { WEBHOOK_RETRY_DELAYS_MS: '50,100,200', WEBHOOK_TIMEOUT_MS: '2000', EXPIRY_SWEEP_MS: '100' })
 }
 
 export const sandboxKey = (): string => `sk_sandbox_${randomBytes(12).toString('base64url')}`

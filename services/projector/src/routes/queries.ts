@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { ServiceError } from '@paylinks/service-kit'
+import { decodeCursor, encodeCursor, ServiceError } from '@paylinks/service-kit'
 import type { Payment } from './schemas.js'
 
 interface Row {
@@ -41,18 +41,6 @@ function toPayment (r: Row): Payment {
   }
 }
 
-// A cursor is the (created_at, link_id) of the last row served: stable under inserts.
-function encodeCursor (r: Row): string {
-  return Buffer.from(`${r.created_at.toISOString()}|${r.link_id}`).toString('base64url')
-}
-function decodeCursor (cursor: string): { createdAt: string, linkId: string } {
-  const [createdAt, linkId] = Buffer.from(cursor, 'base64url').toString().split('|')
-  if (createdAt === undefined || linkId === undefined || Number.isNaN(Date.parse(createdAt))) {
-    throw new ServiceError('QUERY_BAD_CURSOR', 400, 'The cursor is not one this API returned.')
-  }
-  return { createdAt, linkId }
-}
-
 export interface PaymentFilter {
   merchantId?: string | undefined
   status?: string | undefined
@@ -65,18 +53,19 @@ export interface PaymentFilter {
 
 /** A page of payments, newest first, from the active `payments` projection. */
 export async function listPayments (db: Kysely<any>, filter: PaymentFilter): Promise<{ data: Payment[], nextCursor: string | null }> {
-  const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
+  // The one cursor of the project: the (created_at, link_id) of the last row served.
+  const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor, ['date-time', 'string'])
   const where = [sql`true`]
   if (filter.merchantId !== undefined) where.push(sql`merchant_id = ${filter.merchantId}`)
   if (filter.status !== undefined) where.push(sql`status = ${filter.status}`)
   if (filter.reference !== undefined) where.push(sql`reference = ${filter.reference}`)
   if (filter.createdFrom !== undefined) where.push(sql`created_at >= ${filter.createdFrom}`)
   if (filter.createdTo !== undefined) where.push(sql`created_at < ${filter.createdTo}`)
-  if (after !== undefined) where.push(sql`(created_at, link_id) < (${after.createdAt}::timestamptz, ${after.linkId})`)
+  if (after !== undefined) where.push(sql`(created_at, link_id) < (${after[0]}::timestamptz, ${after[1]})`)
   const rows = await sql<Row>`SELECT * FROM analytics.payments WHERE ${sql.join(where, sql` AND `)}
     ORDER BY created_at DESC, link_id DESC LIMIT ${filter.limit + 1}`.execute(db)
   const page = rows.rows.slice(0, filter.limit)
-  return { data: page.map(toPayment), nextCursor: rows.rows.length > filter.limit ? encodeCursor(page[page.length - 1]!) : null }
+  return { data: page.map(toPayment), nextCursor: rows.rows.length > filter.limit ? encodeCursor([page[page.length - 1]!.created_at.toISOString(), page[page.length - 1]!.link_id]) : null }
 }
 
 export async function getPayment (db: Kysely<any>, linkId: string, merchantId: string | undefined): Promise<Payment | undefined> {

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { CurrencyCodeSchema, LinkStatusSchema, MoneySchema } from '@paylinks/contracts'
 
 const DateTime = Type.String({ format: 'date-time' })
-const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD (UTC)' })
+const Day = Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD (UTC)' })
 const Format = Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'csv also when Accept: text/csv' }))
 
 export const PaymentSchema = Type.Object({

@@ -3,13 +3,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
 import { stringify } from 'csv-stringify/sync'
-import type { MerchantTables } from '@paylinks/merchants'
+import type { ApiKeyAuthenticator, MerchantTables } from '@paylinks/merchants'
 import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
 import { capturedTotals, conversion, dailyFigures, dailySeries, getPayment, listPayments, timeline } from './queries.js'
 import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema }
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 429: ProblemSchema }
 const security = [{ apiKey: [] }]
 
 function wantsCsv (request: FastifyRequest, format: string | undefined): boolean {
@@ -26,9 +26,9 @@ function sendCsv (reply: FastifyReply, name: string, rows: Array<Record<string, 
 }
 
 /** The analyst and partner query API: payments, timelines, daily figures, conversion. */
-export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables>, lag: () => Promise<unknown[]> }): Promise<void> {
+export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables>, authenticator: ApiKeyAuthenticator, lag: () => Promise<unknown[]> }): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
-  await api.register(apiKeyAuth, { db: options.db })
+  await api.register(apiKeyAuth, { authenticator: options.authenticator })
   const db = options.db as Kysely<any>
 
   api.get('/payments', {

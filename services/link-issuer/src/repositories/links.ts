@@ -1,0 +1,53 @@
+import { sql, type Selectable } from 'kysely'
+import { decodeCursor, encodeCursor } from '@paylinks/service-kit'
+import type { Db, LinksTable } from '../tables.js'
+
+export interface LinkFilter {
+  /** Only this merchant's links (undefined: every merchant's, for analyst keys). */
+  merchantId?: string | undefined
+  status?: string | undefined
+  reference?: string | undefined
+  createdFrom?: string | undefined
+  createdTo?: string | undefined
+  limit: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string | undefined
+}
+
+export interface LinkPage {
+  rows: Array<Selectable<LinksTable>>
+  nextCursor: string | null
+}
+
+/**
+ * A page of the links read model, newest first. The cursor is the (created_at, link_id) of
+ * the last row served; a cursor this API did not make is a 400.
+ */
+export async function listLinks (db: Db, filter: LinkFilter): Promise<LinkPage> {
+  let query = db.selectFrom('li_links').selectAll()
+  if (filter.merchantId !== undefined) query = query.where('merchant_id', '=', filter.merchantId)
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status)
+  if (filter.reference !== undefined) query = query.where('reference', '=', filter.reference)
+  if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', new Date(filter.createdFrom))
+  if (filter.createdTo !== undefined) query = query.where('created_at', '<', new Date(filter.createdTo))
+  if (filter.cursor !== undefined) {
+    const [createdAt, linkId] = decodeCursor(filter.cursor, ['date-time', 'string'])
+    query = query.where(sql<boolean>`(created_at, link_id) < (${new Date(createdAt!)}::timestamptz, ${linkId})`)
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('link_id', 'desc').limit(filter.limit + 1).execute()
+  const page = rows.slice(0, filter.limit)
+  const last = page.at(-1)
+  return { rows: page, nextCursor: rows.length > filter.limit && last !== undefined ? encodeCursor([last.created_at.toISOString(), last.link_id]) : null }
+}
+
+/** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail, untouched since `before`. */
+export async function findStuckLinks (db: Db, before: Date, limit: number): Promise<string[]> {
+  const rows = await db.selectFrom('li_links').select('link_id')
+    .where((eb) => eb.or([
+      eb('status', '=', 'requested'),
+      eb.and([eb('status', '=', 'issued'), eb('email_requested', '=', true), eb('email_sent_at', 'is', null)])
+    ]))
+    .where('updated_at', '<', before)
+    .limit(limit).execute()
+  return rows.map((r) => r.link_id)
+}
