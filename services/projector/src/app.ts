@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client'
 import { sql } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createEventStore, migrateToLatest, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
-import { connectMessaging, ensureStream } from '@paylinks/messaging'
+import { connectMessaging, ensureStream, natsCredentials } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
 import { createIntegrationPublisher } from './integration.js'
@@ -30,7 +30,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
   if (config.MIGRATE_ON_START) await migrateToLatest(store.db)
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector', ...natsCredentials(config) })
   await ensureStream(messaging.jsm, {
     name: config.INTEGRATION_STREAM,
     subjects: [`${config.INTEGRATION_SUBJECT_PREFIX}.v1.>`],
