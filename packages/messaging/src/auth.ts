@@ -160,3 +160,21 @@ export function natsAuthConfig (options: { users: NatsUser[] }): string {
   })
   return `authorization {\n  users: [\n${users.join('\n')}\n  ]\n}\n`
 }
+
+/** The users we generate for a deployment: every service, and `setup`. */
+export const NATS_GENERATED_USERS = [...NatsServices, 'setup'] as const
+
+/** A password for each generated user, keeping the ones already in `existing`. */
+export function natsServicePasswords (existing: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(NATS_GENERATED_USERS.map((user) => [user, existing[user] ?? newNatsPassword()]))
+}
+
+/** The generated users with their permissions for this topology, their passwords hashed. */
+export async function natsServiceUsers (topology: NatsTopology, passwords: Record<string, string>): Promise<NatsUser[]> {
+  return await Promise.all(NATS_GENERATED_USERS.map(async (user) => {
+    const password = passwords[user]
+    if (password === undefined) throw new Error(`no password for NATS user ${user}`)
+    const permissions = user === 'setup' ? setupPermissions() : servicePermissions(user, topology)
+    return { user, password: await hashNatsPassword(password), permissions }
+  }))
+}

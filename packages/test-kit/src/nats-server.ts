@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect as connectTcp } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { onTeardown, type TestContext } from './context.js'
 import { freePort } from './process.js'
 
@@ -14,19 +14,28 @@ export interface TestNatsServer {
   port: number
   configFile: string
   pid: number
-  /** Replace the authorization block and have the server reload it (SIGHUP). */
-  reload: (authorization: string) => Promise<void>
+  pidFile: string
+  /** Replace the authorization (none: keep it) and have the server reload it (SIGHUP). */
+  reload: (authorization?: Authorization) => Promise<void>
+  /** Resolves once the server has logged a reload beyond the `count`-th. */
+  reloaded: (count: number) => Promise<void>
+  /** How many reloads the server has logged. */
+  reloads: () => number
   /** Everything the server logged. */
   output: () => string
 }
 
-function serverConfig (port: number, dir: string, authorization: string): string {
+/** An `authorization { … }` block, or a file holding one (nats-server includes it). */
+export type Authorization = string | { include: string }
+
+function serverConfig (port: number, dir: string, authorization: Authorization): string {
   return [
     'host: 127.0.0.1',
     `port: ${port}`,
     `pid_file: ${JSON.stringify(join(dir, 'nats.pid'))}`,
     `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))}, max_memory_store: 64MB, max_file_store: 256MB }`,
-    authorization
+    // nats-server resolves an include against the including file's directory, never as absolute.
+    typeof authorization === 'string' ? authorization : `include ${JSON.stringify(relative(dir, authorization.include))}`
   ].join('\n')
 }
 
@@ -43,7 +52,7 @@ async function portAnswers (port: number): Promise<boolean> {
  * `authorization { … }` block (empty: no authentication), on a free loopback port. Stopped and
  * its directory removed at teardown.
  */
-export async function startNatsServer (t: TestContext, options: { authorization: string }): Promise<TestNatsServer> {
+export async function startNatsServer (t: TestContext, options: { authorization: Authorization }): Promise<TestNatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'paylinks-nats-'))
   onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
   const port = await freePort()
@@ -68,20 +77,27 @@ export async function startNatsServer (t: TestContext, options: { authorization:
     if (i > 200) throw new Error(`nats-server did not listen on ${port} within 10 s:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  const reloads = (): number => (output.match(/Reloaded server configuration/g) ?? []).length
+  const reloaded = async (count: number): Promise<void> => {
+    for (let i = 0; reloads() <= count; i++) {
+      if (i > 200) throw new Error(`nats-server did not reload within 10 s:\n${output.slice(-2000)}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
     configFile,
     pid: child.pid!,
     output: () => output,
+    pidFile: join(dir, 'nats.pid'),
+    reloads,
+    reloaded,
     reload: async (authorization) => {
-      const before = (output.match(/Reloaded server configuration/g) ?? []).length
-      await writeFile(configFile, serverConfig(port, dir, authorization), { mode: 0o600 })
+      const before = reloads()
+      if (authorization !== undefined) await writeFile(configFile, serverConfig(port, dir, authorization), { mode: 0o600 })
       process.kill(Number((await readFile(join(dir, 'nats.pid'), 'utf8')).trim()), 'SIGHUP')
-      for (let i = 0; (output.match(/Reloaded server configuration/g) ?? []).length === before; i++) {
-        if (i > 200) throw new Error(`nats-server did not reload within 10 s:\n${output.slice(-2000)}`)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+      await reloaded(before)
     }
   }
 }
