@@ -178,3 +178,20 @@ export async function natsServiceUsers (topology: NatsTopology, passwords: Recor
     return { user, password: await hashNatsPassword(password), permissions }
   }))
 }
+
+/** The environment variable holding a generated user's password in docker-compose. */
+export function natsPasswordVariable (user: string): string {
+  return `NATS_${user.toUpperCase().replaceAll('-', '_')}_PASSWORD`
+}
+
+/**
+ * The generated users with `$NATS_<USER>_PASSWORD` references instead of hashes, for a server
+ * that reads its passwords from its environment (docker-compose: deploy/nats/users.json).
+ */
+export function natsServiceUsersFromEnv (topology: NatsTopology): NatsUser[] {
+  return NATS_GENERATED_USERS.map((user) => ({
+    user,
+    password: { env: natsPasswordVariable(user) },
+    permissions: user === 'setup' ? setupPermissions() : servicePermissions(user, topology)
+  }))
+}
