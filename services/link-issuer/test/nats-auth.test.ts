@@ -8,7 +8,7 @@ import { encodeEvent, eventHeaders, hashNatsPassword, newNatsPassword, readNatsA
 import { onTeardown, spawnService } from '@paylinks/test-kit'
 import { linkIdFor } from '../src/link.js'
 import { buildIssuer, createTestMerchant, issuerEnv, openStore, startSandbox, until } from './helpers.js'
-import { natsEnvFor, startAuthenticatedNats } from './nats-auth-helpers.js'
+import { startAuthenticatedNats } from './nats-auth-helpers.js'
 
 const RECORDER_ENTRY = fileURLToPath(new URL('../../event-recorder/src/server.ts', import.meta.url))
 
@@ -21,14 +21,14 @@ t.test('link-issuer and the recorder should run on their own NATS users, and an 
     EVENTS_STREAM: env.EVENTS_STREAM!,
     EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,
     RECORDER_DURABLE: env.RECORDER_DURABLE!,
-    ...natsEnvFor(nats, 'event-recorder'),
+    ...nats.envFor('event-recorder'),
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     PORT: '0'
   })
   await recorder.waitFor(/"msg":"recording"/)
   t.notMatch(recorder.output(), nats.passwords['event-recorder']!, 'the recorder never logs its password')
-  await buildIssuer(t, { ...env, ...natsEnvFor(nats, 'link-issuer') })
+  await buildIssuer(t, { ...env, ...nats.envFor('link-issuer') })
   const store = await openStore(t, env)
 
   // What `pnpm admin nats-credential create` does, in process.
