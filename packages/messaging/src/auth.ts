@@ -112,6 +112,8 @@ export function servicePermissions (service: NatsService, topology: NatsTopology
 
 /** An order system's credential: it publishes its one merchant's orders, and nothing else. */
 export function orderSystemPermissions (user: string, merchantId: string, topology: NatsTopology): NatsPermissions {
+  // One plain subject token: a `*`, `>` or `.` would grant other merchants' subjects.
+  if (!/^[A-Za-z0-9_-]+$/.test(merchantId)) throw new Error(`merchant id ${JSON.stringify(merchantId)} is not a single subject token`)
   return {
     publish: { allow: [`${topology.ordersSubjectPrefix}.v1.${merchantId}`], deny: [`${topology.eventsSubjectPrefix}.>`, '$JS.>'] },
     subscribe: { allow: [`${inboxPrefixFor(user)}.>`], deny: [] }

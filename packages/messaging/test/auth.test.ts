@@ -3,7 +3,7 @@ import type { JetStreamClient } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { credit, testRegistry } from '@paylinks/test-kit'
-import { ack, createEventPublisher, encodeEvent, ensureConsumer, ensureStream, eventHeaders, resetConsumer, startConsumerLoop, subjectFor, type Messaging } from '../src/index.js'
+import { ack, createEventPublisher, defaultNatsTopology, natsAuthConfig, orderSystemPermissions, encodeEvent, ensureConsumer, ensureStream, eventHeaders, resetConsumer, startConsumerLoop, subjectFor, type Messaging } from '../src/index.js'
 import { startAuthServer, type AuthServer } from './auth-helpers.js'
 
 const registry = createEventRegistry(domainEvents)
@@ -155,4 +155,13 @@ t.test('the projector\'s user should publish integration events and no domain ev
   await t.rejects(projector.js.publish(`${tp.ordersSubjectPrefix}.v1.mer_alpha0001`, '{}', { timeout: 1500 }), 'orders are refused')
   t.equal(await messageCount(setup, tp.integrationStream), 1)
   t.equal(await messageCount(setup, tp.eventsStream), 0)
+})
+
+t.test('natsAuthConfig should refuse names that would widen a permission or break the file', async (t) => {
+  for (const merchantId of ['mer_a.>', 'mer_*', 'mer_a b']) {
+    t.throws(() => orderSystemPermissions('ord_x', merchantId, defaultNatsTopology), /single subject token/, merchantId)
+  }
+  t.throws(() => natsAuthConfig({ users: [{ user: 'a"b', password: 'x', permissions: orderSystemPermissions('ord_x', 'mer_abcdef', defaultNatsTopology) }] }), /letters, digits/)
+  const twice = { user: 'ord_x', password: 'x', permissions: orderSystemPermissions('ord_x', 'mer_abcdef', defaultNatsTopology) }
+  t.throws(() => natsAuthConfig({ users: [twice, twice] }), /listed twice/)
 })
