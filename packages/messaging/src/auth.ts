@@ -142,7 +142,7 @@ const list = (items: string[]): string => `[${items.map(quote).join(', ')}]`
 function renderPermissions (p: NatsPermissions): string {
   const side = (name: string, s: { allow: string[], deny: string[] }): string =>
     `${name}: { allow: ${list(s.allow)}${s.deny.length > 0 ? `, deny: ${list(s.deny)}` : ''} }`
-  return `{\n      ${side('publish', p.publish)}\n      ${side('subscribe', p.subscribe)}\n    }`
+  return `{\n        ${side('publish', p.publish)}\n        ${side('subscribe', p.subscribe)}\n      }`
 }
 
 /**
