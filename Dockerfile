@@ -7,6 +7,9 @@ COPY packages/ packages/
 COPY services/ services/
 COPY migrations/ migrations/
 COPY scripts/ scripts/
+COPY deploy/ deploy/
 RUN pnpm install --frozen-lockfile && pnpm build
 ENV NODE_ENV=production HOST=0.0.0.0 LOG_FORMAT=json
+# nats-auth writes the NATS users here (a named volume takes this directory's owner).
+RUN mkdir -p /nats-auth && chown node:node /nats-auth
 USER node

@@ -3,7 +3,7 @@
 // Ctrl-C stops everything cleanly.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,7 +12,13 @@ import { Type } from '@sinclair/typebox'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { createDatabase, DATABASE_ROLES, headPosition, migrateToLatest, setRolePasswords, type DatabaseRole } from '@paylinks/event-store'
-import { createApiKey, createMerchant, createSecretBox, getMerchant, type MerchantTables } from '@paylinks/merchants'
+import {
+  activeNatsCredentials, createApiKey, createMerchant, createNatsCredential, createSecretBox, getMerchant, newNatsCredentialUser, type MerchantTables
+} from '@paylinks/merchants'
+import {
+  defaultNatsTopology, hashNatsPassword, inboxPrefixFor, NATS_AUTHORIZATION_FILE, natsServicePasswords, natsServiceUsers, newNatsPassword, reloadNatsServer,
+  writeNatsAuthorization, writeNatsAuthState, type NatsAuthState
+} from '@paylinks/messaging'
 import { loadConfig } from '@paylinks/service-kit'
 
 const root = join(import.meta.dirname, '..')
@@ -25,6 +31,7 @@ const config = loadConfig(Type.Object({
   WEBHOOK_INGEST_PORT: Type.Integer({ default: 3003 }),
   PROJECTOR_PORT: Type.Integer({ default: 3004 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
+  NATS_AUTH_PORT: Type.Integer({ default: 4223, description: 'where our own authenticated nats-server listens when the one at NATS_URL has no authentication (the next free port if busy)' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
   SECRETS_ENCRYPTION_KEYS: Type.Optional(Type.String({ description: 'default: a key generated once into .data/secrets.key' }))
 }))
@@ -98,24 +105,117 @@ async function ensurePostgres (): Promise<string> {
   return url.toString()
 }
 
-/** NATS with JetStream: the one at NATS_URL, or nats-server started here if it is installed. */
-async function ensureNats (): Promise<void> {
+/** Where this setup's NATS users live (0700): passwords, users.json, authorization.conf, nats.conf. */
+const natsAuthDir = join(dataDir, 'nats-auth')
+
+interface NatsAuth { state: NatsAuthState, passwords: Record<string, string>, demoFile: string }
+
+/**
+ * NATS authorization for this setup (issue 18): a user per service with a random password kept
+ * in .data/nats-auth/passwords.json (0600, reused across runs), the demo merchant's order-system
+ * credential, and authorization.conf with every active order credential from the database.
+ */
+async function prepareNatsAuth (databaseUrl: string): Promise<NatsAuth> {
+  mkdirSync(natsAuthDir, { recursive: true, mode: 0o700 })
+  chmodSync(natsAuthDir, 0o700)
+  const passwordsFile = join(natsAuthDir, 'passwords.json')
+  const passwords = natsServicePasswords(existsSync(passwordsFile) ? JSON.parse(readFileSync(passwordsFile, 'utf8')) as Record<string, string> : {})
+  writeFileSync(passwordsFile, JSON.stringify(passwords, null, 2), { mode: 0o600 })
+  const state: NatsAuthState = { topology: defaultNatsTopology, users: await natsServiceUsers(defaultNatsTopology, passwords), pidFile: join(natsAuthDir, 'nats.pid') }
+  await writeNatsAuthState(natsAuthDir, state)
+  const db = createDatabase<MerchantTables>({ connectionString: databaseUrl, max: 1 })
+  try {
+    // The demo order system's credential: made once, and again after --reset dropped it.
+    const demoFile = join(natsAuthDir, 'demo-order-system.json')
+    const demo = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, 'utf8')) as { user: string } : undefined
+    const active = await activeNatsCredentials(db)
+    if (demo === undefined || !active.some((c) => c.user === demo.user)) {
+      const user = newNatsCredentialUser(DEMO_MERCHANT)
+      const password = newNatsPassword()
+      await createNatsCredential(db, { user, merchantId: DEMO_MERCHANT, passwordHash: await hashNatsPassword(password), label: 'pnpm start demo order system' })
+      const subject = `${defaultNatsTopology.ordersSubjectPrefix}.v1.${DEMO_MERCHANT}`
+      writeFileSync(demoFile, JSON.stringify({ user, password, subject, inboxPrefix: inboxPrefixFor(user) }, null, 2), { mode: 0o600 })
+      say(`created the demo merchant's order-system NATS credential (${user})`)
+    }
+    await writeNatsAuthorization(natsAuthDir, state, await activeNatsCredentials(db))
+    return { state, passwords, demoFile }
+  } finally {
+    await db.destroy()
+  }
+}
+
+/** Whether a client can connect to `servers` with these credentials (none: anonymously). */
+async function natsAccepts (servers: string, credentials: { user: string, pass: string } | undefined): Promise<boolean> {
+  try {
+    const nc = await connect({ servers, timeout: 3000, reconnect: false, ...credentials })
+    await nc.close()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * NATS with JetStream and our users. A server at NATS_URL that already knows them (ours, from
+ * a run that did not stop it) is reloaded and used. One without authentication is never used:
+ * our own nats-server is started on NATS_AUTH_PORT; where none runs, on NATS_URL's port.
+ * Returns the URL the services connect to.
+ */
+async function ensureNats (auth: NatsAuth): Promise<string> {
   const url = new URL(config.NATS_URL)
-  const port = Number(url.port || 4222)
-  if (await reachable(url.hostname, port)) return
+  let port = Number(url.port || 4222)
+  const setup = { user: 'setup', pass: auth.passwords.setup! }
+  if (await reachable(url.hostname, port)) {
+    // Anonymous first: a server without authentication accepts any user and password too.
+    const open = await natsAccepts(config.NATS_URL, undefined)
+    if (!open && await natsAccepts(config.NATS_URL, setup)) {
+      await reloadNatsServer(auth.state)
+      say(`NATS at ${config.NATS_URL} knows this setup's users: using it`)
+      return config.NATS_URL
+    }
+    if (!open) {
+      throw new Error(`NATS at ${config.NATS_URL} requires authentication and does not know this setup's users (.data/nats-auth).\n` +
+        '  Point NATS_URL at a server without authentication (pnpm start then runs its own, with users), or stop that one.')
+    }
+    port = config.NATS_AUTH_PORT
+    while (await reachable('127.0.0.1', port)) {
+      const here = `nats://127.0.0.1:${port}`
+      if (!(await natsAccepts(here, undefined)) && await natsAccepts(here, setup)) {
+        await reloadNatsServer(auth.state)
+        say(`our authenticated nats-server already runs on port ${port}: using it`)
+        return `nats://127.0.0.1:${port}`
+      }
+      port++
+    }
+    say(`NATS at ${config.NATS_URL} has no authentication: anyone could write history there`)
+  } else if (!isLocal(url.hostname)) {
+    throw new Error(`NATS at ${url.hostname}:${port} does not answer`)
+  }
   const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' })
   const binary = which.stdout.trim()
-  if (!isLocal(url.hostname) || binary === '') {
-    throw new Error(`NATS is not running on ${url.hostname}:${port} and nats-server is not installed.\n` +
+  if (binary === '') {
+    throw new Error('pnpm start runs its own nats-server (with a user per service), and nats-server is not installed.\n' +
       '  Install it: `sudo apt-get install nats-server` (Debian/Ubuntu), `brew install nats-server` (macOS),\n' +
-      '  or run one in Docker: `docker compose up -d nats`. Then run `pnpm start` again.')
+      '  or run one in Docker: `docker compose up -d nats` (users in deploy/nats/nats.conf). Then run `pnpm start` again.')
   }
-  say(`no NATS on ${url.hostname}:${port}: starting ${binary} with JetStream (data in .data/nats)`)
   mkdirSync(join(dataDir, 'nats'), { recursive: true })
-  const child = spawn(binary, ['-a', url.hostname, '-p', String(port), '-js', '-sd', join(dataDir, 'nats')], { stdio: 'ignore' })
+  const configFile = join(natsAuthDir, 'nats.conf')
+  writeFileSync(configFile, [
+    '# Generated by pnpm start: our own nats-server, with a user per service (authorization.conf).',
+    'host: 127.0.0.1',
+    `port: ${port}`,
+    `pid_file: ${JSON.stringify(auth.state.pidFile)}`,
+    `jetstream { store_dir: ${JSON.stringify(join(dataDir, 'nats'))} }`,
+    `include ${JSON.stringify(NATS_AUTHORIZATION_FILE)}`,
+    ''
+  ].join('\n'), { mode: 0o600 })
+  say(`starting ${binary} on 127.0.0.1:${port} with authentication and JetStream (data in .data/nats, users in .data/nats-auth)`)
+  const child = spawn(binary, ['-c', configFile], { stdio: 'ignore' })
   children.add(child)
   stops.push(async () => { say('stopping nats-server'); await stopChild(child) })
-  for (let i = 0; i < 50 && !(await reachable(url.hostname, port)); i++) await sleep(100)
+  for (let i = 0; i < 50 && !(await reachable('127.0.0.1', port)); i++) await sleep(100)
+  if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): check ${configFile} with \`nats-server -c ${configFile} -t\``)
+  return `nats://127.0.0.1:${port}`
 }
 
 /**
@@ -123,8 +223,8 @@ async function ensureNats (): Promise<void> {
  * nats-server, a wiped volume) while Postgres kept the store, the new stream would number from
  * 1 again and the recorder refuses to record. Say so before starting anything.
  */
-async function checkLogContinuity (databaseUrl: string): Promise<void> {
-  const nc = await connect({ servers: config.NATS_URL })
+async function checkLogContinuity (databaseUrl: string, servers: string, setup: { user: string, pass: string }): Promise<void> {
+  const nc = await connect({ servers, ...setup })
   try {
     const jsm = await jetstreamManager(nc)
     if (RESET) {
@@ -282,17 +382,19 @@ process.on('SIGTERM', () => { void shutdown(0) })
 
 try {
   const databaseUrl = await ensurePostgres()
-  await ensureNats()
   const db = createDatabase({ connectionString: databaseUrl, max: 1 })
   const passwords = rolePasswords()
   const result = await migrateToLatest(db).then(async (r) => { await setRolePasswords(db, passwords); return r }).finally(async () => { await db.destroy() })
   const asRole = (role: DatabaseRole): string => roleUrl(databaseUrl, role, passwords[role])
-  await checkLogContinuity(databaseUrl)
   say(`migrations: ${result.results?.length ? result.results.map((r) => r.migrationName).join(', ') : 'up to date'}`)
 
   const keys = secretsKeys()
   const apiKey = await demoMerchant(asRole(DATABASE_ROLES.linkIssuer), keys)
-  const shared = { NATS_URL: config.NATS_URL, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
+  // NATS after the database: its authorization holds the order credentials kept there.
+  const natsAuth = await prepareNatsAuth(databaseUrl)
+  const natsUrl = await ensureNats(natsAuth)
+  await checkLogContinuity(databaseUrl, natsUrl, { user: 'setup', pass: natsAuth.passwords.setup! })
+  const shared = { NATS_URL: natsUrl, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
   const url = (port: number): string => `http://127.0.0.1:${port}`
   const sandbox: Service = { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
   const services: Service[] = [
@@ -304,7 +406,9 @@ try {
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
   startService(sandbox, shared)
   await waitReady(sandbox)
-  // Nothing but the migrations above runs as the owner: each service logs in as its own role.
+  // Each service on its own NATS user, allowed only the subjects it uses, and its own database
+  // role: nothing but the migrations above runs as the owner.
+  for (const service of services) Object.assign(service.env, { NATS_USER: service.name, NATS_PASSWORD: natsAuth.passwords[service.name]! })
   for (const service of services) startService(service, { ...shared, DATABASE_URL: asRole(SERVICE_ROLES[service.name]!) })
   await Promise.all(services.map(waitReady))
   const link = await sampleLink(apiKey)
@@ -321,7 +425,11 @@ try {
   A sample payment link (pay with 5200 0000 0000 1005, 12/29, 020):
     ${link}
 
-  Postgres ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}   NATS ${config.NATS_URL}
+  An order system for the demo merchant: its NATS credential (publishes only
+  ${defaultNatsTopology.ordersSubjectPrefix}.v1.${DEMO_MERCHANT}) is in ${natsAuth.demoFile.replace(`${root}/`, '')}
+  More: pnpm admin nats-credential create --merchant mer_…   (revoke: pnpm admin nats-credential revoke <user>)
+
+  Postgres ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}   NATS ${natsUrl} (a user per service, .data/nats-auth)
   Analysts' SQL (analytics views) as ${DATABASE_ROLES.analyst}, password in .data/db-passwords.json
   Ctrl-C stops everything.`)
 } catch (error) {

@@ -3,5 +3,6 @@ export { createApiKeyAuthenticator, type ApiKeyAuthenticator, type ApiKeyAuthent
 export { ApiKeyAuthConfigSchema, apiKeyAuthOptions, encryptionKeys, SecretsConfigSchema, type ApiKeyAuthConfig, type SecretsConfig } from './config.js'
 export { MerchantError, MerchantErrorCodes, type MerchantErrorCode } from './errors.js'
 export { createMerchant, getMerchant, getMerchantDojoKey, listMerchants, newMerchantId, updateMerchant, type Merchant, type NewMerchant } from './merchants.js'
+export { activeNatsCredentials, createNatsCredential, listNatsCredentials, newNatsCredentialUser, revokeNatsCredential, type NatsCredentialInfo } from './nats-credentials.js'
 export { createSecretBox, type SecretBox } from './secret-box.js'
-export type { ApiKeysTable, MerchantsTable, MerchantTables } from './tables.js'
+export type { ApiKeysTable, MerchantsTable, MerchantTables, NatsCredentialsTable } from './tables.js'

@@ -24,7 +24,17 @@ export interface ApiKeysTable {
   revoked_at: ColumnType<Date | null, never, Date>
 }
 
+export interface NatsCredentialsTable {
+  nats_user: string
+  merchant_id: string
+  password_hash: string
+  label: Generated<string>
+  created_at: Generated<Date>
+  revoked_at: ColumnType<Date | null, never, Date>
+}
+
 export interface MerchantTables {
   merchants: MerchantsTable
   api_keys: ApiKeysTable
+  nats_credentials: NatsCredentialsTable
 }

@@ -10,7 +10,9 @@ export const EventsStreamConfigSchema = Type.Object({
   EVENTS_SUBJECT_PREFIX: Type.String({ default: 'events', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'events go to <prefix>.<category>.<id>' }),
   EVENTS_MAX_AGE_HOURS: Type.Number({ default: 168, exclusiveMinimum: 0, description: 'how long JetStream keeps events: the window the recorder must record within' }),
   EVENTS_DUPLICATE_WINDOW_MS: Type.Integer({ default: 120_000, minimum: 100, description: 'JetStream de-duplicates re-sent event ids within this window' }),
-  EVENTS_REPLICAS: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: '3 on a production cluster' })
+  EVENTS_REPLICAS: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: '3 on a production cluster' }),
+  NATS_USER: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', description: 'this service\'s NATS user (unset: connect without credentials, to a server without authentication)' })),
+  NATS_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'the password of NATS_USER' }))
 })
 export type EventsStreamConfig = Static<typeof EventsStreamConfigSchema>
 
@@ -23,4 +25,10 @@ export function eventsStreamOptions (config: EventsStreamConfig): { name: string
     duplicateWindowMs: config.EVENTS_DUPLICATE_WINDOW_MS,
     replicas: config.EVENTS_REPLICAS
   }
+}
+
+/** The credentials part of `connectMessaging`'s options, from that configuration. */
+export function natsCredentials (config: Pick<EventsStreamConfig, 'NATS_USER' | 'NATS_PASSWORD'>): { user?: string, pass?: string } {
+  if (config.NATS_USER === undefined) return {}
+  return { user: config.NATS_USER, ...(config.NATS_PASSWORD === undefined ? {} : { pass: config.NATS_PASSWORD }) }
 }

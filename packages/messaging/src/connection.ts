@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { inboxPrefixFor } from './auth.js'
 
 export interface MessagingOptions {
   /** e.g. `nats://127.0.0.1:4222`; several, comma-separated, for a cluster. */
@@ -10,6 +11,9 @@ export interface MessagingOptions {
   timeoutMs?: number
   /** Give up connecting at start-up after this long. Default 10000 ms. */
   connectTimeoutMs?: number
+  /** This process's NATS user and password, where the server requires authentication. */
+  user?: string
+  pass?: string
 }
 
 export interface Messaging {
@@ -39,9 +43,18 @@ export async function connectMessaging (options: MessagingOptions): Promise<Mess
     pingInterval: 10_000,
     // Each request would otherwise build two Error objects (stack traces included) up front, in
     // case it fails: a tenth of a busy publisher's CPU. Our errors name the subject and event.
-    noAsyncTraces: true
+    noAsyncTraces: true,
+    // A user may read only its own inbox (see natsAuthConfig): replies must arrive there.
+    ...(options.user === undefined ? {} : { user: options.user, pass: options.pass ?? '', inboxPrefix: inboxPrefixFor(options.user) })
   })
-  const jsm = await jetstreamManager(nc, { timeout })
+  let jsm: JetStreamManager
+  try {
+    jsm = await jetstreamManager(nc, { timeout })
+  } catch (error) {
+    // Refused the JetStream API (permissions) or no JetStream: do not leave the socket open.
+    await nc.close()
+    throw error
+  }
   const js = jetstream(nc, { timeout })
   let closing: Promise<void> | undefined
   return {

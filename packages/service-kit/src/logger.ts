@@ -3,7 +3,8 @@ import type { FastifyServerOptions } from 'fastify'
 /** Secret-looking strings that must never reach a log line, wherever they hide. */
 const SECRET_PATTERNS: RegExp[] = [
   /sk_(?:sandbox|prod|test|live)_[A-Za-z0-9_-]+/g,
-  /\b(?:\d[ -]?){13,19}\b/g // a card number, spaced or not
+  /\b(?:\d[ -]?){13,19}\b/g, // a card number, spaced or not
+  /(?<=[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+(?=@)/gi // the password in a URL (nats://user:pass@host)
 ]
 
 /** Paths pino removes whatever their value. */
@@ -14,7 +15,9 @@ export const REDACT_PATHS = [
   'req.headers["idempotency-key"]',
   '*.secretKey', '*.secret', '*.secrets', '*.password', '*.apiKey', '*.webhookSecret',
   '*.cardNumber', '*.cvv', '*.cvc', '*.securityCode',
-  'secretKey', 'secret', 'password', 'apiKey', 'cardNumber', 'cvv', 'securityCode'
+  'secretKey', 'secret', 'password', 'apiKey', 'cardNumber', 'cvv', 'securityCode',
+  // NATS credentials, as config variables and as connection options.
+  'NATS_PASSWORD', '*.NATS_PASSWORD', '*.pass'
 ]
 
 /** Replace anything that looks like a secret key or a card number in a string. */

@@ -140,8 +140,10 @@ t.test('logs should never carry authorization headers, secret keys or card numbe
   const app = await buildApp(t, { logs })
   await app.inject({ method: 'POST', url: '/orders', headers: { authorization: 'Basic sk_sandbox_abcdef123456' }, payload: { amount: 1, reference: 'abc' } })
   app.log.info({ secretKey: 'sk_prod_fake-key' }, 'paid with 5200 0000 0000 1005 using sk_sandbox_qwerty')
+  app.log.info({ config: { NATS_USER: 'projector', NATS_PASSWORD: 'nats-pw-1' }, options: { user: 'projector', pass: 'nats-pw-2' } }, 'connecting to nats://projector:nats-pw-3@127.0.0.1:4222')
   const text = logs.join('')
-  t.notMatch(text, /sk_sandbox_|sk_prod_|5200 0000 0000 1005/)
+  t.notMatch(text, /sk_sandbox_|sk_prod_|5200 0000 0000 1005|nats-pw-/)
+  t.match(text, /nats:\/\/projector:\[redacted\]@127\.0\.0\.1/, 'the URL keeps its user and host')
   t.match(text, /\[redacted\]/)
 })
 

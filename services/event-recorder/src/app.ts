@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { createDatabase, migrateOnStart } from '@paylinks/event-store'
-import { connectMessaging, ensureStream, eventsStreamOptions } from '@paylinks/messaging'
+import { connectMessaging, ensureStream, eventsStreamOptions, natsCredentials } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { RecorderConfig } from './config.js'
 import { recorderMetrics } from './metrics.js'
@@ -21,7 +21,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const db = createDatabase({ connectionString: config.DATABASE_URL, max: 3, applicationName: 'event-recorder' })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder', ...natsCredentials(config) })
   const streamOptions = eventsStreamOptions(config)
   await ensureStream(messaging.jsm, streamOptions)
 

@@ -1,12 +1,24 @@
-// pnpm admin <command>: merchants and API keys. Reads DATABASE_URL and SECRETS_ENCRYPTION_KEYS.
+// pnpm admin <command>: merchants, API keys and order systems' NATS credentials. Reads
+// DATABASE_URL, SECRETS_ENCRYPTION_KEYS and NATS_AUTH_DIR.
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { createDatabase } from '@paylinks/event-store'
 import {
-  createApiKey, createMerchant, createSecretBox, encryptionKeys, listApiKeys, listMerchants, revokeApiKey, SecretsConfigSchema, type MerchantTables
+  activeNatsCredentials, createApiKey, createMerchant, createNatsCredential, createSecretBox, encryptionKeys, listApiKeys, listMerchants, listNatsCredentials,
+  newNatsCredentialUser, revokeApiKey, revokeNatsCredential, SecretsConfigSchema, type MerchantTables
 } from '@paylinks/merchants'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { defaultNatsTopology, hashNatsPassword, inboxPrefixFor, newNatsPassword, readNatsAuthState, reloadNatsServer, writeNatsAuthorization } from '@paylinks/messaging'
 import { loadConfig } from '@paylinks/service-kit'
+import type { Kysely } from 'kysely'
+
+const NatsAuthConfigSchema = Type.Object({
+  NATS_AUTH_DIR: Type.String({
+    default: fileURLToPath(new URL('../../../.data/nats-auth', import.meta.url)),
+    description: 'where pnpm start keeps its nats-server\'s users and authorization.conf (rewritten, and the server reloaded, when a credential changes)'
+  })
+})
 
 const USAGE = `usage: pnpm admin <command>
   merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
@@ -15,7 +27,12 @@ const USAGE = `usage: pnpm admin <command>
   key create --analyst [--label <text>]
   key list --merchant <mer_…>  |  key list --analyst
   key revoke <keyId>
-environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys)`
+  nats-credential create --merchant <mer_…> [--label <text>]   an order system's NATS user: publishes that merchant's orders only
+  nats-credential list [--merchant <mer_…>]
+  nats-credential revoke <user>
+  nats-credential sync                                         rewrite the NATS authorization from the database and reload
+environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys),
+  NATS_AUTH_DIR (default <repo>/.data/nats-auth, where pnpm start keeps its nats-server's users)`
 
 class UsageError extends Error {}
 
@@ -52,6 +69,7 @@ async function main (argv: string[]): Promise<number> {
   const [noun, verb, ...rest] = positionals
   const command = `${noun ?? ''} ${verb ?? ''}`
   const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke']
+  if (noun === 'nats-credential') return await natsCredential(verb ?? '', rest, values)
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
   const needsSecrets = command === 'merchant create'
@@ -103,6 +121,68 @@ async function main (argv: string[]): Promise<number> {
           return 1
         }
         out(`key ${keyId} revoked`, { keyId, revoked: true })
+        return 0
+      }
+    }
+  } finally {
+    await db.destroy()
+  }
+}
+
+/**
+ * Rewrite the authorization of the nats-server `pnpm start` runs (state in NATS_AUTH_DIR) from
+ * the active credentials, and have it reload. Without that state, NATS is run elsewhere.
+ */
+async function syncNats (db: Kysely<MerchantTables>, dir: string): Promise<string> {
+  const state = await readNatsAuthState(dir)
+  if (state === undefined) return `no NATS authorization in ${dir}: regenerate your nats-server's configuration and reload it (pnpm admin nats-credential sync with NATS_AUTH_DIR)`
+  const file = await writeNatsAuthorization(dir, state, await activeNatsCredentials(db))
+  const pid = await reloadNatsServer(state)
+  return pid === undefined ? `wrote ${file} (no nats-server running on it; it applies at the next start)` : `wrote ${file}; nats-server ${pid} reloaded`
+}
+
+async function natsCredential (verb: string, rest: string[], values: { merchant?: string | undefined, label?: string | undefined, json?: boolean | undefined }): Promise<number> {
+  if (!['create', 'list', 'revoke', 'sync'].includes(verb)) throw new UsageError(`unknown command 'nats-credential ${verb}'`)
+  const config = loadConfig(Type.Composite([DatabaseConfigSchema, NatsAuthConfigSchema]))
+  const db = createDatabase<MerchantTables>({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'link-issuer-admin' })
+  const out = (human: string, data: unknown): void => { console.log(values.json === true ? JSON.stringify(data) : human) }
+  try {
+    switch (verb) {
+      case 'create': {
+        const merchantId = need(values.merchant, 'merchant')
+        const user = newNatsCredentialUser(merchantId)
+        const password = newNatsPassword()
+        const info = await createNatsCredential(db, { user, merchantId, passwordHash: await hashNatsPassword(password), label: values.label ?? '' })
+        const synced = await syncNats(db, config.NATS_AUTH_DIR)
+        const topology = (await readNatsAuthState(config.NATS_AUTH_DIR))?.topology ?? defaultNatsTopology
+        const subject = `${topology.ordersSubjectPrefix}.v1.${merchantId}`
+        out([
+          `user:     ${user}`,
+          `password: ${password}`,
+          `(shown once, store it now) publishes only ${subject}; connect with inboxPrefix ${inboxPrefixFor(user)} to receive JetStream acks`,
+          synced
+        ].join('\n'), { ...info, password, subject, inboxPrefix: inboxPrefixFor(user), nats: synced })
+        return 0
+      }
+      case 'list': {
+        const credentials = await listNatsCredentials(db, values.merchant)
+        out(credentials.map((c) => `${c.user}\t${c.merchantId}\t${c.label}\tcreated ${c.createdAt}\t${c.revokedAt === null ? 'active' : `revoked ${c.revokedAt}`}`).join('\n') || '(no NATS credentials)', credentials)
+        return 0
+      }
+      case 'revoke': {
+        const user = rest[0]
+        if (user === undefined) throw new UsageError('missing <user>')
+        if (!(await revokeNatsCredential(db, user))) {
+          console.error(`no active NATS credential ${user}`)
+          return 1
+        }
+        const synced = await syncNats(db, config.NATS_AUTH_DIR)
+        out(`NATS credential ${user} revoked\n${synced}`, { user, revoked: true, nats: synced })
+        return 0
+      }
+      default: {
+        const synced = await syncNats(db, config.NATS_AUTH_DIR)
+        out(synced, { nats: synced })
         return 0
       }
     }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateOnStart } from '@paylinks/event-store'
 import { apiKeyAuthOptions, createApiKeyAuthenticator, createSecretBox, encryptionKeys } from '@paylinks/merchants'
-import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type ConsumerLoop } from '@paylinks/messaging'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials, type ConsumerLoop } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { LinkIssuerConfig } from './config.js'
 import { createMerchantDirectory } from './dojo.js'
@@ -37,7 +37,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
   // No registry here: the store also holds other services' event types; ours are upcast where read.
   const store = await createEventStore({ connectionString: config.DATABASE_URL, db, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer', ...natsCredentials(config) })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
   const merchants = createMerchantDirectory({ db, box: createSecretBox(encryptionKeys(config)), timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })

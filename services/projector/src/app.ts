@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client'
 import { sql, type Kysely } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createEventStore, migrateOnStart, type EventStore, type StoreSubscriber } from '@paylinks/event-store'
-import { connectMessaging, ensureStream } from '@paylinks/messaging'
+import { connectMessaging, ensureStream, natsCredentials } from '@paylinks/messaging'
 import { apiKeyAuthOptions, createApiKeyAuthenticator, type MerchantTables } from '@paylinks/merchants'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
@@ -31,7 +31,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
   if (config.MIGRATE_ON_START) await migrateOnStart(store.db, config)
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector', ...natsCredentials(config) })
   await ensureStream(messaging.jsm, {
     name: config.INTEGRATION_STREAM,
     subjects: [`${config.INTEGRATION_SUBJECT_PREFIX}.v1.>`],

@@ -3,7 +3,7 @@ import { sql, type Transaction } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { createDatabase, createEventStore, createStoreSubscriber, migrateOnStart } from '@paylinks/event-store'
 import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
-import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions } from '@paylinks/messaging'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { IngestConfig } from './config.js'
 import { createConfirmer, type Confirmer } from './confirmer.js'
@@ -51,7 +51,7 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   fastify.addHook('onClose', async () => { await db.destroy() })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest', ...natsCredentials(config) })
   fastify.addHook('onClose', async () => { await messaging.close() })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const registry = createEventRegistry(domainEvents)

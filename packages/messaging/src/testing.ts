@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { onTeardown, startNatsServer, type TestContext, type TestNatsServer } from '@paylinks/test-kit'
+import { defaultNatsTopology, inboxPrefixFor, natsServicePasswords, natsServiceUsers, type NatsTopology } from './auth.js'
+import { NATS_AUTHORIZATION_FILE, writeNatsAuthorization, writeNatsAuthState, type NatsAuthState } from './auth-files.js'
+
+export interface AuthenticatedNats {
+  server: TestNatsServer
+  /** NATS_AUTH_DIR: users.json and the authorization.conf the server includes, as pnpm start lays them out. */
+  dir: string
+  topology: NatsTopology
+  /** The generated users' plain passwords (services and `setup`), for this test only. */
+  passwords: Record<string, string>
+  /** The setup user's manager, to look at streams. */
+  jsm: JetStreamManager
+  /** NATS_URL, NATS_USER and NATS_PASSWORD for a service running as `user`. */
+  envFor: (user: string) => Record<string, string>
+}
+
+/** The NATS names of a service's test environment (eventsStreamEnv and friends), over the defaults. */
+export function topologyFromEnv (env: Record<string, string | undefined>): NatsTopology {
+  return {
+    eventsStream: env.EVENTS_STREAM ?? defaultNatsTopology.eventsStream,
+    eventsSubjectPrefix: env.EVENTS_SUBJECT_PREFIX ?? defaultNatsTopology.eventsSubjectPrefix,
+    recorderDurable: env.RECORDER_DURABLE ?? defaultNatsTopology.recorderDurable,
+    ordersStream: env.ORDERS_STREAM ?? defaultNatsTopology.ordersStream,
+    ordersSubjectPrefix: env.ORDERS_SUBJECT_PREFIX ?? defaultNatsTopology.ordersSubjectPrefix,
+    ordersDurable: env.ORDERS_DURABLE ?? defaultNatsTopology.ordersDurable,
+    integrationStream: env.INTEGRATION_STREAM ?? defaultNatsTopology.integrationStream,
+    integrationSubjectPrefix: env.INTEGRATION_SUBJECT_PREFIX ?? defaultNatsTopology.integrationSubjectPrefix
+  }
+}
+
+/**
+ * A nats-server of this test's own that authenticates the generated users for `topology`, with
+ * no anonymous access; stopped and its files removed at teardown.
+ */
+export async function startAuthenticatedNats (t: TestContext, topology: NatsTopology): Promise<AuthenticatedNats> {
+  const dir = await mkdtemp(join(tmpdir(), 'paylinks-nats-auth-'))
+  onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
+  const passwords = natsServicePasswords()
+  const state: NatsAuthState = { topology, users: await natsServiceUsers(topology, passwords) }
+  await writeNatsAuthState(dir, state)
+  await writeNatsAuthorization(dir, state, [])
+  const server = await startNatsServer(t, { authorization: { include: join(dir, NATS_AUTHORIZATION_FILE) } })
+  await writeNatsAuthState(dir, { ...state, pidFile: server.pidFile })
+  const nc = await connect({ servers: server.url, user: 'setup', pass: passwords.setup!, inboxPrefix: inboxPrefixFor('setup'), reconnect: false })
+  onTeardown(t, () => nc.close())
+  return {
+    server,
+    dir,
+    topology,
+    passwords,
+    jsm: await jetstreamManager(nc),
+    envFor: (user) => ({ NATS_URL: server.url, NATS_USER: user, NATS_PASSWORD: passwords[user] ?? '' })
+  }
+}
