@@ -75,6 +75,9 @@ export async function startRecorder (t: TestContext, env: Record<string, string>
     EVENTS_STREAM: env.EVENTS_STREAM!,
     EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,
     RECORDER_DURABLE: env.RECORDER_DURABLE!,
+    // The recorder declares the stream too: it must declare the same window as the issuer.
+    ...(env.EVENTS_MAX_AGE_HOURS === undefined ? {} : { EVENTS_MAX_AGE_HOURS: env.EVENTS_MAX_AGE_HOURS }),
+    ...(env.EVENTS_DUPLICATE_WINDOW_MS === undefined ? {} : { EVENTS_DUPLICATE_WINDOW_MS: env.EVENTS_DUPLICATE_WINDOW_MS }),
     RECORDER_STANDBY_POLL_MS: '50',
     RECORDER_RETRY_DELAY_MS: '50',
     LOG_LEVEL: 'info',
