@@ -30,7 +30,8 @@ export const LinkIssuerConfigSchema = Type.Composite([
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
     API_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a successful API key authentication is reused this long (0: every request asks the database); a revoked key stops working within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
-    RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven (0: never)' }),
+    IDEMPOTENCY_KEY_TTL_HOURS: Type.Number({ default: 24, minimum: 24, description: 'an Idempotency-Key replays its first answer (and refuses another body) at least this long; older keys are pruned by the periodic sweep (RECOVERY_INTERVAL_MS). A reference stays unique forever regardless' }),
+    RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven and expired Idempotency-Keys pruned (0: never)' }),
     RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),
     LIST_LINGER_MS: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'the list of links (GET /v1/payment-links) trails the log by up to this much more, so a burst updates it in fewer, larger transactions; one link by id is always current' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })

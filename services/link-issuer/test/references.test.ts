@@ -1,17 +1,21 @@
 import t from 'tap'
+import { sql } from 'kysely'
 import { orderStream, orderSubject, paymentLinkStream } from '@paylinks/contracts'
 import { createDatabase } from '@paylinks/event-store'
 import { connectMessaging } from '@paylinks/messaging'
+import { loadConfig } from '@paylinks/service-kit'
 import { onTeardown } from '@paylinks/test-kit'
+import { LinkIssuerConfigSchema } from '../src/config.js'
 import { linkIdFor } from '../src/link.js'
 import { orderKey } from '../src/orders.js'
+import { pruneIdempotencyKeys } from '../src/repositories/idempotency-ttl.js'
 import type { LinkIssuerTables } from '../src/tables.js'
 import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startRecorder, startSandbox, until, type TestMerchant } from './helpers.js'
 
 // JetStream keeps events here for about 3.6 s: long enough to issue a link, short enough to wait
 // for it to forget the link. What must outlive the window is in Postgres.
 const sandbox = await startSandbox(t)
-const env = await issuerEnv(t, { EVENTS_MAX_AGE_HOURS: '0.001', EVENTS_DUPLICATE_WINDOW_MS: '500' })
+const env = await issuerEnv(t, { EVENTS_MAX_AGE_HOURS: '0.001', EVENTS_DUPLICATE_WINDOW_MS: '500', RECOVERY_INTERVAL_MS: '100' })
 await startRecorder(t, env)
 const app = await buildIssuer(t, env)
 const store = await openStore(t, env)
@@ -134,4 +138,39 @@ t.test('an order published again after the stream forgot it should make no secon
   t.match(rejected!.data, { orderId, reason: new RegExp(linkId) })
   t.same(await types(linkIdFor(m.id, reference)), [], 'no link for the other reference')
   t.equal(await intents(m), 1, 'still one intent at Dojo')
+})
+
+const idemKey = (i: number): string => `prune-${i}-${Date.now().toString(36)}`
+
+t.test('the idempotency-key sweep should delete keys older than the TTL and keep newer ones', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const row = (key: string, hoursAgo: number): Record<string, unknown> =>
+    ({ merchant_id: m.id, key, request_hash: 'h', link_id: linkIdFor(m.id, key), created_at: sql`now() - ${`${hoursAgo} hours`}::interval` })
+  const old = [0, 1, 2].map(idemKey)
+  const young = [3, 4].map(idemKey)
+  await db.insertInto('li_idempotency_keys').values([...old.map((k) => row(k, 25)), ...young.map((k) => row(k, 23))] as any).execute()
+  // The app's periodic sweep (RECOVERY_INTERVAL_MS) prunes with the default TTL of 24 hours.
+  const left = await until(async () => {
+    const keys = (await db.selectFrom('li_idempotency_keys').select('key').where('merchant_id', '=', m.id).execute()).map((r) => r.key)
+    return keys.some((k) => old.includes(k)) ? undefined : keys
+  }, 10_000, 'old keys pruned')
+  t.same(left.sort(), young.sort())
+})
+
+t.test('pruneIdempotencyKeys should delete in bounded batches until nothing is older than the TTL', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const keys = [10, 11, 12, 13, 14].map(idemKey)
+  await db.insertInto('li_idempotency_keys').values(keys.map((key, i) => ({
+    merchant_id: m.id, key, request_hash: 'h', link_id: linkIdFor(m.id, key), created_at: sql`now() - ${`${i < 4 ? 49 : 47} hours`}::interval`
+  })) as any).execute()
+  const deleted = await pruneIdempotencyKeys(db, { ttlHours: 48, batchSize: 3, maxBatches: 1 })
+  t.equal(deleted, 3, 'one batch of three')
+  t.equal(await pruneIdempotencyKeys(db, { ttlHours: 48, batchSize: 3, maxBatches: 5 }), 1, 'the rest')
+  const left = await db.selectFrom('li_idempotency_keys').select('key').where('merchant_id', '=', m.id).execute()
+  t.same(left.map((r) => r.key), [keys[4]])
+})
+
+t.test('IDEMPOTENCY_KEY_TTL_HOURS should default to 24 and refuse less', async (t) => {
+  t.equal(loadConfig(LinkIssuerConfigSchema, { ...env }).IDEMPOTENCY_KEY_TTL_HOURS, 24)
+  t.throws(() => loadConfig(LinkIssuerConfigSchema, { ...env, IDEMPOTENCY_KEY_TTL_HOURS: '23' }), /IDEMPOTENCY_KEY_TTL_HOURS/)
 })
