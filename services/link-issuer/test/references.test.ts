@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'kysely'
 import { orderStream, orderSubject, paymentLinkStream } from '@paylinks/contracts'
@@ -96,6 +97,44 @@ t.test('a link without a reference claim (issued before claims existed) should s
   t.equal(again.json().id, linkId)
   t.equal(await intents(m), 1, 'one intent at Dojo')
   t.same(await types(linkId), ['payment-link.requested', 'payment-link.issued'])
+})
+
+t.test('requests racing for one reference in one turn should make one link and one intent', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const reference = ref()
+  const same = await Promise.all(Array.from({ length: 6 }, async () => await post(m, body(reference), 'race-key')))
+  t.same(same.map((r) => r.statusCode), [201, 201, 201, 201, 201, 201], same.map((r) => r.body).join('\n'))
+  t.equal(new Set(same.map((r) => r.json().id)).size, 1, 'one link')
+  const other = ref()
+  const rivals = await Promise.all(Array.from({ length: 6 }, async (_, i) => await post(m, body(other), `rival-${i}`)))
+  t.same(rivals.map((r) => r.statusCode).sort(), [201, 409, 409, 409, 409, 409], rivals.map((r) => r.body).join('\n'))
+  const winner = rivals.find((r) => r.statusCode === 201)!.json().id
+  t.ok(rivals.filter((r) => r.statusCode === 409).every((r) => r.json().linkId === winner), 'each 409 names the link')
+  t.equal(await intents(m), 2, 'one intent per reference')
+})
+
+t.test('a reference claimed by a request that never got published should go to its retry, or after a while to another request', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const claim = (reference: string, requestedBy: string, minutesAgo: number): Record<string, unknown> =>
+    ({ merchant_id: m.id, reference, link_id: linkIdFor(m.id, reference), requested_by: requestedBy, order_id: null, created_at: sql`now() - ${`${minutesAgo} minutes`}::interval` })
+  const [recent, stale, own] = [ref(), ref(), ref()]
+  // The causation id the API derives from an Idempotency-Key (routes/links.ts).
+  const keyed = `idem:${createHash('sha256').update(`${m.id}\u0000own-key`).digest('base64url').slice(0, 32)}`
+  await db.insertInto('li_references').values([claim(recent, 'req:crashed-a', 0), claim(stale, 'req:crashed-b', 10), claim(own, keyed, 0)] as any).execute()
+
+  const resumed = await post(m, body(own), 'own-key')
+  t.equal(resumed.statusCode, 201, resumed.body)
+  t.match(resumed.json(), { id: linkIdFor(m.id, own), status: 'issued' }, 'the retry of the claimer requests its link')
+
+  const refused = await post(m, body(recent))
+  t.equal(refused.statusCode, 409, refused.body)
+  t.match(refused.json(), { code: 'LINK_REFERENCE_TAKEN', linkId: linkIdFor(m.id, recent) })
+  const taken = await post(m, body(stale), 'fresh-key')
+  t.equal(taken.statusCode, 201, taken.body)
+  t.match(taken.json(), { id: linkIdFor(m.id, stale), status: 'issued' })
+  const retried = await post(m, body(stale), 'fresh-key')
+  t.equal(retried.json().id, taken.json().id, 'the new holder retries into its link')
+  t.equal(await intents(m), 2)
 })
 
 const prefix = env.ORDERS_SUBJECT_PREFIX!
