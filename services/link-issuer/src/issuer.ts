@@ -186,7 +186,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
       const state = await load(linkId)
       const holder = state === undefined
         ? undefined
-        : await claimExisting(options.db, { ...claim, requestedBy: state.requestedBy, ...(state.orderId === undefined ? {} : { orderId: state.orderId }) })
+        : await claimExisting(options.db, { merchantId: claim.merchantId, reference: claim.reference, linkId, requestedBy: state.requestedBy, ...(state.orderId === undefined ? {} : { orderId: state.orderId }) })
       if (holder === undefined) throw linkError(LinkErrorCodes.referenceTaken, 409, `Reference '${input.reference}' is already used by link ${linkId}.`, { linkId, reference: input.reference })
       return await requestHeld(input, linkId, holder)
     },
