@@ -13,6 +13,7 @@ import { startOrderIntake } from './orders.js'
 import { createLinksReadModel, READ_MODEL_NAME } from './read-model.js'
 import { createReadYourWrites } from './read-your-writes.js'
 import { findStuckLinks } from './repositories/links.js'
+import { pruneIdempotencyKeys } from './repositories/idempotency-ttl.js'
 import linkRoutes from './routes/links.js'
 import resultRoutes from './routes/result.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
@@ -77,7 +78,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   let sweep: NodeJS.Timeout | undefined
   let sweeping: Promise<void> | undefined
 
-  /** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail. */
+  /** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail; then expired Idempotency-Keys. */
   async function recover (): Promise<void> {
     const stuck = await findStuckLinks(db, new Date(Date.now() - config.RECOVERY_AFTER_MS), 20)
     for (const linkId of stuck) {
@@ -88,6 +89,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
         fastify.log.warn({ err: error, linkId }, 'link recovery failed; next sweep tries again')
       }
     }
+    // Bounded per sweep; every replica may run it (the batches skip each other's rows).
+    const pruned = await pruneIdempotencyKeys(db, { ttlHours: config.IDEMPOTENCY_KEY_TTL_HOURS })
+    if (pruned > 0) fastify.log.info({ pruned }, 'expired idempotency keys deleted')
   }
 
   fastify.addHook('onReady', async () => {

@@ -6,6 +6,7 @@ export const LinkErrorCodes = {
   forbidden: 'LINK_FORBIDDEN',
   notFound: 'LINK_NOT_FOUND',
   referenceTaken: 'LINK_REFERENCE_TAKEN',
+  orderTaken: 'LINK_ORDER_TAKEN',
   idempotencyMismatch: 'LINK_IDEMPOTENCY_MISMATCH',
   invalid: 'LINK_INVALID',
   emailUnavailable: 'LINK_EMAIL_UNAVAILABLE',

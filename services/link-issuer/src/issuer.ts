@@ -11,6 +11,7 @@ import { createIntentOnce } from './issuing/dojo-intent.js'
 import { decideCancel, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, needsEmail } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
+import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
 import { evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
 import type { Mailer } from './mailer.js'
@@ -35,6 +36,11 @@ export interface IssuerOptions {
   leaseMs: number
   /** How long a request waits for another holder's outcome before answering LINK_IN_PROGRESS. */
   waitMs: number
+  /**
+   * A reference claimed this long ago whose link still has no event was never requested (the
+   * claimer failed before its publish): another requester may take it over. Default 5 minutes.
+   */
+  claimTakeoverMs?: number
   log: Log
 }
 
@@ -64,6 +70,10 @@ const known = (state: IssuerLinkState): KnownState<IssuerLinkState | undefined> 
 export function createIssuer (options: IssuerOptions): Issuer {
   const { store, publisher, merchants, log } = options
   const leases = createLeases({ db: options.db, owner: randomUUID(), leaseMs: options.leaseMs, log })
+  const references = createReferenceClaims({ db: options.db })
+  const claimTakeoverMs = options.claimTakeoverMs ?? 300_000
+  const requestRetry: RetryOptions = { retries: 40, minDelayMs: 5, maxDelayMs: 200 }
+  const fresh: KnownState<IssuerLinkState | undefined> = { state: undefined, position: 0, version: 0 }
 
   async function load (linkId: string): Promise<IssuerLinkState | undefined> {
     return foldLink(await store.readStream(paymentLinkStream(linkId)))
@@ -133,13 +143,52 @@ export function createIssuer (options: IssuerOptions): Issuer {
     }
   }
 
+  /**
+   * The reference (or the order id) is held: by this request's earlier attempt, a retry that gets
+   * its link; or by another, refused. Never a fresh create: a link still requested is driven
+   * looking for its intent at Dojo first.
+   */
+  async function requestHeld (input: LinkRequest, linkId: string, holder: ReferenceHolder): Promise<IssuerLinkState> {
+    if (holder.reference !== input.reference) {
+      throw linkError(LinkErrorCodes.orderTaken, 409, `Order '${input.orderId ?? ''}' already has link ${holder.linkId} (reference '${holder.reference}').`, { linkId: holder.linkId, reference: holder.reference })
+    }
+    const state = await load(linkId)
+    if (state !== undefined) {
+      // The link's events name its requester: decideRequest refuses anyone else, replays ours.
+      const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), known(state), requestRetry)
+      return await drive(decided.state ?? state, false)
+    }
+    // An order's claim is never taken over: its order is redelivered and resumes it.
+    const mayTakeOver = holder.orderId === null && input.orderId === undefined
+    if (holder.requestedBy !== input.causationId && !(mayTakeOver && await takeOverClaim(options.db, holder, input.causationId, claimTakeoverMs))) {
+      throw linkError(LinkErrorCodes.referenceTaken, 409, `Reference '${input.reference}' is already used by link ${linkId}.`, { linkId, reference: input.reference })
+    }
+    // Claimed but not recorded: the earlier attempt failed before its publish, or the recorder is
+    // behind (then JetStream still holds its event and refuses ours until we read it).
+    const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
+    return await drive(decided.state!, false)
+  }
+
   return {
     load,
     async request (input) {
       const linkId = linkIdFor(input.merchant.id, input.reference)
-      // Optimistic: a new reference has no stream, so publish at expected sequence 0 before reading.
-      const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), { state: undefined, position: 0, version: 0 }, { retries: 40, minDelayMs: 5, maxDelayMs: 200 })
-      return await drive(decided.state!, decided.published)
+      const claim = { merchantId: input.merchant.id, reference: input.reference, linkId, requestedBy: input.causationId, ...(input.orderId === undefined ? {} : { orderId: input.orderId }) }
+      const claimed = await references.claim(claim)
+      if (claimed.claimed) {
+        // A new reference has no stream, so publish at expected sequence 0 before reading; a
+        // rival's event still in JetStream refuses it and we reload.
+        const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
+        return await drive(decided.state!, decided.published)
+      }
+      if ('holder' in claimed) return await requestHeld(input, linkId, claimed.holder)
+      // Requested before claims existed: its first requester (from its events) claims it now.
+      const state = await load(linkId)
+      const holder = state === undefined
+        ? undefined
+        : await claimExisting(options.db, { merchantId: claim.merchantId, reference: claim.reference, linkId, requestedBy: state.requestedBy, ...(state.orderId === undefined ? {} : { orderId: state.orderId }) })
+      if (holder === undefined) throw linkError(LinkErrorCodes.referenceTaken, 409, `Reference '${input.reference}' is already used by link ${linkId}.`, { linkId, reference: input.reference })
+      return await requestHeld(input, linkId, holder)
     },
     async resume (linkId) {
       const state = await load(linkId)

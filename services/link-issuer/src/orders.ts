@@ -121,7 +121,7 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
       return ack()
     } catch (error) {
       const code = (error as { code?: string }).code
-      if (code === LinkErrorCodes.referenceTaken) return await reject(msg, order.orderId, order.merchantId, (error as Error).message)
+      if (code === LinkErrorCodes.referenceTaken || code === LinkErrorCodes.orderTaken) return await reject(msg, order.orderId, order.merchantId, (error as Error).message)
       if (code === LinkErrorCodes.dojoUnavailable || code === LinkErrorCodes.inProgress || code === LinkErrorCodes.contention) {
         log.warn({ orderId: order.orderId, code, attempt: msg.info.deliveryCount }, 'order not settled yet; redelivery scheduled')
         if (msg.info.deliveryCount >= options.maxAttempts) throw error

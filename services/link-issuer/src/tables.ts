@@ -16,6 +16,15 @@ export interface IssueLeasesTable {
   expires_at: Date
 }
 
+export interface ReferencesTable {
+  merchant_id: string
+  reference: string
+  link_id: string
+  requested_by: string
+  order_id: string | null
+  created_at: Date | undefined
+}
+
 export interface LinksTable {
   link_id: string
   merchant_id: string
@@ -39,6 +48,7 @@ export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_idempotency_keys: IdempotencyKeysTable
   li_issue_leases: IssueLeasesTable
   li_links: LinksTable
+  li_references: ReferencesTable
 }
 
 export type Db = Kysely<LinkIssuerTables>

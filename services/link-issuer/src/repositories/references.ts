@@ -1,0 +1,138 @@
+import DataLoader from 'dataloader'
+import { sql } from 'kysely'
+import { paymentLinkStream } from '@paylinks/contracts'
+import type { Db } from '../tables.js'
+
+/** A request's claim on a merchant's reference (and its order id, for orders). */
+export interface ReferenceClaim {
+  merchantId: string
+  reference: string
+  linkId: string
+  /** The requester's causation id: the same on every retry of one request. */
+  requestedBy: string
+  orderId?: string
+}
+
+/** Who holds a reference (or an order id) for good. */
+export interface ReferenceHolder {
+  merchantId: string
+  reference: string
+  linkId: string
+  requestedBy: string
+  orderId: string | null
+}
+
+export type ClaimResult =
+  /** The reference is this request's now, and its link has no events: a new link. */
+  | { claimed: true }
+  /** Someone holds the reference, or the order id under another reference: perhaps this request's earlier attempt. */
+  | { claimed: false, holder: ReferenceHolder }
+  /** Nobody holds it, but its link has events: requested before claims existed. */
+  | { claimed: false, legacy: true }
+
+interface HolderRow { merchant_id: string, reference: string, link_id: string, requested_by: string, order_id: string | null }
+
+const holderOf = (row: HolderRow): ReferenceHolder =>
+  ({ merchantId: row.merchant_id, reference: row.reference, linkId: row.link_id, requestedBy: row.requested_by, orderId: row.order_id })
+
+/** The holder of the claim's reference, else of its order id; undefined when neither is held. */
+export async function findHolder (db: Db, claim: Pick<ReferenceClaim, 'merchantId' | 'reference' | 'orderId'>): Promise<ReferenceHolder | undefined> {
+  const row = await db.selectFrom('li_references').select(['merchant_id', 'reference', 'link_id', 'requested_by', 'order_id'])
+    .where('merchant_id', '=', claim.merchantId)
+    .where((eb) => claim.orderId === undefined ? eb('reference', '=', claim.reference) : eb.or([eb('reference', '=', claim.reference), eb('order_id', '=', claim.orderId)]))
+    .orderBy(sql`reference = ${claim.reference}`, 'desc').limit(1).executeTakeFirst()
+  return row === undefined ? undefined : holderOf(row)
+}
+
+/** Claim a reference whatever its link's events say (a link requested before claims existed); the holder after it. */
+export async function claimExisting (db: Db, claim: ReferenceClaim): Promise<ReferenceHolder | undefined> {
+  await db.insertInto('li_references')
+    .values({ merchant_id: claim.merchantId, reference: claim.reference, link_id: claim.linkId, requested_by: claim.requestedBy, order_id: claim.orderId ?? null, created_at: undefined })
+    .onConflict((oc) => oc.doNothing()).execute()
+  return await findHolder(db, claim)
+}
+
+/**
+ * Hand the reference to `requestedBy` when its holder `from` claimed it longer than `olderThanMs`
+ * ago and its link still has no event: that request was never published. True when handed over.
+ */
+export async function takeOverClaim (db: Db, holder: ReferenceHolder, requestedBy: string, olderThanMs: number): Promise<boolean> {
+  const { rows } = await sql<{ reference: string }>`
+    UPDATE li_references SET requested_by = ${requestedBy}, created_at = now()
+    WHERE merchant_id = ${holder.merchantId} AND reference = ${holder.reference} AND requested_by = ${holder.requestedBy}
+      AND created_at < now() - ${`${olderThanMs} milliseconds`}::interval
+      AND NOT EXISTS (SELECT 1 FROM es_events WHERE stream_id = ${paymentLinkStream(holder.linkId)})
+    RETURNING reference`.execute(db)
+  return rows.length > 0
+}
+
+export interface ReferenceClaims {
+  /** Claim the reference (and order id) before its link is requested. */
+  claim: (claim: ReferenceClaim) => Promise<ClaimResult>
+}
+
+/**
+ * Reference claims, taken in one statement for every request of one event-loop turn: the hot
+ * path costs one round trip for many links rather than one each.
+ */
+export function createReferenceClaims (options: { db: Db }): ReferenceClaims {
+  const { db } = options
+
+  async function claimAll (claims: readonly ReferenceClaim[]): Promise<ClaimResult[]> {
+    // One claim per reference and per order id goes in; a repeat within the batch waits for the
+    // statement and then finds the first as its holder.
+    const seen = new Set<string>()
+    const firsts: number[] = []
+    claims.forEach((c, i) => {
+      const keys = [`r\u0000${c.merchantId}\u0000${c.reference}`, ...(c.orderId === undefined ? [] : [`o\u0000${c.merchantId}\u0000${c.orderId}`])]
+      if (keys.some((k) => seen.has(k))) return
+      for (const k of keys) seen.add(k)
+      firsts.push(i)
+    })
+    const batch = firsts.map((i) => claims[i]!)
+    // A link with events but no claim was requested before claims existed: not claimed here, so
+    // its real requester (from its events) claims it. The outer SELECT cannot see a rival claim
+    // committed while the INSERT waited on it (one snapshot per statement): those are re-read.
+    const { rows } = await sql<HolderRow & { n: number, claimed: boolean, has_events: boolean }>`
+      WITH input AS (
+        SELECT * FROM unnest(${batch.map((c) => c.merchantId)}::text[], ${batch.map((c) => c.reference)}::text[],
+          ${batch.map((c) => c.linkId)}::text[], ${batch.map((c) => c.requestedBy)}::text[], ${batch.map((c) => c.orderId ?? null)}::text[],
+          ${batch.map((c) => paymentLinkStream(c.linkId))}::text[]) WITH ORDINALITY AS i(merchant_id, reference, link_id, requested_by, order_id, stream_id, n)
+      ), fresh AS (
+        SELECT i.*, EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = i.stream_id) AS has_events FROM input i
+      ), inserted AS (
+        INSERT INTO li_references (merchant_id, reference, link_id, requested_by, order_id)
+        SELECT merchant_id, reference, link_id, requested_by, order_id FROM fresh WHERE NOT has_events
+        ON CONFLICT DO NOTHING
+        RETURNING merchant_id, reference
+      )
+      SELECT f.n::int AS n, ins.reference IS NOT NULL AS claimed, f.has_events,
+        h.merchant_id, h.reference, h.link_id, h.requested_by, h.order_id
+      FROM fresh f
+      LEFT JOIN inserted ins ON ins.merchant_id = f.merchant_id AND ins.reference = f.reference
+      LEFT JOIN LATERAL (
+        SELECT r.* FROM li_references r
+        WHERE r.merchant_id = f.merchant_id AND (r.reference = f.reference OR r.order_id = f.order_id)
+        ORDER BY r.reference = f.reference DESC LIMIT 1
+      ) h ON ins.reference IS NULL`.execute(db)
+    const results: Array<ClaimResult | undefined> = new Array(claims.length)
+    for (const row of rows) {
+      const i = firsts[row.n - 1]!
+      if (row.claimed) results[i] = { claimed: true }
+      else if (row.link_id !== null) results[i] = { claimed: false, holder: holderOf(row) }
+      else if (row.has_events) results[i] = { claimed: false, legacy: true }
+    }
+    return await Promise.all(claims.map(async (c, i) => {
+      const result = results[i]
+      if (result !== undefined) return result
+      const holder = await findHolder(db, c)
+      // Held a moment ago and gone now cannot be (claims are never deleted); claim it afresh.
+      return holder === undefined ? await claimOne(c) : { claimed: false, holder }
+    }))
+  }
+
+  const loader = new DataLoader<ReferenceClaim, ClaimResult>(claimAll, { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => { setImmediate(dispatch) } })
+  const claimOne = async (claim: ReferenceClaim): Promise<ClaimResult> => (await claimAll([claim]))[0]!
+
+  return { claim: async (claim) => await loader.load(claim) }
+}
