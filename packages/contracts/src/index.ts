@@ -6,6 +6,7 @@ export * from './registry.js'
 export * from './payment-links.js'
 export * from './orders.js'
 export * from './integration.js'
+export * from './producers.js'
 
 import { orderEvents } from './orders.js'
 import { paymentLinkEvents } from './payment-links.js'

@@ -41,6 +41,15 @@ export function defineEvent<T extends string, S extends TObject> (
 export type EventOf<D extends EventDefinition> = Omit<NewEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
 export type RecordedEventOf<D extends EventDefinition> = Omit<RecordedEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
 
+/**
+ * True when `event` is of `definition`'s type, narrowing `event.data` to its schema. Only the
+ * type is compared: use it on events a registry has already upcast and validated (a store read
+ * with a registry, a typed subscriber's batch, `registry.parse`).
+ */
+export function is<E extends { type: string }, D extends EventDefinition> (event: E, definition: D): event is E & { type: D['type'], data: Static<D['schema']> } {
+  return event.type === definition.type
+}
+
 type DataOf<Ds extends EventDefinition, T extends Ds['type']> = Static<Extract<Ds, { type: T }>['schema']>
 
 export interface CreateEventOptions {
