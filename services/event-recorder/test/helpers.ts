@@ -3,7 +3,8 @@ import { createEventStore, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, natsTestNames, onTeardown, testRegistry, type TestContext } from '@paylinks/test-kit'
+import type { EventRegistry, ProducerRules } from '@paylinks/contracts'
+import { eventsStreamEnv, natsTestNames, onTeardown, testProducers, testRegistry, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { RecorderConfigSchema } from '../src/config.js'
 
@@ -22,11 +23,14 @@ export async function recorderEnv (t: TestContext, overrides: Record<string, str
   }
 }
 
-/** The recorder app, in process, with production options; closed at teardown. */
-export async function buildRecorder (t: TestContext, env: Record<string, string>): Promise<FastifyInstance> {
+/**
+ * The recorder app, in process, with production options; closed at teardown. It records the
+ * test vocabulary (ledger events by producer `test`) unless given another registry and rules.
+ */
+export async function buildRecorder (t: TestContext, env: Record<string, string>, contract: { registry?: EventRegistry<any>, producers?: ProducerRules } = {}): Promise<FastifyInstance> {
   const config = loadConfig(RecorderConfigSchema, env)
   const fastify = Fastify(serverOptions(config, { pretty: false }))
-  await fastify.register(app, { config })
+  await fastify.register(app, { config, registry: contract.registry ?? testRegistry, producers: contract.producers ?? testProducers })
   await fastify.ready()
   onTeardown(t, () => fastify.close())
   return fastify
