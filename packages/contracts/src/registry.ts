@@ -40,6 +40,8 @@ export function defineEvent<T extends string, S extends TObject> (
 /** The typed event for a definition: envelope plus its data. */
 export type EventOf<D extends EventDefinition> = Omit<NewEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
 export type RecordedEventOf<D extends EventDefinition> = Omit<RecordedEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
+/** The recorded events of several definitions: a union that `type` (or `is`) narrows. */
+export type RecordedEventsOf<Ds extends EventDefinition> = Ds extends EventDefinition ? RecordedEventOf<Ds> : never
 
 /**
  * True when `event` is of `definition`'s type, narrowing `event.data` to its schema. Only the

@@ -4,6 +4,7 @@ export { EventStoreError, EventStoreErrorCodes, type EventStoreErrorCode } from 
 export { createEventStore, type EventStore, type EventStoreOptions, type SubscribeOptions } from './event-store.js'
 export { headPosition, readAll, readStream, record, recordDeadLetter, toRecordedEvent, type Executor, type PositionedEvent, type RecordResult } from './events.js'
 export { DEFAULT_MIGRATIONS_FOLDER, migrateToLatest, SqlFileMigrationProvider } from './migrate.js'
-export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables } from './tables.js'
+export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables, ParkedEventsTable } from './tables.js'
 export { DatabaseConfigSchema, type DatabaseConfig } from './config.js'
 export { createStoreSubscriber, lockKeyFor, type StoreSubscriber, type StoreSubscriberOptions } from './subscriber.js'
+export { countParked, listParked, parkEvent, replayParked, type HandledEvent, type HandlerTransaction, type ParkedEvent, type ReplayOptions, type ReplayResult } from './parked.js'
