@@ -65,7 +65,7 @@ export interface ReplayOptions<Ds extends EventDefinition, DB> {
   /** The upgraded reader's registry: what it can read now. */
   registry: EventRegistry<Ds>
   /** The subscriber's handler: applied to one parked event at a time, in position order. */
-  apply: (trx: HandlerTransaction<DB>, events: Array<HandledEvent<NoInfer<Ds>>>) => Promise<void>
+  apply: (trx: HandlerTransaction<DB>, events: Array<NoInfer<HandledEvent<Ds>>>) => Promise<void>
 }
 
 export interface ReplayResult {

@@ -30,7 +30,7 @@ export interface StoreSubscriberOptions<Ds extends EventDefinition = EventDefini
    * idempotent (the event id is a good message id). A ContractError it throws for an event it
    * cannot read parks that event (the batch is applied again, one event at a time, to find it).
    */
-  handle: (trx: HandlerTransaction<DB>, events: Array<HandledEvent<NoInfer<Ds>>>) => Promise<void>
+  handle: (trx: HandlerTransaction<DB>, events: Array<NoInfer<HandledEvent<Ds>>>) => Promise<void>
   /** Only events of these types are handed to `handle` (the checkpoint still moves). Default: the registry's types. */
   types?: ReadonlyArray<NoInfer<Ds>['type']>
   /** Called after a parked event's transaction committed (a metric, an alert). */

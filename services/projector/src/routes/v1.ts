@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
-import type { MerchantTables } from '@paylinks/merchants'
 import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
+import type { MerchantTables } from '@paylinks/merchants'
+import type { ProjectorTables } from '../tables.js'
 import { toCsv } from './csv.js'
 import { capturedTotals, conversion, dailyFigures, dailySeries, getPayment, listPayments, timeline } from './queries.js'
 import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
@@ -22,10 +23,11 @@ function sendCsv (reply: FastifyReply, name: string, rows: Array<Record<string, 
 }
 
 /** The analyst and partner query API: payments, timelines, daily figures, conversion. */
-export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables>, lag: () => Promise<unknown[]> }): Promise<void> {
+export default async function v1 (app: FastifyInstance, options: { db: Kysely<ProjectorTables>, lag: () => Promise<unknown[]> }): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
-  await api.register(apiKeyAuth, { db: options.db })
-  const db = options.db as Kysely<any>
+  // The same pool seen through the merchants package's tables (Kysely is invariant in them).
+  await api.register(apiKeyAuth, { db: options.db as unknown as Kysely<MerchantTables> })
+  const db = options.db
 
   api.get('/payments', {
     schema: { tags: ['query'], summary: 'Payments, newest first, with filters and cursor pagination (JSON or CSV)', security, querystring: PaymentsQuerySchema, response: { 200: PaymentPageSchema, ...errors } }
