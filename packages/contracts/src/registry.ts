@@ -146,7 +146,7 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
         data: data as Record<string, unknown>,
         metadata: options.metadata
       }
-      return this.parse(event) as any
+      return this.parse(event) as NewEvent & { type: typeof type, data: typeof data }
     },
     parse (input) {
       return upcastData(parseEnvelope(input))
