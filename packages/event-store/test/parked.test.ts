@@ -113,3 +113,17 @@ t.test('a store subscriber without a registry of its own should park what the st
   t.same((await listParked(store.db)).map((p) => [p.subscriber, p.position, p.code]), [['plain', 2, ContractErrorCodes.invalidData]])
   t.ok(testRegistry.has('ledger.credited'))
 })
+
+t.test('the store\'s live read should hand over an event it cannot upcast as stored instead of throwing', async (t) => {
+  const store = await createStore(t)
+  const newer = { ...credit('ledger.r', 2), schemaVersion: 2, data: { amount: { value: 2, currencyCode: 'GBP' }, by: 'ada' } }
+  await record(store.db, [{ position: 1, event: credit('ledger.r', 1) }, { position: 2, event: newer }, { position: 3, event: credit('ledger.r', 3) }])
+  const controller = new AbortController()
+  const read: Array<[number, number]> = []
+  for await (const batch of store.subscribe({ after: 0, signal: controller.signal })) {
+    read.push(...batch.map((e): [number, number] => [e.position, e.schemaVersion]))
+    if (read.length >= 3) controller.abort()
+  }
+  t.same(read, [[1, 1], [2, 2], [3, 1]], 'the reader decides what to do with version 2')
+  await t.rejects(store.readAll(0), { code: ContractErrorCodes.unsupportedVersion }, 'a one-off read still says it cannot read it')
+})
