@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { sql } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import {
   createEventRegistry, domainEvents, foldLink, foldLinkStatus, LINK_STATUSES, paymentLinkStream, type LinkStatus, type RecordedEvent
 } from '@paylinks/contracts'
@@ -11,6 +11,7 @@ import { evolveIssuerLink, foldLink as foldIssuerLink } from '../services/link-i
 import { applyLinkEvents } from '../services/link-issuer/src/read-model.js'
 import { evolveIngestLink, type IngestLinkState } from '../services/webhook-ingest/src/status.js'
 import { payments } from '../services/projector/src/projections/payments.js'
+import type { ProjectorTables } from '../services/projector/src/tables.js'
 
 // Every service's view of a link's status, for random histories (sensible and nonsense orders):
 // they must all agree with the contracts' fold, since they all fold with linkStatusAfter.
@@ -111,7 +112,8 @@ t.test('every service\'s fold should agree with the contracts\' linkStatusAfter 
     const batches = batchesOf(events, cuts)
     // Each reader gets the types it subscribes to, in the same batches.
     await applyInBatches(batches.map((b) => b.filter((e) => e.type !== 'payment-link.webhook-received')), applyLinkEvents)
-    await applyInBatches(batches.map((b) => b.filter((e) => payments.types.includes(e.type))), async (trx, batch) => { await payments.apply(trx, batch, projectorTable) })
+    const paymentTypes = new Set<string>(payments.events.map((e) => e.type))
+    await applyInBatches(batches.map((b) => b.filter((e) => paymentTypes.has(e.type))), async (trx, batch) => { await payments.apply(trx as unknown as Transaction<ProjectorTables>, batch as Parameters<typeof payments.apply>[1], projectorTable) })
     const readModel = await statusesIn('li_links', linkIds)
     const projector = await statusesIn(projectorTable('links'), linkIds)
 

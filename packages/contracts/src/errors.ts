@@ -4,6 +4,8 @@ export const ContractErrorCodes = {
   unknownEvent: 'CONTRACT_UNKNOWN_EVENT',
   unsupportedVersion: 'CONTRACT_UNSUPPORTED_VERSION',
   invalidData: 'CONTRACT_INVALID_DATA',
+  /** The event's `metadata.producer` is not one allowed to publish its type. */
+  producerNotAllowed: 'CONTRACT_PRODUCER_NOT_ALLOWED',
   duplicateDefinition: 'CONTRACT_DUPLICATE_DEFINITION'
 } as const
 export type ContractErrorCode = typeof ContractErrorCodes[keyof typeof ContractErrorCodes]
@@ -20,4 +22,14 @@ export class ContractError extends Error {
     this.code = code
     this.problems = problems
   }
+}
+
+/** The codes that mean "this process cannot read this event": a reader parks it and goes on. */
+export const UNREADABLE_EVENT_CODES: ReadonlySet<string> = new Set([
+  ContractErrorCodes.unknownEvent, ContractErrorCodes.unsupportedVersion, ContractErrorCodes.invalidData
+])
+
+/** True when `error` says an event cannot be read by this process (checked by code). */
+export function isUnreadableEventError (error: unknown): error is ContractError {
+  return typeof error === 'object' && error !== null && UNREADABLE_EVENT_CODES.has((error as { code?: unknown }).code as string)
 }

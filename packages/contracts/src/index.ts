@@ -7,6 +7,7 @@ export * from './guards.js'
 export * from './payment-links.js'
 export * from './orders.js'
 export * from './integration.js'
+export * from './producers.js'
 
 import { orderEvents } from './orders.js'
 import { paymentLinkEvents } from './payment-links.js'

@@ -40,6 +40,17 @@ export function defineEvent<T extends string, S extends TObject> (
 /** The typed event for a definition: envelope plus its data. */
 export type EventOf<D extends EventDefinition> = Omit<NewEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
 export type RecordedEventOf<D extends EventDefinition> = Omit<RecordedEvent, 'type' | 'data'> & { type: D['type'], data: Static<D['schema']> }
+/** The recorded events of several definitions: a union that `type` (or `is`) narrows. */
+export type RecordedEventsOf<Ds extends EventDefinition> = Ds extends EventDefinition ? RecordedEventOf<Ds> : never
+
+/**
+ * True when `event` is of `definition`'s type, narrowing `event.data` to its schema. Only the
+ * type is compared: use it on events a registry has already upcast and validated (a store read
+ * with a registry, a typed subscriber's batch, `registry.parse`).
+ */
+export function is<E extends { type: string }, D extends EventDefinition> (event: E, definition: D): event is E & { type: D['type'], data: Static<D['schema']> } {
+  return event.type === definition.type
+}
 
 type DataOf<Ds extends EventDefinition, T extends Ds['type']> = Static<Extract<Ds, { type: T }>['schema']>
 
@@ -135,7 +146,7 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
         data: data as Record<string, unknown>,
         metadata: options.metadata
       }
-      return this.parse(event) as any
+      return this.parse(event) as NewEvent & { type: typeof type, data: typeof data }
     },
     parse (input) {
       return upcastData(parseEnvelope(input))

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { EventRegistry, RecordedEvent } from '@paylinks/contracts'
+import { isUnreadableEventError, type EventRegistry, type RecordedEvent } from '@paylinks/contracts'
 import { createClient, createDatabase } from './database.js'
 import { EventStoreError, EventStoreErrorCodes } from './errors.js'
 import { headPosition, readAll, readStream, type Executor } from './events.js'
@@ -30,11 +30,19 @@ export interface SubscribeOptions {
   batchSize?: number
   /** Ends the subscription. */
   signal?: AbortSignal
+  /**
+   * Upcast with the store's registry (default true). An event it cannot read is handed over as
+   * stored, never thrown: the reader decides (a store subscriber parks it). False hands over
+   * every event as stored, for readers that upcast with a registry of their own.
+   */
+  upcast?: boolean
 }
 
 export interface EventStore {
   /** The Kysely instance: pass it (or a transaction of it) to the plain functions. */
   db: Executor
+  /** The registry events are upcast with as they are read, if any. */
+  registry: EventRegistry<any> | undefined
   readStream: (streamId: string, options?: { fromVersion?: number }) => Promise<RecordedEvent[]>
   readAll: (after: number, limit?: number) => Promise<RecordedEvent[]>
   head: () => Promise<number>
@@ -64,6 +72,14 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
   // stored (the log may hold types of newer services; readers filter on the types they handle).
   const upcast = (events: RecordedEvent[]): RecordedEvent[] =>
     options.registry === undefined ? events : events.map((e) => options.registry!.has(e.type) ? options.registry!.upcast(e) : e)
+  // A live reader must not stall on an event it cannot read: hand it over as stored.
+  const upcastOrKeep = (events: RecordedEvent[]): RecordedEvent[] =>
+    options.registry === undefined
+      ? events
+      : events.map((e) => {
+        if (!options.registry!.has(e.type)) return e
+        try { return options.registry!.upcast(e) } catch (error) { if (isUnreadableEventError(error)) return e; throw error }
+      })
   let closed = false
 
   async function * subscribe (subscription: SubscribeOptions): AsyncGenerator<RecordedEvent[], void, undefined> {
@@ -75,7 +91,7 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
       const batch = await readAll(db, position, batchSize)
       if (batch.length > 0) {
         position = batch[batch.length - 1]!.position
-        yield upcast(batch)
+        yield subscription.upcast === false ? batch : upcastOrKeep(batch)
         continue
       }
       // Nothing new. Sleep unless a notification arrived while we were reading.
@@ -86,6 +102,7 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
 
   return {
     db,
+    registry: options.registry,
     readStream: async (streamId, opts) => upcast(await readStream(db, streamId, opts)),
     readAll: async (after, limit) => upcast(await readAll(db, after, limit)),
     head: async () => await headPosition(db),

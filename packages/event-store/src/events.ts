@@ -74,8 +74,8 @@ export async function record (db: Executor, batch: PositionedEvent[]): Promise<R
   return { recorded, skipped }
 }
 
-/** Keep a message that is not an event, with why, at its position: nothing is dropped. */
-export async function recordDeadLetter (db: Executor, letter: { position: number, subject: string, reason: string, body: string }): Promise<void> {
+/** Keep a message the record refuses, with why (`kind`: a stable word), at its position: nothing is dropped. */
+export async function recordDeadLetter (db: Executor, letter: { position: number, subject: string, reason: string, kind?: string, body: string }): Promise<void> {
   await db.insertInto('es_dead_letters').values(letter).onConflict((oc) => oc.column('position').doNothing()).execute()
 }
 

@@ -5,6 +5,7 @@ export { createEventStore, type EventStore, type EventStoreOptions, type Subscri
 export { headPosition, readAll, readStream, record, recordDeadLetter, toRecordedEvent, type Executor, type PositionedEvent, type RecordResult } from './events.js'
 export { DEFAULT_MIGRATIONS_FOLDER, migrateOnStart, migrateToLatest, SqlFileMigrationProvider } from './migrate.js'
 export { DATABASE_ROLES, setRolePasswords, type DatabaseRole } from './roles.js'
-export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables } from './tables.js'
+export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables, ParkedEventsTable } from './tables.js'
 export { DatabaseConfigSchema, type DatabaseConfig } from './config.js'
 export { createStoreSubscriber, lockKeyFor, type StoreSubscriber, type StoreSubscriberOptions } from './subscriber.js'
+export { countParked, listParked, parkEvent, replayParked, type HandledEvent, type HandlerTransaction, type ParkedEvent, type ReplayOptions, type ReplayResult } from './parked.js'

@@ -1,28 +1,40 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
-import type { RecordedEvent } from '@paylinks/contracts'
+import { isUnreadableEventError, type ContractError, type EventDefinition, type EventRegistry, type RecordedEvent } from '@paylinks/contracts'
 import { readCheckpoint, saveCheckpoint } from './checkpoints.js'
 import type { EventStore } from './event-store.js'
 import type { Executor } from './events.js'
+import type { EventStoreTables } from './tables.js'
+import { parkEvent, type HandledEvent, type HandlerTransaction, type ParkedEvent } from './parked.js'
 
 interface Log {
   info: (obj: object, msg: string) => void
   error: (obj: object, msg: string) => void
 }
 
-export interface StoreSubscriberOptions {
+export interface StoreSubscriberOptions<Ds extends EventDefinition = EventDefinition, DB = EventStoreTables> {
   store: EventStore
   /** The checkpoint's name; also elects one active instance per name (advisory lock). */
   name: string
   /**
+   * What this reader can read. Events of `types` are upcast and validated with it before
+   * `handle` sees them (typed by it); one it cannot read (a type or version it does not know,
+   * data its schema refuses) is parked, not retried. Without it the store's registry upcasts
+   * the types it has, and events are handed over as `RecordedEvent`.
+   */
+  registry?: EventRegistry<Ds>
+  /**
    * Apply a batch, in log order. Database effects go through `trx`: they commit with the
    * checkpoint, exactly once. Effects elsewhere (a NATS publish) happen at least once: make them
-   * idempotent (the event id is a good message id).
+   * idempotent (the event id is a good message id). A ContractError it throws for an event it
+   * cannot read parks that event (the batch is applied again, one event at a time, to find it).
    */
-  handle: (trx: Executor, events: RecordedEvent[]) => Promise<void>
-  /** Only events of these types are handed to `handle` (the checkpoint still moves). */
-  types?: readonly string[]
+  handle: (trx: HandlerTransaction<DB>, events: Array<NoInfer<HandledEvent<Ds>>>) => Promise<void>
+  /** Only events of these types are handed to `handle` (the checkpoint still moves). Default: the registry's types. */
+  types?: ReadonlyArray<NoInfer<Ds>['type']>
+  /** Called after a parked event's transaction committed (a metric, an alert). */
+  onParked?: (parked: ParkedEvent) => void
   batchSize?: number
   /**
    * After a batch smaller than `batchSize`, wait this long before reading the next, so events
@@ -39,7 +51,7 @@ export interface StoreSubscriber {
   start: () => void
   /** Finish the batch in hand, commit it, let go of the lock. */
   stop: () => Promise<void>
-  status: () => { active: boolean, position: number }
+  status: () => { active: boolean, position: number, parked: number }
 }
 
 /** The advisory lock key for a subscriber name: 63 bits of its SHA-256. */
@@ -47,20 +59,80 @@ export function lockKeyFor (name: string): bigint {
   return createHash('sha256').update(`paylinks.subscriber.${name}`).digest().readBigInt64BE(0)
 }
 
+type Item<Ds extends EventDefinition> = { event: HandledEvent<Ds> } | { unreadable: RecordedEvent, error: ContractError }
+
 /**
  * Follow the store from a named checkpoint and apply each batch in one transaction with the
  * checkpoint move. One instance per name is active (a Postgres advisory lock held on the
  * connection that commits); others stand by and take over. A crash mid-batch rolls the batch
- * back with its checkpoint, so nothing is applied twice or skipped.
+ * back with its checkpoint, so nothing is applied twice or skipped. An event the reader cannot
+ * read is parked (es_parked_events) in the transaction that moves past it: one bad event never
+ * stops a reader. Any other failure retries the batch.
  */
-export function createStoreSubscriber (options: StoreSubscriberOptions): StoreSubscriber {
+export function createStoreSubscriber<Ds extends EventDefinition = EventDefinition, DB = EventStoreTables> (options: StoreSubscriberOptions<Ds, DB>): StoreSubscriber {
   const { store, name } = options
   const lockKey = lockKeyFor(name)
-  const types = options.types === undefined ? undefined : new Set(options.types)
-  const state = { active: false, position: 0 }
+  const own = options.registry
+  const reader: EventRegistry<any> | undefined = own ?? store.registry
+  const typeList = options.types ?? own?.types
+  const types = typeList === undefined ? undefined : new Set<string>(typeList)
+  const state = { active: false, position: 0, parked: 0 }
   let stopping = false
   let running: Promise<void> | undefined
   const stopController = new AbortController()
+
+  function read (event: RecordedEvent): Item<Ds> {
+    // Without a registry of its own, a type the store's registry lacks passes as stored (as before).
+    if (reader === undefined || (own === undefined && !reader.has(event.type))) return { event: event as HandledEvent<Ds> }
+    try {
+      return { event: reader.upcast(event) as HandledEvent<Ds> }
+    } catch (error) {
+      if (!isUnreadableEventError(error)) throw error
+      return { unreadable: event, error }
+    }
+  }
+
+  async function park (trx: Executor, event: RecordedEvent, error: ContractError, parked: ParkedEvent[]): Promise<void> {
+    parked.push(await parkEvent(trx, name, event, error))
+  }
+
+  function parkedCommitted (parked: ParkedEvent[]): void {
+    for (const p of parked) {
+      state.parked++
+      options.log?.error({ subscriber: name, position: p.position, eventId: p.eventId, type: p.type, schemaVersion: p.schemaVersion, code: p.code, reason: p.reason },
+        'event parked: this reader cannot read it (replay it once the reader is upgraded)')
+      options.onParked?.(p)
+    }
+  }
+
+  async function commit (conn: Executor, items: Array<Item<Ds>>, to: number): Promise<void> {
+    const parked: ParkedEvent[] = []
+    await conn.transaction().execute(async (trx) => {
+      const events: Array<HandledEvent<Ds>> = []
+      for (const item of items) {
+        if ('event' in item) events.push(item.event)
+        else await park(trx, item.unreadable, item.error, parked)
+      }
+      if (events.length > 0) await options.handle(trx as unknown as HandlerTransaction<DB>, events)
+      await saveCheckpoint(trx, name, state.position, to)
+    })
+    state.position = to
+    parkedCommitted(parked)
+  }
+
+  /** The handler could not read something in the batch: apply it one event at a time to find what. */
+  async function oneByOne (conn: Executor, items: Array<Item<Ds>>, last: number): Promise<void> {
+    for (const item of items) {
+      const position = 'event' in item ? item.event.position : item.unreadable.position
+      try {
+        await commit(conn, [item], position)
+      } catch (error) {
+        if (!isUnreadableEventError(error) || !('event' in item)) throw error
+        await commit(conn, [{ unreadable: item.event as RecordedEvent, error }], position)
+      }
+    }
+    if (state.position < last) await commit(conn, [], last)
+  }
 
   async function lead (conn: Executor): Promise<void> {
     state.position = await readCheckpoint(conn, name)
@@ -69,14 +141,16 @@ export function createStoreSubscriber (options: StoreSubscriberOptions): StoreSu
     try {
       const batchSize = options.batchSize ?? 500
       const lingerMs = options.lingerMs ?? 0
-      for await (const batch of store.subscribe({ after: state.position, batchSize, signal: stopController.signal })) {
-        const relevant = types === undefined ? batch : batch.filter((e) => types.has(e.type))
+      for await (const batch of store.subscribe({ after: state.position, batchSize, signal: stopController.signal, upcast: false })) {
+        const items: Array<Item<Ds>> = []
+        for (const event of batch) if (types === undefined || types.has(event.type)) items.push(read(event))
         const last = batch[batch.length - 1]!.position
-        await conn.transaction().execute(async (trx) => {
-          if (relevant.length > 0) await options.handle(trx, relevant)
-          await saveCheckpoint(trx, name, state.position, last)
-        })
-        state.position = last
+        try {
+          await commit(conn, items, last)
+        } catch (error) {
+          if (!isUnreadableEventError(error)) throw error
+          await oneByOne(conn, items, last)
+        }
         if (stopping) break
         if (lingerMs > 0 && batch.length < batchSize) await sleep(lingerMs, undefined, { signal: stopController.signal }).catch(() => {})
       }

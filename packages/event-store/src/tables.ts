@@ -18,8 +18,23 @@ export interface DeadLettersTable {
   position: number
   subject: string
   reason: string
+  /** The reason as a stable word (metrics label): see migration 0009. */
+  kind: Generated<string>
   body: string
   recorded_at: Generated<Date>
+}
+
+/** es_parked_events: events a subscriber could not read, waiting for a replay. */
+export interface ParkedEventsTable {
+  subscriber: string
+  position: number
+  event_id: string
+  type: string
+  schema_version: number
+  code: string
+  reason: string
+  parked_at: Generated<Date>
+  replayed_at: Date | null
 }
 
 export interface CheckpointsTable {
@@ -33,4 +48,5 @@ export interface EventStoreTables {
   es_events: EventsTable
   es_dead_letters: DeadLettersTable
   es_checkpoints: CheckpointsTable
+  es_parked_events: ParkedEventsTable
 }

@@ -37,7 +37,7 @@ t.test('a store subscriber should apply every event exactly once, even when a ba
   const rows = await tally(store)
   t.same(rows.map((r) => r.position), [...Array.from({ length: 30 }, (_, i) => i + 1), 40])
   t.ok(rows.every((r) => r.n === 1), 'the failed batch left no trace and was applied once on retry')
-  t.same(s.status(), { active: true, position: 40 })
+  t.same(s.status(), { active: true, position: 40, parked: 0 })
 })
 
 t.test('only one subscriber of a name should be active; the standby should take over from the checkpoint', async (t) => {

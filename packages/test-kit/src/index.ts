@@ -4,7 +4,7 @@ export { createTestDatabase, roleUrl, TEST_DATABASE_URL, type TestDatabase } fro
 export { freePort, spawnService, type ServiceProcess } from './process.js'
 export { startRecorder, startSandbox, type SandboxProcess } from './services.js'
 export { until, type UntilOptions } from './until.js'
-export { credit, LedgerCredited, LedgerOpened, testRegistry } from './events.js'
+export { credit, LedgerCredited, LedgerOpened, testProducers, testRegistry } from './events.js'
 export { percent, reportBench, type BenchRow } from './bench.js'
 export { cpuTotal, describeCpu, pipelineCpuGroups, runs, startCpuMeter, type CpuGroups, type CpuMeter } from './cpu.js'
 export { NATS_SERVER_BIN, startNatsServer, type Authorization, type TestNatsServer } from './nats-server.js'

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateToLatest, type EventStoreTables } from '@paylinks/event-store'
 import { connectMessaging, createEventPublisher, encodeEvent, ensureStream, subjectFor } from '@paylinks/messaging'
-import { credit, percent, reportBench, testRegistry, TEST_DATABASE_URL, TEST_NATS_URL, type BenchRow } from '@paylinks/test-kit'
+import { credit, percent, reportBench, testProducers, testRegistry, TEST_DATABASE_URL, TEST_NATS_URL, type BenchRow } from '@paylinks/test-kit'
 import { createRecorder } from '../src/recorder.js'
 
 const BACKLOG = Number(process.env.BENCH_EVENTS ?? 200_000)
@@ -94,7 +94,7 @@ try {
     }
     const insertMs = performance.now() - started
 
-    const recorder = createRecorder({ db, messaging, stream: backlog.name, subjectPrefix: backlog.prefix, durable: `bench_${suffix}`, batchSize: 1000, lingerMs: 5, lockId: 99, standbyPollMs: 50, retryDelayMs: 100, log: silent })
+    const recorder = createRecorder({ db, messaging, stream: backlog.name, subjectPrefix: backlog.prefix, durable: `bench_${suffix}`, batchSize: 1000, lingerMs: 5, lockId: 99, standbyPollMs: 50, retryDelayMs: 100, log: silent, registry: testRegistry, producers: testProducers })
     started = performance.now()
     recorder.start()
     while (recorder.status().lastSeq < BACKLOG) await sleep(5)

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Messaging } from '@paylinks/messaging'
-import type { RecorderStatus } from './recorder.js'
+import { DeadLetterKinds, type DeadLetterKind, type RecorderStatus } from './recorder.js'
 
 /**
  * Recorder metrics. Lag is measured on scrape against the stream: events published but not yet
@@ -11,7 +11,14 @@ import type { RecorderStatus } from './recorder.js'
 export function recorderMetrics (registry: Registry, options: { messaging: Messaging, stream: string, maxAgeMs: number, status: () => RecorderStatus }) {
   const recorded = new Counter({ name: 'event_recorder_events_recorded_total', help: 'Events inserted into the store.', registers: [registry] })
   const skipped = new Counter({ name: 'event_recorder_duplicates_skipped_total', help: 'Events skipped because the store already had their id.', registers: [registry] })
-  const deadLetters = new Counter({ name: 'event_recorder_dead_letters_total', help: 'Messages on the events stream that were not events (kept in es_dead_letters).', registers: [registry] })
+  const deadLetters = new Counter({
+    name: 'event_recorder_dead_letters_total',
+    help: 'Messages on the events stream the record refused (kept in es_dead_letters), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry]
+  })
+  // Every reason from the start, at 0: an alert on increase() needs the series to exist.
+  for (const reason of Object.values(DeadLetterKinds)) deadLetters.inc({ reason }, 0)
   const batches = new Counter({ name: 'event_recorder_batches_total', help: 'Committed batches.', registers: [registry] })
 
   const active = new Gauge({ name: 'event_recorder_active', help: '1 when this instance holds the lock and records.', registers: [registry], collect () { this.set(options.status().active ? 1 : 0) } })
@@ -51,11 +58,11 @@ export function recorderMetrics (registry: Registry, options: { messaging: Messa
 
   return {
     gauges: { active, lagEvents, lagSeconds, retentionHeadroom },
-    onBatch (batch: { recorded: number, skipped: number, deadLetters: number }) {
+    onBatch (batch: { recorded: number, skipped: number, deadLetters: DeadLetterKind[] }) {
       batches.inc()
       recorded.inc(batch.recorded)
       skipped.inc(batch.skipped)
-      deadLetters.inc(batch.deadLetters)
+      for (const reason of batch.deadLetters) deadLetters.inc({ reason })
     }
   }
 }

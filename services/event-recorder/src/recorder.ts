@@ -1,9 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type Kysely } from 'kysely'
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream'
-import { parseEnvelope, type NewEvent } from '@paylinks/contracts'
+import {
+  checkProducer, ContractErrorCodes, createEventRegistry, domainEventProducers, domainEvents, parseEnvelope,
+  type EventRegistry, type NewEvent, type ProducerRules
+} from '@paylinks/contracts'
 import { headPosition, record, recordDeadLetter, type EventStoreTables, type Executor, type PositionedEvent } from '@paylinks/event-store'
 import { decodeEventMessage, resetConsumer, subjectFor, type Messaging } from '@paylinks/messaging'
+
+/** Why a message was dead-lettered: the `reason` label of `event_recorder_dead_letters_total`. */
+export const DeadLetterKinds = {
+  /** Not JSON, or not an event envelope. */
+  notAnEvent: 'not-an-event',
+  /** The subject is not the event's stream, or its type is not of the stream's category. */
+  subjectMismatch: 'subject-mismatch',
+  unknownType: 'unknown-type',
+  /** A schemaVersion newer than the recorder's registry knows: deploy the recorder with the producer. */
+  unsupportedVersion: 'unsupported-version',
+  invalidData: 'invalid-data',
+  producerNotAllowed: 'producer-not-allowed'
+} as const
+export type DeadLetterKind = typeof DeadLetterKinds[keyof typeof DeadLetterKinds]
+
+const KIND_OF_CODE: Readonly<Record<string, DeadLetterKind>> = {
+  [ContractErrorCodes.unknownEvent]: DeadLetterKinds.unknownType,
+  [ContractErrorCodes.unsupportedVersion]: DeadLetterKinds.unsupportedVersion,
+  [ContractErrorCodes.invalidData]: DeadLetterKinds.invalidData,
+  [ContractErrorCodes.producerNotAllowed]: DeadLetterKinds.producerNotAllowed
+}
+
+interface Refusal { kind: DeadLetterKind, reason: string }
 
 interface Log {
   info: (obj: object, msg: string) => void
@@ -29,8 +55,12 @@ export interface RecorderOptions {
   /** After a failure, wait about this long (jittered, doubling up to 30 s) before trying again. */
   retryDelayMs: number
   log: Log
+  /** The event types, versions and schemas the record accepts. Default: every domain event. */
+  registry?: EventRegistry<any>
+  /** Who may publish each type (`metadata.producer`). Default: `domainEventProducers`. */
+  producers?: ProducerRules
   /** Called after each committed batch (metrics). */
-  onBatch?: (batch: { recorded: number, skipped: number, deadLetters: number, lastSeq: number }) => void
+  onBatch?: (batch: { recorded: number, skipped: number, deadLetters: DeadLetterKind[], lastSeq: number }) => void
 }
 
 export interface RecorderStatus {
@@ -58,6 +88,8 @@ export interface Recorder {
  */
 export function createRecorder (options: RecorderOptions): Recorder {
   const { db, messaging, log } = options
+  const registry = options.registry ?? createEventRegistry(domainEvents)
+  const producers = options.producers ?? domainEventProducers
   let stopping = false
   let running: Promise<void> | undefined
   let messages: ConsumerMessages | undefined
@@ -127,22 +159,41 @@ export function createRecorder (options: RecorderOptions): Recorder {
     }
   }
 
+  /** The event in `msg` if the record accepts it; otherwise why not (its dead letter's kind). */
+  function admit (msg: JsMsg): { event: NewEvent } | Refusal {
+    let event: NewEvent
+    try {
+      event = parseEnvelope(decodeEventMessage(msg).body)
+    } catch (error) {
+      return { kind: DeadLetterKinds.notAnEvent, reason: (error as Error).message }
+    }
+    if (msg.subject !== subjectFor(options.subjectPrefix, event.streamId)) {
+      return { kind: DeadLetterKinds.subjectMismatch, reason: `subject ${msg.subject} does not match stream ${event.streamId}` }
+    }
+    // NATS permissions are granted per subject (per category): a type from another category on
+    // it would slip past them, e.g. a link's status change published on an order's subject.
+    const category = event.streamId.slice(0, event.streamId.indexOf('.'))
+    if (!event.type.startsWith(`${category}.`)) {
+      return { kind: DeadLetterKinds.subjectMismatch, reason: `event type ${event.type} is not of the stream's category ${category}` }
+    }
+    try {
+      registry.upcast(event) // type and version known, data valid; the event is stored as published
+      checkProducer(producers, event)
+    } catch (error) {
+      // An upcaster that throws on old data has met data it cannot read: invalid, not a stall.
+      return { kind: KIND_OF_CODE[(error as { code?: string }).code ?? ''] ?? DeadLetterKinds.invalidData, reason: (error as Error).message }
+    }
+    return { event }
+  }
+
   async function write (conn: Executor, batch: JsMsg[]): Promise<void> {
     const events: PositionedEvent[] = []
-    const deadLetters: Array<{ position: number, subject: string, reason: string, body: string }> = []
+    const deadLetters: Array<{ position: number, subject: string, reason: string, kind: DeadLetterKind, body: string }> = []
     for (const msg of batch) {
       if (msg.seq <= state.lastSeq) continue // a redelivery of what is committed
-      let event: NewEvent
-      try {
-        event = parseEnvelope(decodeEventMessage(msg).body)
-        if (msg.subject !== subjectFor(options.subjectPrefix, event.streamId)) {
-          throw new Error(`subject ${msg.subject} does not match stream ${event.streamId}`)
-        }
-      } catch (error) {
-        deadLetters.push({ position: msg.seq, subject: msg.subject, reason: error instanceof Error ? error.message : String(error), body: msg.string() })
-        continue
-      }
-      events.push({ position: msg.seq, event })
+      const admitted = admit(msg)
+      if ('event' in admitted) events.push({ position: msg.seq, event: admitted.event })
+      else deadLetters.push({ position: msg.seq, subject: msg.subject, ...admitted, body: msg.string() })
     }
     let recorded = 0
     let skipped = 0
@@ -159,9 +210,9 @@ export function createRecorder (options: RecorderOptions): Recorder {
     const last = batch[batch.length - 1]!
     last.ack()
     state.lastSeq = Math.max(state.lastSeq, last.seq)
-    for (const letter of deadLetters) log.error({ position: letter.position, subject: letter.subject, reason: letter.reason }, 'not an event: kept as a dead letter')
+    for (const letter of deadLetters) log.error({ position: letter.position, subject: letter.subject, kind: letter.kind, reason: letter.reason }, 'refused by the record: kept as a dead letter')
     log.trace({ recorded, skipped, lastSeq: state.lastSeq }, 'batch committed')
-    options.onBatch?.({ recorded, skipped, deadLetters: deadLetters.length, lastSeq: state.lastSeq })
+    options.onBatch?.({ recorded, skipped, deadLetters: deadLetters.map((l) => l.kind), lastSeq: state.lastSeq })
   }
 
   async function runOnce (): Promise<void> {

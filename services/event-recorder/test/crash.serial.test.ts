@@ -5,7 +5,7 @@ import { spawnService, type ServiceProcess } from '@paylinks/test-kit'
 import { connectClients, recorderEnv, until } from './helpers.js'
 import { checkLog, follow, freePublisher, racingPublisher, type Acks } from './workload.js'
 
-const server = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+const server = fileURLToPath(new URL('./fixtures/test-server.ts', import.meta.url))
 
 t.test('the recorder should lose and duplicate nothing when SIGKILLed in the middle of batches', async (t) => {
   const env = await recorderEnv(t, { RECORDER_BATCH_SIZE: '50', LOG_LEVEL: 'info' })

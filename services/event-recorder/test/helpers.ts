@@ -3,7 +3,8 @@ import { createEventStore, DATABASE_ROLES, type EventStore } from '@paylinks/eve
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher, type Messaging } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, testRegistry, type TestContext } from '@paylinks/test-kit'
+import type { EventRegistry, ProducerRules } from '@paylinks/contracts'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, testProducers, testRegistry, type TestContext } from '@paylinks/test-kit'
 
 export { until } from '@paylinks/test-kit'
 import app from '../src/app.js'
@@ -24,11 +25,14 @@ export async function recorderEnv (t: TestContext, overrides: Record<string, str
   }
 }
 
-/** The recorder app, in process, with production options; closed at teardown. */
-export async function buildRecorder (t: TestContext, env: Record<string, string>): Promise<FastifyInstance> {
+/**
+ * The recorder app, in process, with production options; closed at teardown. It records the
+ * test vocabulary (ledger events by producer `test`) unless given another registry and rules.
+ */
+export async function buildRecorder (t: TestContext, env: Record<string, string>, contract: { registry?: EventRegistry<any>, producers?: ProducerRules } = {}): Promise<FastifyInstance> {
   const config = loadConfig(RecorderConfigSchema, env)
   const fastify = Fastify(serverOptions(config, { pretty: false }))
-  await fastify.register(app, { config })
+  await fastify.register(app, { config, registry: contract.registry ?? testRegistry, producers: contract.producers ?? testProducers })
   await fastify.ready()
   onTeardown(t, () => fastify.close())
   return fastify

@@ -120,7 +120,7 @@ t.test('a crash between intent created and issued published should be recovered 
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EVENTS_SUBJECT_PREFIX!, registry })
   await publisher.publish([registry.create('payment-link.requested', {
     linkId: linkId2, merchantId: m2.id, reference: id2, amount: { value: 300, currencyCode: 'GBP' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString(), sendEmail: false, source: 'order', orderId: id2
-  }, { streamId: paymentLinkStream(linkId2), metadata: { correlationId: 'crash', causationId: `order:${id2}` } })], { expectedLastSubjectSequence: 0 })
+  }, { streamId: paymentLinkStream(linkId2), metadata: { correlationId: 'crash', causationId: `order:${id2}`, producer: 'link-issuer' } })], { expectedLastSubjectSequence: 0 })
   const orphan = await m2.dojo.createPaymentIntent({ amount: { value: 300, currencyCode: 'GBP' }, reference: dojoReferenceFor(id2, linkId2), paymentSource: 'payment-links' })
   await publishOrder(m2.id, { orderId: id2, merchantId: m2.id, amount: { value: 300, currencyCode: 'GBP' } })
   await settled()

@@ -1,24 +1,14 @@
-import { sql } from 'kysely'
+import type { Transaction } from 'kysely'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Value } from '@sinclair/typebox/value'
 import {
-  IntegrationSubjects, integrationSubject, LinkIssuedV1Schema, linkStatusAfter, OrderRejected, OrderRejectedV1Schema,
+  createEventRegistry, IntegrationSubjects, integrationSubject, is, LinkIssuedV1Schema, linkStatusAfter, OrderRejected, OrderRejectedV1Schema,
   PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkStatusChanged,
-  PaymentStatusChangedV1Schema, type IntegrationKind, type LinkStatus, type RecordedEvent
+  PaymentStatusChangedV1Schema, type IntegrationKind, type RecordedEventsOf
 } from '@paylinks/contracts'
-import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
+import { createStoreSubscriber, replayParked, type EventStore, type ParkedEvent, type ReplayResult, type StoreSubscriber } from '@paylinks/event-store'
 import type { TSchema } from '@sinclair/typebox'
-
-interface LinkFacts {
-  link_id: string
-  merchant_id: string
-  reference: string
-  order_id: string | null
-  amount_value: number
-  currency: string
-  status: LinkStatus
-  refunded: number
-}
+import type { ProjectorTables } from './tables.js'
 
 export interface IntegrationPublisherOptions {
   store: EventStore
@@ -26,9 +16,17 @@ export interface IntegrationPublisherOptions {
   subjectPrefix: string
   log?: { info: (o: object, m: string) => void, error: (o: object, m: string) => void }
   onPublished?: (kind: IntegrationKind) => void
+  onParked?: (parked: ParkedEvent) => void
 }
 
-const TYPES = [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkCanceled, PaymentLinkStatusChanged, OrderRejected].map((d) => d.type)
+const EVENTS = [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkCanceled, PaymentLinkStatusChanged, OrderRejected] as const
+type IntegrationSource = RecordedEventsOf<typeof EVENTS[number]>
+type Trx = Transaction<ProjectorTables>
+
+/** The integration publisher's subscriber (checkpoint and parked events go by this name). */
+export const INTEGRATION_SUBSCRIBER = 'projector.integration'
+/** What the integration publisher reads, at the versions this code knows. */
+export const integrationRegistry = createEventRegistry(EVENTS)
 
 /**
  * Publishes the integration contract from recorded events: `link.issued`, `order.rejected` and
@@ -36,7 +34,7 @@ const TYPES = [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, 
  * `Nats-Msg-Id` (a batch replayed after a crash is de-duplicated by JetStream, and by id at the
  * subscriber after the window). The checkpoint moves only after JetStream acknowledged.
  */
-export function createIntegrationPublisher (options: IntegrationPublisherOptions): StoreSubscriber {
+export function createIntegrationPublisher (options: IntegrationPublisherOptions): StoreSubscriber & { replayParked: () => Promise<ReplayResult> } {
   async function publish (kind: IntegrationKind, merchantId: string, schema: TSchema, message: Record<string, unknown>): Promise<void> {
     if (!Value.Check(schema, message)) {
       const first = [...Value.Errors(schema, message)][0]
@@ -46,35 +44,31 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
     options.onPublished?.(kind)
   }
 
-  async function facts (trx: Executor, linkId: string): Promise<LinkFacts | undefined> {
-    const result = await sql<LinkFacts>`SELECT * FROM pr_integration_links WHERE link_id = ${linkId}`.execute(trx)
-    return result.rows[0]
-  }
-
-  async function apply (trx: Executor, event: RecordedEvent): Promise<void> {
+  async function apply (trx: Trx, event: IntegrationSource): Promise<void> {
     const envelope = { id: event.id, position: event.position, occurredAt: event.occurredAt, version: 1 as const }
-    const data = event.data as Record<string, any>
-    if (event.type === OrderRejected.type) {
-      await publish(IntegrationSubjects.orderRejected, data.merchantId ?? 'unknown', OrderRejectedV1Schema, {
-        ...envelope, type: 'order.rejected', orderId: data.orderId, ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }), reason: data.reason, problems: data.problems
+    if (is(event, OrderRejected)) {
+      const d = event.data
+      await publish(IntegrationSubjects.orderRejected, d.merchantId ?? 'unknown', OrderRejectedV1Schema, {
+        ...envelope, type: 'order.rejected', orderId: d.orderId, ...(d.merchantId === undefined ? {} : { merchantId: d.merchantId }), reason: d.reason, problems: d.problems
       })
       return
     }
-    if (event.type === PaymentLinkRequested.type) {
-      await sql`INSERT INTO pr_integration_links (link_id, merchant_id, reference, order_id, amount_value, currency, status)
-        VALUES (${data.linkId}, ${data.merchantId}, ${data.reference}, ${data.orderId ?? null}, ${data.amount.value}, ${data.amount.currencyCode}, 'requested')
-        ON CONFLICT (link_id) DO NOTHING`.execute(trx)
+    if (is(event, PaymentLinkRequested)) {
+      const d = event.data
+      await trx.insertInto('pr_integration_links').values({
+        link_id: d.linkId, merchant_id: d.merchantId, reference: d.reference, order_id: d.orderId ?? null, amount_value: d.amount.value, currency: d.amount.currencyCode, status: 'requested'
+      }).onConflict((oc) => oc.column('link_id').doNothing()).execute()
       return
     }
-    const link = await facts(trx, data.linkId)
+    const link = await trx.selectFrom('pr_integration_links').selectAll().where('link_id', '=', event.data.linkId).executeTakeFirst()
     if (link === undefined) {
-      options.log?.error({ eventId: event.id, linkId: data.linkId }, 'event for a link never requested; skipped')
+      options.log?.error({ eventId: event.id, linkId: event.data.linkId }, 'event for a link never requested; skipped')
       return
     }
     const before = link.status
     const after = linkStatusAfter(before, event) ?? before
-    const refunded = event.type === PaymentLinkStatusChanged.type ? Number(data.refundedAmount) : link.refunded
-    await sql`UPDATE pr_integration_links SET status = ${after}, refunded = ${refunded}, updated_at = now() WHERE link_id = ${link.link_id}`.execute(trx)
+    const refunded = is(event, PaymentLinkStatusChanged) ? event.data.refundedAmount : Number(link.refunded)
+    await trx.updateTable('pr_integration_links').set({ status: after, refunded, updated_at: new Date() }).where('link_id', '=', link.link_id).execute()
     const common = {
       ...envelope,
       linkId: link.link_id,
@@ -83,9 +77,9 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
       reference: link.reference,
       amount: { value: Number(link.amount_value), currencyCode: link.currency }
     }
-    if (event.type === PaymentLinkIssued.type) {
+    if (is(event, PaymentLinkIssued)) {
       await publish(IntegrationSubjects.linkIssued, link.merchant_id, LinkIssuedV1Schema, {
-        ...common, type: 'link.issued', url: data.url, paymentIntentId: data.paymentIntentId, expiresAt: data.expiresAt
+        ...common, type: 'link.issued', url: event.data.url, paymentIntentId: event.data.paymentIntentId, expiresAt: event.data.expiresAt
       })
     } else if (after !== before && after !== 'issued') {
       await publish(IntegrationSubjects.paymentStatusChanged, link.merchant_id, PaymentStatusChangedV1Schema, {
@@ -94,13 +88,22 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
     }
   }
 
-  return createStoreSubscriber({
+  const subscriber = createStoreSubscriber({
     store: options.store,
-    name: 'projector.integration',
-    types: TYPES,
+    name: INTEGRATION_SUBSCRIBER,
+    registry: integrationRegistry,
     ...(options.log === undefined ? {} : { log: options.log }),
-    handle: async (trx, events) => {
+    ...(options.onParked === undefined ? {} : { onParked: options.onParked }),
+    handle: async (trx: Trx, events) => {
       for (const event of events) await apply(trx, event)
     }
   })
+  return {
+    ...subscriber,
+    /** Publish what this publisher parked and can read now (the projector runs it on start). */
+    replayParked: async () => await replayParked(options.store.db, INTEGRATION_SUBSCRIBER, {
+      registry: integrationRegistry,
+      apply: async (trx: Trx, events) => { for (const event of events) await apply(trx, event) }
+    })
+  }
 }

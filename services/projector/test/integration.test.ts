@@ -5,7 +5,9 @@ import { onTeardown, until } from '@paylinks/test-kit'
 import { buildProjector, createWorld, registry, type World } from './helpers.js'
 
 const merchantId = 'mer_shop001'
-const meta = { correlationId: 'test' }
+// Each as its owner publishes it: the recorder refuses a type from another producer.
+const meta = { correlationId: 'test', producer: 'link-issuer' }
+const byIngest = { correlationId: 'test', producer: 'webhook-ingest' }
 const linkId = (): string => `lnk_${randomBytes(12).toString('base64url')}`
 
 function linkEvents (id: string, orderId?: string): { requested: NewEvent, issued: NewEvent } {
@@ -39,7 +41,7 @@ function statusChanged (id: string, from: string, to: string, refundedAmount = 0
     refundedAmount,
     source: 'webhook',
     observedAt: new Date().toISOString()
-  }, { streamId: paymentLinkStream(id), metadata: meta })
+  }, { streamId: paymentLinkStream(id), metadata: byIngest })
 }
 
 /** What an order system subscribed to `<prefix>.v1.>` receives, in order. */

@@ -62,7 +62,7 @@ t.test('a new projection version should rebuild from zero on start, and a crash 
   await first.stop()
 
   let crashes = 0
-  const crashing: Projection = {
+  const crashing: typeof payments = {
     ...payments,
     version: payments.version + 1,
     async apply (trx, events, tn) {

@@ -43,7 +43,7 @@ t.test('signWebhookBody should reproduce the published test vector', async (t) =
   t.equal(signWebhookBody(VECTOR_BODY, VECTOR_SECRET), VECTOR_SIGNATURE)
 })
 
-t.test('refused deliveries should get 401, 413, 400 or 404, be counted, and change nothing', async (t) => {
+t.test('refused deliveries should get 401, 413 or 400, be counted, and change nothing', async (t) => {
   const before = await streamMessages()
   const changedByte = VECTOR_BODY.replace('"Created"', '"Captured"')
   t.equal((await post(VECTOR_BODY)).statusCode, 401, 'no signature')
@@ -64,14 +64,29 @@ t.test('refused deliveries should get 401, 413, 400 or 404, be counted, and chan
   t.equal(shape.json().code, 'WH_MALFORMED')
   const otherEvent = JSON.stringify({ ...JSON.parse(VECTOR_BODY), event: 'account.updated' })
   t.equal((await post(otherEvent, signWebhookBody(otherEvent, VECTOR_SECRET))).statusCode, 400, 'not a payment-intent event')
-  t.equal((await post(VECTOR_BODY, VECTOR_SIGNATURE, '/webhooks/dojo/mer_doesnotexist')).statusCode, 404, 'unknown merchant')
-  t.equal((await post(VECTOR_BODY, VECTOR_SIGNATURE, '/webhooks/dojo/..%2Fx')).statusCode, 404, 'not a merchant id')
+  t.equal((await post(VECTOR_BODY, VECTOR_SIGNATURE, '/webhooks/dojo/mer_doesnotexist')).statusCode, 401, 'unknown merchant')
+  t.equal((await post(VECTOR_BODY, VECTOR_SIGNATURE, '/webhooks/dojo/..%2Fx')).statusCode, 401, 'not a merchant id')
   t.equal(await streamMessages(), before, 'nothing was published')
   t.equal((await clients.db.selectFrom('wi_unmatched_webhooks').select('dojo_event_id').execute()).length, 0, 'nothing was kept')
   t.equal(await metric('unauthorized'), 5)
   t.equal(await metric('too_large'), 1)
   t.equal(await metric('malformed'), 3)
   t.equal(await metric('unknown_merchant'), 2)
+})
+
+t.test('an unsigned or wrongly signed delivery should get the same 401, byte for byte, whether or not the merchant exists', async (t) => {
+  const answer = async (path: string, signature?: string): Promise<unknown> => {
+    const reply = await post(VECTOR_BODY, signature, path)
+    return { status: reply.statusCode, type: reply.headers['content-type'], length: reply.headers['content-length'], body: reply.body }
+  }
+  const forged = signWebhookBody(VECTOR_BODY, 'forged-secret')
+  const known = await answer(url)
+  t.match(known, { status: 401, type: /^application\/problem\+json/ })
+  for (const path of ['/webhooks/dojo/mer_doesnotexist', '/webhooks/dojo/mer_x', '/webhooks/dojo/..%2Fx']) {
+    t.same(await answer(path), known, `unsigned, ${path}`)
+    t.same(await answer(path, forged), await answer(url, forged), `wrongly signed, ${path}`)
+    t.same(await answer(path, 'sha256=00'), await answer(url, 'sha256=00'), `garbage signature, ${path}`)
+  }
 })
 
 t.test('a delivery for an intent with no known link should be kept, then recorded once the link is issued', async (t) => {

@@ -106,7 +106,7 @@ let linkCounter = 0
 export async function issueLink (clients: Clients, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
   const linkId = `lnk_${randomBytes(9).toString('base64url')}${++linkCounter}`
   const streamId = paymentLinkStream(linkId)
-  const metadata = { correlationId: `test-${linkId}`, producer: 'test' }
+  const metadata = { correlationId: `test-${linkId}`, producer: 'link-issuer' }
   const requested = registry.create('payment-link.requested', {
     linkId, merchantId, reference: `order-${linkId}`, amount: { value: amount, currencyCode: 'GBP' }, expiresAt: expiresAt.toISOString(), sendEmail: false, source: 'api'
   }, { streamId, metadata })

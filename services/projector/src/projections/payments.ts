@@ -1,60 +1,34 @@
 import { sql } from 'kysely'
 import {
-  linkStatusAfter, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkSent,
-  PaymentLinkStatusChanged, PaymentLinkWebhookReceived, type LinkStatus, type RecordedEvent
+  is, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkSent,
+  PaymentLinkStatusChanged, type LinkStatus, type RecordedEventsOf
 } from '@paylinks/contracts'
-import type { Executor } from '@paylinks/event-store'
+import type { DailyTable, LinksTable, TimelineTable } from '../tables.js'
 import { maskContactDetails } from './personal-data.js'
-import type { Projection, TableNamer } from './projection.js'
+import type { Projection } from './projection.js'
 
-/** One row of `links`: a payment link's current state. Timestamps come from events, never now(). */
-interface LinkRow {
-  link_id: string
-  merchant_id: string
-  reference: string
-  order_id: string | null
-  source: string
-  amount_value: number
-  currency: string
-  status: LinkStatus
-  captured_amount: number
-  refunded_amount: number
-  payment_intent_id: string | null
-  url: string | null
-  failure_reason: string | null
-  created_at: string
-  issued_at: string | null
-  sent_at: string | null
-  authorized_at: string | null
-  paid_at: string | null
-  refunded_at: string | null
-  reversed_at: string | null
-  canceled_at: string | null
-  expired_at: string | null
-  failed_at: string | null
-  expires_at: string
-  updated_at: string
-  last_position: number
-}
+type PaymentsEvent = RecordedEventsOf<typeof paymentLinkEvents[number]>
 
-type Daily = Map<string, { day: string, merchant_id: string, currency: string, issued: number, paid: number, canceled: number, expired: number, failed: number, reversed: number, refunded: number, captured_amount: number, refunded_amount: number }>
+/** A `links` row in memory: timestamps as read (Date) or set from an event (ISO string). */
+type LinkRow = { [K in keyof LinksTable]: LinksTable[K] extends Date ? Date | string : LinksTable[K] extends Date | null ? Date | string | null : LinksTable[K] }
+type DailyRow = Omit<DailyTable, 'day'> & { day: string }
+type Daily = Map<string, DailyRow>
+type TimelineRow = Omit<TimelineTable, 'occurred_at'> & { occurred_at: string }
 
-const STATUS_TIME: Partial<Record<LinkStatus, keyof LinkRow>> = {
+const STATUS_TIME: Partial<Record<LinkStatus, 'authorized_at' | 'paid_at' | 'refunded_at' | 'reversed_at' | 'canceled_at' | 'expired_at' | 'failed_at'>> = {
   authorized: 'authorized_at', paid: 'paid_at', refunded: 'refunded_at', reversed: 'reversed_at', canceled: 'canceled_at', expired: 'expired_at', failed: 'failed_at'
 }
 
-function summary (event: RecordedEvent): string {
-  const d = event.data as Record<string, any>
+function summary (event: PaymentsEvent): string {
   switch (event.type) {
-    case PaymentLinkRequested.type: return `requested ${d.amount.value} ${d.amount.currencyCode} (${d.source})`
-    case PaymentLinkIssued.type: return `issued as ${d.paymentIntentId}`
-    case PaymentLinkIssueFailed.type: return `issue failed${d.retryable === true ? ' (will retry)' : ''}: ${maskContactDetails(d.reason)}`
-    case PaymentLinkSent.type: return `sent by ${d.channel}`
+    case 'payment-link.requested': return `requested ${event.data.amount.value} ${event.data.amount.currencyCode} (${event.data.source})`
+    case 'payment-link.issued': return `issued as ${event.data.paymentIntentId}`
+    case 'payment-link.issue-failed': return `issue failed${event.data.retryable ? ' (will retry)' : ''}: ${maskContactDetails(event.data.reason)}`
+    case 'payment-link.sent': return `sent by ${event.data.channel}`
     // The merchant's free-text reason may name the customer: it stays in the event log.
-    case PaymentLinkCanceled.type: return 'canceled by the merchant'
-    case PaymentLinkWebhookReceived.type: return `Dojo webhook ${d.event}: ${d.paymentStatus}`
-    case PaymentLinkStatusChanged.type: return `${d.from} → ${d.to} (Dojo ${d.dojoStatus}, ${d.source})`
-    default: return event.type
+    case 'payment-link.canceled': return 'canceled by the merchant'
+    case 'payment-link.webhook-received': return `Dojo webhook ${event.data.event}: ${event.data.paymentStatus}`
+    case 'payment-link.status-changed': return `${event.data.from} → ${event.data.to} (Dojo ${event.data.dojoStatus}, ${event.data.source})`
   }
 }
 
@@ -69,12 +43,13 @@ function bump (daily: Daily, link: LinkRow, at: string, field: 'issued' | 'paid'
   row[field] += by
 }
 
-function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedEvent): LinkStatus | undefined {
-  const d = event.data as Record<string, any>
-  if (event.type === PaymentLinkRequested.type) {
-    if (links.has(d.linkId)) return links.get(d.linkId)!.status
-    links.set(d.linkId, {
-      link_id: d.linkId,
+function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsEvent): LinkStatus | undefined {
+  const linkId = event.data.linkId
+  if (is(event, PaymentLinkRequested)) {
+    const d = event.data
+    if (links.has(linkId)) return links.get(linkId)!.status
+    links.set(linkId, {
+      link_id: linkId,
       merchant_id: d.merchantId,
       reference: d.reference,
       order_id: d.orderId ?? null,
@@ -103,32 +78,35 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedE
     })
     return 'requested'
   }
-  const link = links.get(d.linkId)
+  const link = links.get(linkId)
   if (link === undefined) return undefined
   const before = link.status
   const after = linkStatusAfter(before, event) ?? before
   link.status = after
   link.updated_at = event.occurredAt
   link.last_position = event.position
-  if (event.type === PaymentLinkIssued.type && link.issued_at === null) {
-    link.payment_intent_id = d.paymentIntentId
-    link.url = d.url
-    link.issued_at = event.occurredAt
-    bump(daily, link, event.occurredAt, 'issued')
-  } else if (event.type === PaymentLinkIssueFailed.type) {
-    link.failure_reason = maskContactDetails(d.reason)
-  } else if (event.type === PaymentLinkSent.type) {
+  if (is(event, PaymentLinkIssued)) {
+    if (link.issued_at === null) {
+      link.payment_intent_id = event.data.paymentIntentId
+      link.url = event.data.url
+      link.issued_at = event.occurredAt
+      bump(daily, link, event.occurredAt, 'issued')
+    }
+  } else if (is(event, PaymentLinkIssueFailed)) {
+    link.failure_reason = maskContactDetails(event.data.reason)
+  } else if (is(event, PaymentLinkSent)) {
     link.sent_at ??= event.occurredAt
-  } else if (event.type === PaymentLinkStatusChanged.type) {
-    const newlyRefunded = Math.max(0, Number(d.refundedAmount) - link.refunded_amount)
-    if (after === 'paid' && before !== 'paid') bump(daily, link, event.occurredAt, 'captured_amount', Number(d.capturedAmount))
+  } else if (is(event, PaymentLinkStatusChanged)) {
+    const d = event.data
+    const newlyRefunded = Math.max(0, d.refundedAmount - link.refunded_amount)
+    if (after === 'paid' && before !== 'paid') bump(daily, link, event.occurredAt, 'captured_amount', d.capturedAmount)
     if (newlyRefunded > 0) bump(daily, link, event.occurredAt, 'refunded_amount', newlyRefunded)
-    link.captured_amount = Number(d.capturedAmount)
-    link.refunded_amount = Number(d.refundedAmount)
+    link.captured_amount = d.capturedAmount
+    link.refunded_amount = d.refundedAmount
   }
   if (after !== before) {
     const column = STATUS_TIME[after]
-    if (column !== undefined) (link as unknown as Record<string, unknown>)[column] = event.occurredAt
+    if (column !== undefined) link[column] = event.occurredAt
     if (after === 'paid' || after === 'canceled' || after === 'expired' || after === 'failed' || after === 'reversed' || after === 'refunded') bump(daily, link, event.occurredAt, after)
   }
   return after
@@ -140,10 +118,10 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: RecordedE
  * in memory with the contracts' status rule, and writes each table in one statement. Analysts
  * read it: no customer e-mail, phone or name (v2: free text masked, cancel reasons left out).
  */
-export const payments: Projection = {
+export const payments: Projection<typeof paymentLinkEvents[number]> = {
   name: 'payments',
   version: 2,
-  types: [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent, PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged].map((e) => e.type),
+  events: paymentLinkEvents,
   tables: ['links', 'timeline', 'daily'],
   views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures'],
   createTables: (t) => `
@@ -171,16 +149,15 @@ export const payments: Projection = {
     CREATE VIEW analytics.payments AS SELECT * FROM ${t('links')};
     CREATE VIEW analytics.payment_timeline AS SELECT * FROM ${t('timeline')};
     CREATE VIEW analytics.daily_figures AS SELECT * FROM ${t('daily')};`,
-  async apply (trx: Executor, events: RecordedEvent[], t: TableNamer) {
-    const ids = [...new Set(events.map((e) => (e.data as { linkId?: string }).linkId).filter((id): id is string => id !== undefined))]
-    const existing = await sql<LinkRow>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
+  async apply (trx, events, t) {
+    const ids = [...new Set(events.map((e) => e.data.linkId))]
+    const existing = await sql<LinksTable>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
     const links = new Map<string, LinkRow>(existing.rows.map((r) => [r.link_id, { ...r, amount_value: Number(r.amount_value), captured_amount: Number(r.captured_amount), refunded_amount: Number(r.refunded_amount) }]))
     const touched = new Set<string>()
     const daily: Daily = new Map()
-    const timeline: Array<{ position: number, link_id: string, type: string, occurred_at: string, status: string | null, summary: string }> = []
+    const timeline: TimelineRow[] = []
     for (const event of events) {
-      const linkId = (event.data as { linkId?: string }).linkId
-      if (linkId === undefined) continue
+      const linkId = event.data.linkId
       const status = applyEvent(links, daily, event)
       if (status === undefined) continue // an event for a link never requested
       touched.add(linkId)

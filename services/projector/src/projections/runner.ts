@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sql } from 'kysely'
-import { createStoreSubscriber, readCheckpoint, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
+import { sql, type Transaction } from 'kysely'
+import { createEventRegistry } from '@paylinks/contracts'
+import {
+  createStoreSubscriber, readCheckpoint, replayParked, type EventStore, type Executor, type ParkedEvent, type ReplayResult, type StoreSubscriber
+} from '@paylinks/event-store'
+import type { ProjectorTables } from '../tables.js'
 import { tableNamer, type Projection } from './projection.js'
 
 interface Log {
@@ -39,7 +43,7 @@ export class ProjectionRunner {
   private loop: Promise<void> | undefined
   private readonly stopController = new AbortController()
 
-  constructor (private readonly options: { store: EventStore, projections: Projection[], intervalMs?: number, log?: Log }) {}
+  constructor (private readonly options: { store: EventStore, projections: Projection[], intervalMs?: number, log?: Log, onParked?: (parked: ParkedEvent) => void }) {}
 
   private get db (): Executor { return this.options.store.db }
 
@@ -83,11 +87,12 @@ export class ProjectionRunner {
     const subscriber = createStoreSubscriber({
       store: this.options.store,
       name: key,
-      types: projection.types,
+      registry: createEventRegistry(projection.events),
       batchSize: 2000,
       standbyPollMs: 500,
       ...(this.options.log === undefined ? {} : { log: this.options.log }),
-      handle: async (trx, events) => { await projection.apply(trx, events, t) }
+      ...(this.options.onParked === undefined ? {} : { onParked: this.options.onParked }),
+      handle: async (trx: Transaction<ProjectorTables>, events) => { await projection.apply(trx, events, t) }
     })
     subscriber.start()
     this.subscribers.set(key, subscriber)
@@ -141,6 +146,25 @@ export class ProjectionRunner {
       if (fresh !== undefined && await this.swap(projection, fresh)) generations = await this.generations(projection.name)
       await this.dropRetired(projection, generations)
     }
+  }
+
+  /**
+   * Apply the events `name`'s live generations parked, with this code's registry: run it once
+   * the projector is upgraded to read them. Returns what each generation replayed and what it
+   * still cannot read.
+   */
+  async replayParked (name: string): Promise<Array<{ generation: number, subscriber: string } & ReplayResult>> {
+    const projection = this.projection(name)
+    const registry = createEventRegistry(projection.events)
+    const out: Array<{ generation: number, subscriber: string } & ReplayResult> = []
+    for (const g of await this.generations(name)) {
+      if (g.status === 'retired') continue
+      const subscriber = subscriberName(name, g.generation)
+      const t = tableNamer(g.generation)
+      const result = await replayParked(this.db, subscriber, { registry, apply: async (trx: Transaction<ProjectorTables>, events) => { await projection.apply(trx, events, t) } })
+      out.push({ generation: g.generation, subscriber, ...result })
+    }
+    return out
   }
 
   /** Where each projection is: for /status, metrics and the CLI. */

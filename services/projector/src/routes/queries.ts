@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import { decodeCursor, encodeCursor, ServiceError } from '@paylinks/service-kit'
+import type { ProjectorTables } from '../tables.js'
 import type { Payment } from './schemas.js'
 
 interface Row {
@@ -52,7 +53,7 @@ export interface PaymentFilter {
 }
 
 /** A page of payments, newest first, from the active `payments` projection. */
-export async function listPayments (db: Kysely<any>, filter: PaymentFilter): Promise<{ data: Payment[], nextCursor: string | null }> {
+export async function listPayments (db: Kysely<ProjectorTables>, filter: PaymentFilter): Promise<{ data: Payment[], nextCursor: string | null }> {
   // The one cursor of the project: the (created_at, link_id) of the last row served.
   const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor, ['date-time', 'string'])
   const where = [sql`true`]
@@ -68,13 +69,13 @@ export async function listPayments (db: Kysely<any>, filter: PaymentFilter): Pro
   return { data: page.map(toPayment), nextCursor: rows.rows.length > filter.limit ? encodeCursor([page[page.length - 1]!.created_at.toISOString(), page[page.length - 1]!.link_id]) : null }
 }
 
-export async function getPayment (db: Kysely<any>, linkId: string, merchantId: string | undefined): Promise<Payment | undefined> {
+export async function getPayment (db: Kysely<ProjectorTables>, linkId: string, merchantId: string | undefined): Promise<Payment | undefined> {
   const rows = await sql<Row>`SELECT * FROM analytics.payments WHERE link_id = ${linkId}
     AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})`.execute(db)
   return rows.rows[0] === undefined ? undefined : toPayment(rows.rows[0])
 }
 
-export async function timeline (db: Kysely<any>, linkId: string): Promise<Array<{ position: number, type: string, occurredAt: string, status: string | null, summary: string }>> {
+export async function timeline (db: Kysely<ProjectorTables>, linkId: string): Promise<Array<{ position: number, type: string, occurredAt: string, status: string | null, summary: string }>> {
   const rows = await sql<{ position: number, type: string, occurred_at: Date, status: string | null, summary: string }>`
     SELECT position, type, occurred_at, status, summary FROM analytics.payment_timeline WHERE link_id = ${linkId} ORDER BY position`.execute(db)
   return rows.rows.map((r) => ({ position: Number(r.position), type: r.type, occurredAt: r.occurred_at.toISOString(), status: r.status, summary: r.summary }))
@@ -87,7 +88,7 @@ function checkRange (range: Range): void {
 }
 
 /** Daily figures per day and currency (summed over merchants unless one is asked), `to` inclusive. */
-export async function dailyFigures (db: Kysely<any>, range: Range): Promise<Array<Record<string, unknown>>> {
+export async function dailyFigures (db: Kysely<ProjectorTables>, range: Range): Promise<Array<Record<string, unknown>>> {
   checkRange(range)
   const rows = await sql<Record<string, any>>`
     SELECT to_char(day, 'YYYY-MM-DD') AS day, ${range.merchantId === undefined ? sql`'*'` : sql`merchant_id`} AS merchant_id, currency,
@@ -116,7 +117,7 @@ export async function dailyFigures (db: Kysely<any>, range: Range): Promise<Arra
 }
 
 /** Conversion of links issued in the range: share paid, time from issue to payment (median, p90), funnel. */
-export async function conversion (db: Kysely<any>, range: Range): Promise<Record<string, unknown>> {
+export async function conversion (db: Kysely<ProjectorTables>, range: Range): Promise<Record<string, unknown>> {
   checkRange(range)
   const result = await sql<Record<string, any>>`
     WITH links AS (
@@ -146,7 +147,7 @@ export async function conversion (db: Kysely<any>, range: Range): Promise<Record
 }
 
 /** Issued and paid per day over the last `days` days (UTC, today included), zero-filled. */
-export async function dailySeries (db: Kysely<any>, days: number, merchantId: string | undefined): Promise<Array<{ day: string, issued: number, paid: number }>> {
+export async function dailySeries (db: Kysely<ProjectorTables>, days: number, merchantId: string | undefined): Promise<Array<{ day: string, issued: number, paid: number }>> {
   const rows = await sql<{ day: string, issued: number, paid: number }>`
     SELECT to_char(d.day, 'YYYY-MM-DD') AS day, coalesce(sum(f.issued), 0)::int AS issued, coalesce(sum(f.paid), 0)::int AS paid
     FROM generate_series((now() AT TIME ZONE 'UTC')::date - ${days - 1}::int, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d(day)
@@ -156,7 +157,7 @@ export async function dailySeries (db: Kysely<any>, days: number, merchantId: st
 }
 
 /** Amounts captured per currency over the last `days` days. */
-export async function capturedTotals (db: Kysely<any>, days: number, merchantId: string | undefined): Promise<Array<{ currency: string, amount: number }>> {
+export async function capturedTotals (db: Kysely<ProjectorTables>, days: number, merchantId: string | undefined): Promise<Array<{ currency: string, amount: number }>> {
   const rows = await sql<{ currency: string, amount: number }>`
     SELECT currency, sum(captured_amount)::bigint AS amount FROM analytics.daily_figures
     WHERE day > (now() AT TIME ZONE 'UTC')::date - ${days}::int AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})

@@ -2,10 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
-import { stringify } from 'csv-stringify/sync'
-import type { ApiKeyAuthenticator, MerchantTables } from '@paylinks/merchants'
+import type { ApiKeyAuthenticator } from '@paylinks/merchants'
 import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
+import type { ProjectorTables } from '../tables.js'
+import { toCsv } from './csv.js'
 import { capturedTotals, conversion, dailyFigures, dailySeries, getPayment, listPayments, timeline } from './queries.js'
 import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
 
@@ -16,20 +17,16 @@ function wantsCsv (request: FastifyRequest, format: string | undefined): boolean
   return format === 'csv' || (format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
 }
 
-/** Flatten rows (amount objects become value + currency columns) and send them as CSV. */
+/** Send rows as CSV (see `toCsv`: amounts flattened, formula-like cells escaped). */
 function sendCsv (reply: FastifyReply, name: string, rows: Array<Record<string, unknown>>): FastifyReply {
-  const flat = rows.map((row) => Object.fromEntries(Object.entries(row).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' && 'value' in v ? [[`${k}Value`, (v as { value: number }).value], [`${k}Currency`, (v as unknown as { currencyCode: string }).currencyCode]] : [[k, v]])))
-  const columns = flat[0] === undefined ? [] : Object.keys(flat[0])
-  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`)
-    .send(stringify(flat, { header: true, columns, cast: { boolean: (b) => String(b) } }))
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(rows))
 }
 
 /** The analyst and partner query API: payments, timelines, daily figures, conversion. */
-export default async function v1 (app: FastifyInstance, options: { db: Kysely<MerchantTables>, authenticator: ApiKeyAuthenticator, lag: () => Promise<unknown[]> }): Promise<void> {
+export default async function v1 (app: FastifyInstance, options: { db: Kysely<ProjectorTables>, authenticator: ApiKeyAuthenticator, lag: () => Promise<unknown[]> }): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   await api.register(apiKeyAuth, { authenticator: options.authenticator })
-  const db = options.db as Kysely<any>
+  const db = options.db
 
   api.get('/payments', {
     schema: { tags: ['query'], summary: 'Payments, newest first, with filters and cursor pagination (JSON or CSV)', security, querystring: PaymentsQuerySchema, response: { 200: PaymentPageSchema, ...errors } }

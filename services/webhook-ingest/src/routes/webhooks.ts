@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { MerchantIdSchema, PaymentIntentIdSchema } from '@paylinks/contracts'
 import { verifyWebhookSignature } from '@paylinks/dojo-client'
-import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
+import { ProblemSchema, sendProblem, ServiceError } from '@paylinks/service-kit'
 import { IngestErrorCodes } from '../errors.js'
 import type { DeliveryOutcome, IngestMetrics } from '../metrics.js'
 import type { Receiver } from '../receiver.js'
@@ -43,6 +44,11 @@ declare module 'fastify' {
   }
 }
 
+// Deliveries for a merchant we do not have are verified against this, so that they cost the
+// same work and get the same 401 as a bad signature for one we have: the endpoint does not
+// tell who our merchants are.
+const NO_MERCHANT_SECRETS = [randomBytes(24).toString('base64url')]
+
 function refuse (outcome: DeliveryOutcome, code: string, status: number, message: string, request: { webhookOutcome: DeliveryOutcome | undefined }): ServiceError {
   request.webhookOutcome = outcome
   return new ServiceError(code, status, message)
@@ -79,23 +85,25 @@ export async function webhookRoutes (app: FastifyInstance, options: WebhookRoute
       description: 'Signed with `dojo-signature: sha256=<HMAC-SHA256 of the raw body, upper-case hex pairs joined by ->` under one of the merchant\'s subscription secrets. Answered once the delivery is durable.',
       params: Type.Object({ merchantId: Type.String({ maxLength: 100 }) }),
       headers: Type.Object({ 'dojo-signature': Type.Optional(Type.String({ maxLength: 1000 })) }),
-      response: { 200: AcceptedSchema, 202: AcceptedSchema, 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 500: ProblemSchema, 503: ProblemSchema }
+      response: { 200: AcceptedSchema, 202: AcceptedSchema, 400: ProblemSchema, 401: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 500: ProblemSchema, 503: ProblemSchema }
     }
   }, async (request, reply) => {
     const { merchantId } = request.params
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-    const unknownMerchant = (): ServiceError => refuse('unknown_merchant', IngestErrorCodes.unknownMerchant, 404, 'No such merchant.', request)
-    if (!merchantIdCheck.Check(merchantId)) throw unknownMerchant()
-    const secrets = await subscriptions.secretsFor(merchantId)
-    if (secrets === undefined) throw unknownMerchant()
+    const wellFormed = merchantIdCheck.Check(merchantId)
+    const secrets = wellFormed ? await subscriptions.secretsFor(merchantId) : undefined
     const header = request.headers['dojo-signature']
-    let verified = typeof header === 'string' && verifyWebhookSignature(raw, header, secrets)
-    if (!verified && typeof header === 'string') {
-      // A secret rotated on another instance since we cached: read once more (rate-limited).
+    let verified = typeof header === 'string' && verifyWebhookSignature(raw, header, secrets ?? NO_MERCHANT_SECRETS) && secrets !== undefined
+    if (!verified && typeof header === 'string' && wellFormed) {
+      // A secret rotated (or the merchant added) on another instance since we cached: read once more (rate-limited).
       const fresh = await subscriptions.secretsFor(merchantId, true)
       verified = fresh !== secrets && fresh !== undefined && verifyWebhookSignature(raw, header, fresh)
     }
-    if (!verified) throw refuse('unauthorized', IngestErrorCodes.unauthorized, 401, 'Missing or invalid dojo-signature.', request)
+    if (!verified) {
+      request.webhookOutcome = secrets === undefined ? 'unknown_merchant' : 'unauthorized'
+      // Sent here, without the `instance` the error handler adds: the same bytes for every merchant id.
+      return await sendProblem(reply, 401, { code: IngestErrorCodes.unauthorized, detail: 'Missing or invalid dojo-signature.' })
+    }
 
     let body: unknown
     try {

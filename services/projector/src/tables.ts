@@ -1,0 +1,88 @@
+import type { Generated } from 'kysely'
+import type { EventStoreTables } from '@paylinks/event-store'
+import type { MerchantTables } from '@paylinks/merchants'
+import type { LinkStatus } from '@paylinks/contracts'
+
+/**
+ * A payment link's current state: `projections.links_g<n>`, served as `analytics.payments`.
+ * Timestamps come from events, never now(); bigint columns are read back as numbers.
+ */
+export interface LinksTable {
+  link_id: string
+  merchant_id: string
+  reference: string
+  order_id: string | null
+  source: string
+  amount_value: number
+  currency: 'GBP' | 'EUR'
+  status: LinkStatus
+  captured_amount: number
+  refunded_amount: number
+  payment_intent_id: string | null
+  url: string | null
+  failure_reason: string | null
+  created_at: Date
+  issued_at: Date | null
+  sent_at: Date | null
+  authorized_at: Date | null
+  paid_at: Date | null
+  refunded_at: Date | null
+  reversed_at: Date | null
+  canceled_at: Date | null
+  expired_at: Date | null
+  failed_at: Date | null
+  expires_at: Date
+  updated_at: Date
+  last_position: number
+}
+
+/** Every recorded step of a link: `projections.timeline_g<n>`, served as `analytics.payment_timeline`. */
+export interface TimelineTable {
+  position: number
+  link_id: string
+  type: string
+  occurred_at: Date
+  status: LinkStatus | null
+  summary: string
+}
+
+/** Daily figures per merchant and currency: `projections.daily_g<n>`, served as `analytics.daily_figures`. */
+export interface DailyTable {
+  day: Date
+  merchant_id: string
+  currency: string
+  issued: number
+  paid: number
+  canceled: number
+  expired: number
+  failed: number
+  reversed: number
+  refunded: number
+  captured_amount: number
+  refunded_amount: number
+}
+
+/** What the integration publisher keeps of each link (migration 0005). */
+export interface IntegrationLinksTable {
+  link_id: string
+  merchant_id: string
+  reference: string
+  order_id: string | null
+  amount_value: number
+  currency: string
+  status: LinkStatus
+  refunded: Generated<number>
+  updated_at: Generated<Date>
+}
+
+/** The analyst views over the active generation of each projection. */
+export interface AnalyticsViews {
+  'analytics.payments': LinksTable
+  'analytics.payment_timeline': TimelineTable
+  'analytics.daily_figures': DailyTable
+}
+
+/** Every table the projector reads or writes. Generation tables are named at run time (`TableNamer`). */
+export interface ProjectorTables extends EventStoreTables, MerchantTables, AnalyticsViews {
+  pr_integration_links: IntegrationLinksTable
+}
