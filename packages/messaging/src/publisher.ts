@@ -35,6 +35,8 @@ export interface PublishOptions {
   /**
    * The sequence of the last event on this stream's subject that the decision was based on (0
    * for a new stream). When another event landed since, the publish fails with MSG_CONCURRENCY.
+   * When JetStream's window has dropped every message of the subject (a decision on a link older
+   * than `EVENTS_MAX_AGE_HOURS`), the expectation is that the subject is still empty.
    */
   expectedLastSubjectSequence?: number
 }
@@ -75,6 +77,13 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
       // The first attempt runs bare: a retry wrapper on the hot path costs a quarter of the rate.
       return await attempt()
     } catch (error) {
+      if (expected !== undefined && expected > 0 && lastSequenceOf(error) === 0) {
+        // The stream's window has dropped every message of this subject: the decision was made on
+        // the store's record (position `expected`), which JetStream no longer holds, so "nothing
+        // since" is now "no message on the subject". A rival that published in between makes the
+        // subject non-empty and this fails as an ordinary lost race.
+        return await publishOne(event, 0)
+      }
       if (!isRetryable(error) || retries === 0) throw error
     }
     // A retry is safe: the event id is the message id, so a publish that did land is answered as
@@ -120,6 +129,11 @@ function createTurnGate (): () => Promise<void> {
   }
 }
 
+/** The subject's last sequence that JetStream reported when it refused an expected one. */
+function lastSequenceOf (error: unknown): number | undefined {
+  return (error as MessagingError).code === MessagingErrorCodes.concurrency ? (error as MessagingError).details.actual as number | undefined : undefined
+}
+
 function isRetryable (error: unknown): boolean {
   return (error as MessagingError).code === MessagingErrorCodes.timeout
 }
@@ -127,8 +141,11 @@ function isRetryable (error: unknown): boolean {
 function classify (error: unknown, event: NewEvent, subject: string, expected: number | undefined): MessagingError {
   if (error instanceof JetStreamApiError) {
     if (error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      // nats-server says "wrong last sequence: <n>", n being the subject's last sequence now.
+      const actual = /wrong last sequence: (\d+)/.exec(error.message)?.[1]
       return new MessagingError(MessagingErrorCodes.concurrency,
-        `stream ${event.streamId} moved on: expected last sequence ${String(expected)}, ${error.message}`, { cause: error, details: { streamId: event.streamId, expected } })
+        `stream ${event.streamId} moved on: expected last sequence ${String(expected)}, ${error.message}`,
+        { cause: error, details: { streamId: event.streamId, expected, ...(actual === undefined ? {} : { actual: Number(actual) }) } })
     }
     return new MessagingError(MessagingErrorCodes.publish, `JetStream refused event ${event.id} on ${subject}: ${error.message}`, { cause: error })
   }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { credit, testRegistry } from '@paylinks/test-kit'
-import { createEventPublisher, ensureStream, MessagingErrorCodes } from '../src/index.js'
+import { credit, natsTestNames, onTeardown, TEST_NATS_URL, testRegistry, until } from '@paylinks/test-kit'
+import { connectMessaging, createEventPublisher, ensureStream, MessagingErrorCodes } from '../src/index.js'
 import { setupMessaging } from './helpers.js'
 
 t.test('ensureStream should be idempotent and apply a changed window', async (t) => {
@@ -77,4 +77,21 @@ t.test('publish should fail with MSG_PUBLISH when no stream captures the subject
   const { messaging } = await setupMessaging(t)
   const lost = createEventPublisher({ js: messaging.js, subjectPrefix: 'nowhere-at-all', registry: testRegistry, timeoutMs: 200, retries: 2, retryDelayMs: 5 })
   await t.rejects(lost.publish([credit('ledger.f')]), { code: MessagingErrorCodes.publish, message: /nowhere-at-all\.ledger\.f/ })
+})
+
+t.test('publish with an expected sequence should hold on a subject whose messages the window dropped', async (t) => {
+  // A 4 s window: the link's first event is gone from JetStream, as after EVENTS_MAX_AGE_HOURS.
+  const names = natsTestNames(t, 'win')
+  const messaging = await connectMessaging({ servers: TEST_NATS_URL, name: 'messaging-window-test', timeoutMs: 2000 })
+  onTeardown(t, () => messaging.close())
+  await ensureStream(messaging.jsm, { name: names.stream, subjects: [`${names.subjectPrefix}.>`], maxAgeMs: 4000, duplicateWindowMs: 500, storage: 'memory' })
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: names.subjectPrefix, registry: testRegistry, retryDelayMs: 10 })
+  const [first] = await publisher.publish([credit('ledger.w')], { expectedLastSubjectSequence: 0 })
+  await until(async () => (await messaging.jsm.streams.info(names.stream)).state.messages === 0, { timeoutMs: 20_000, what: 'the window dropped the message' })
+
+  const [second] = await publisher.publish([credit('ledger.w')], { expectedLastSubjectSequence: first!.seq })
+  t.ok(second!.seq > first!.seq, 'a decision on the recorded history lands after the window')
+  await t.rejects(publisher.publish([credit('ledger.w')], { expectedLastSubjectSequence: first!.seq }), { code: MessagingErrorCodes.concurrency }, 'a decision on a stale history still loses once the subject has a newer message')
+  const [third] = await publisher.publish([credit('ledger.w'), credit('ledger.w')], { expectedLastSubjectSequence: second!.seq })
+  t.ok(third!.seq > second!.seq)
 })
