@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { createEventRegistry, domainEvents, orderSubject, paymentLinkStream } from '@paylinks/contracts'
-import { createDatabase } from '@paylinks/event-store'
+import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { activeNatsCredentials, createNatsCredential, newNatsCredentialUser, type MerchantTables } from '@paylinks/merchants'
 import { encodeEvent, eventHeaders, hashNatsPassword, newNatsPassword, readNatsAuthState, subjectFor, writeNatsAuthorization } from '@paylinks/messaging'
-import { onTeardown, spawnService } from '@paylinks/test-kit'
+import { onTeardown, roleUrl, spawnService } from '@paylinks/test-kit'
 import { linkIdFor } from '../src/link.js'
 import { buildIssuer, createTestMerchant, issuerEnv, openStore, startSandbox, until } from './helpers.js'
 import { startAuthenticatedNats } from './nats-auth-helpers.js'
@@ -17,7 +17,7 @@ t.test('link-issuer and the recorder should run on their own NATS users, and an 
   const env = await issuerEnv(t)
   const nats = await startAuthenticatedNats(t, env)
   const recorder = spawnService(t, RECORDER_ENTRY, {
-    DATABASE_URL: env.DATABASE_URL!,
+    DATABASE_URL: roleUrl(env.DATABASE_URL!, DATABASE_ROLES.eventRecorder),
     EVENTS_STREAM: env.EVENTS_STREAM!,
     EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!,
     RECORDER_DURABLE: env.RECORDER_DURABLE!,

@@ -3,10 +3,10 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { Type } from '@sinclair/typebox'
 import { ContractErrorCodes, defineEvent, paymentLinkEvents, PaymentLinkStatusChanged, paymentLinkStream, type NewEvent } from '@paylinks/contracts'
-import { createEventStore, listParked, record, type EventStore } from '@paylinks/event-store'
+import { createDatabase, createEventStore, DATABASE_ROLES, listParked, record, type EventStore, type EventStoreTables } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { encodeEvent, subjectFor } from '@paylinks/messaging'
-import { onTeardown, type TestContext } from '@paylinks/test-kit'
+import { onTeardown, roleUrl, type TestContext } from '@paylinks/test-kit'
 import { payments } from '../src/projections/payments.js'
 import type { Projection } from '../src/projections/projection.js'
 import { ProjectionRunner, subscriberName } from '../src/projections/runner.js'
@@ -71,7 +71,10 @@ t.test('a forged status change should be dead-lettered by the recorder and never
   const timeline = await sql<{ type: string }>`SELECT type FROM analytics.payment_timeline WHERE link_id = ${linkId} ORDER BY position`.execute(world.store.db)
   t.same(timeline.rows.map((r) => r.type), ['payment-link.requested', 'payment-link.issued', 'payment-link.sent'])
   t.same((await world.store.readStream(paymentLinkStream(linkId))).map((e) => e.position), [acks[0]!.seq, acks[1]!.seq, sent!.seq], 'the store never had it')
-  const letters = await world.store.db.selectFrom('es_dead_letters').select(['position', 'kind', 'reason']).execute()
+  // Dead letters are the recorder's to write and read (the projector's role may not).
+  const recorderDb = createDatabase<EventStoreTables>({ connectionString: roleUrl(world.env.DATABASE_URL!, DATABASE_ROLES.eventRecorder), max: 1 })
+  onTeardown(t, () => recorderDb.destroy())
+  const letters = await recorderDb.selectFrom('es_dead_letters').select(['position', 'kind', 'reason']).execute()
   t.match(letters, [{ position: forgedAck.seq, kind: 'producer-not-allowed', reason: /names producer 'order-system'; allowed: webhook-ingest/ }])
 })
 
