@@ -1,6 +1,7 @@
 export { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo, type ApiKeyPrincipal, type ApiKeyScope } from './api-keys.js'
+export { createCustomerKeys, eraseCustomer, type CustomerKeys, type Erased, type Erasure, type ErasureSubject } from './customer-keys.js'
 export { encryptionKeys, SecretsConfigSchema, type SecretsConfig } from './config.js'
 export { MerchantError, MerchantErrorCodes, type MerchantErrorCode } from './errors.js'
 export { createMerchant, getMerchant, getMerchantDojoKey, listMerchants, newMerchantId, updateMerchant, type Merchant, type NewMerchant } from './merchants.js'
 export { createSecretBox, type SecretBox } from './secret-box.js'
-export type { ApiKeysTable, MerchantsTable, MerchantTables } from './tables.js'
+export type { ApiKeysTable, MerchantsTable, MerchantTables, PiiKeysTable } from './tables.js'

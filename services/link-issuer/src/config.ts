@@ -29,6 +29,7 @@ export const LinkIssuerConfigSchema = Type.Composite([
     RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
     API_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a successful API key authentication is reused this long (0: every request asks the database); a revoked key stops working within it' }),
+    CUSTOMER_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a customer\'s data key is remembered this long; an erasure on another instance takes effect here within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven (0: never)' }),
     RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),
