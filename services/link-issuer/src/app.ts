@@ -11,6 +11,7 @@ import { registry } from './link.js'
 import { createMailer } from './mailer.js'
 import { startOrderIntake } from './orders.js'
 import { createLinksReadModel } from './read-model.js'
+import customerRoutes from './routes/customers.js'
 import linkRoutes from './routes/links.js'
 import resultRoutes from './routes/result.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
@@ -68,6 +69,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
     apiKeyCacheMs: config.API_KEY_CACHE_MS
   })
+  await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined

@@ -16,7 +16,8 @@ export const LinkErrorCodes = {
   contention: 'LINK_CONTENTION',
   merchantUnknown: 'LINK_MERCHANT_UNKNOWN',
   notIssued: 'LINK_NOT_ISSUED',
-  rateLimited: 'LINK_RATE_LIMITED'
+  rateLimited: 'LINK_RATE_LIMITED',
+  customerNotFound: 'LINK_CUSTOMER_NOT_FOUND'
 } as const
 export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
 
