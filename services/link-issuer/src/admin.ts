@@ -6,7 +6,9 @@ import {
   createApiKey, createMerchant, createSecretBox, encryptionKeys, listApiKeys, listMerchants, revokeApiKey, SecretsConfigSchema, type MerchantTables
 } from '@paylinks/merchants'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
+import { EventsStreamConfigSchema } from '@paylinks/messaging'
 import { loadConfig } from '@paylinks/service-kit'
+import { eraseFromAdmin } from './customers.js'
 
 const USAGE = `usage: pnpm admin <command>
   merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
@@ -15,7 +17,9 @@ const USAGE = `usage: pnpm admin <command>
   key create --analyst [--label <text>]
   key list --merchant <mer_…>  |  key list --analyst
   key revoke <keyId>
-environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys)`
+  customer erase --merchant <mer_…> (--email <address> | --phone <number> | --customer <cus_…>)
+environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys);
+  customer erase also NATS_URL, EVENTS_SUBJECT_PREFIX (it records customer.erased)`
 
 class UsageError extends Error {}
 
@@ -29,7 +33,11 @@ const options = {
   label: { type: 'string' },
   analyst: { type: 'boolean' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }
+  help: { type: 'boolean', short: 'h' },
+  // customer erase
+  email: { type: 'string' },
+  phone: { type: 'string' },
+  customer: { type: 'string' }
 } as const
 
 function need (value: string | undefined, flag: string): string {
@@ -51,7 +59,7 @@ async function main (argv: string[]): Promise<number> {
   }
   const [noun, verb, ...rest] = positionals
   const command = `${noun ?? ''} ${verb ?? ''}`
-  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke']
+  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke', 'customer erase']
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
   const needsSecrets = command === 'merchant create'
@@ -93,6 +101,18 @@ async function main (argv: string[]): Promise<number> {
         if (values.analyst !== true && values.merchant === undefined) throw new UsageError('give --merchant <mer_…> or --analyst')
         const keys = await listApiKeys(db, values.analyst === true ? null : values.merchant!)
         out(keys.map((k) => `${k.keyId}\t${k.scope}\t${k.label}\tcreated ${k.createdAt}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt}`}`).join('\n') || '(no keys)', keys)
+        return 0
+      }
+      case 'customer erase': {
+        const merchantId = need(values.merchant, 'merchant')
+        const given = [values.email === undefined ? undefined : { email: values.email }, values.phone === undefined ? undefined : { phone: values.phone }, values.customer === undefined ? undefined : { customerId: values.customer }].filter((x) => x !== undefined)
+        if (given.length !== 1) throw new UsageError('give exactly one of --email, --phone or --customer')
+        const erasure = await eraseFromAdmin(db, loadConfig(EventsStreamConfigSchema), merchantId, given[0]!)
+        if (erasure === undefined) {
+          console.error(`no such customer of ${merchantId}`)
+          return 1
+        }
+        out(`erased ${erasure.customerIds.join(', ')} (${erasure.links} links)`, { ...erasure, erasedAt: erasure.erasedAt.toISOString() })
         return 0
       }
       default: {

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { sql } from 'kysely'
 import { customerStream } from '@paylinks/contracts'
 import { createDatabase } from '@paylinks/event-store'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, openStore, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
 
 const sandbox = await startSandbox(t)
 const mailbox = await startSmtp(t)
@@ -85,4 +87,40 @@ t.test('erasing a customer should make every link show it erased while its payme
   const fresh = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body('erase-4') })
   t.not(fresh.json().customer.id, a.customer.id, 'a new link of the same e-mail after the erasure starts a new customer')
   t.match(fresh.json().customer, ann)
+})
+
+const ADMIN = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
+
+async function admin (...args: string[]): Promise<{ code: number, out: string, err: string }> {
+  const child = spawn(process.execPath, ['--import=tsx', ADMIN, ...args], {
+    env: { ...process.env, DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY, NATS_URL: env.NATS_URL!, EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!, EVENTS_STREAM: env.EVENTS_STREAM! },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, out, err }
+}
+
+t.test('pnpm admin customer erase should erase a merchant\'s customer by e-mail and refuse bad usage', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  const created = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: { reference: 'admin-erase', amount: { value: 500, currencyCode: 'EUR' }, customer: { phone: '+44 7700 900999', name: 'Bo Admin' } } })
+  t.equal(created.statusCode, 201, created.body)
+  const link = created.json()
+  t.equal((await admin('customer', 'erase', '--merchant', m.id, '--phone', '+44 7700 900999', '--email', 'x@example.com')).code, 2, 'one subject at a time')
+  t.equal((await admin('customer', 'erase', '--merchant', m.id, '--email', 'nobody@example.com')).code, 1, 'no such customer')
+  const erased = await admin('customer', 'erase', '--merchant', m.id, '--phone', '+447700900999', '--json')
+  t.equal(erased.code, 0, erased.err)
+  t.match(JSON.parse(erased.out), { customerIds: [link.customer.id], links: 1 })
+  // The CLI erased in the database; this instance's key cache forgets within CUSTOMER_KEY_CACHE_MS.
+  let after
+  for (let i = 0; i < 100; i++) {
+    after = (await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: auth(m.apiKey) })).json()
+    if (after.customer.erased === true) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.same(after.customer, { id: link.customer.id, erased: true })
+  t.match(after, { status: 'issued', amount: { value: 500, currencyCode: 'EUR' } })
 })
