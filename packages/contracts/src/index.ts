@@ -8,8 +8,10 @@ export * from './payment-links.js'
 export * from './orders.js'
 export * from './integration.js'
 export * from './producers.js'
+export * from './customers.js'
 
+import { customerEvents } from './customers.js'
 import { orderEvents } from './orders.js'
 import { paymentLinkEvents } from './payment-links.js'
 /** Every domain event type: build a process's registry from these. */
-export const domainEvents = [...paymentLinkEvents, ...orderEvents] as const
+export const domainEvents = [...paymentLinkEvents, ...orderEvents, ...customerEvents] as const

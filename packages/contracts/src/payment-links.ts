@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { RecordedEvent } from './envelope.js'
+import { CustomerRefSchema, derivedCustomerId, hasPersonalData, splitMetadata, type CustomerRef, type PersonalData } from './customers.js'
 import { isEvent } from './guards.js'
 import { defineEvent, type RecordedEventOf } from './registry.js'
 import { DateTimeSchema, MoneySchema, type Money } from './primitives.js'
@@ -53,21 +54,40 @@ export function isForwardMove (from: LinkStatus, to: LinkStatus): boolean {
 
 // --- events of the payment-link stream -------------------------------------------------------
 
-/** A partner or an order system asked for a link; nothing is at Dojo yet. */
+/**
+ * A partner or an order system asked for a link; nothing is at Dojo yet.
+ * v2: the customer's personal data (e-mail, phone, name and the personal metadata fields) is
+ * sealed under the customer's key in `customer`; `metadata` keeps only the other fields. v1
+ * carried them in clear: upcast, they become `customer.plain` under the derived customer id.
+ */
 export const PaymentLinkRequested = defineEvent('payment-link.requested', Type.Object({
   linkId: LinkIdSchema,
   merchantId: MerchantIdSchema,
   reference: ReferenceSchema,
   amount: MoneySchema,
   description: Type.Optional(Type.String({ maxLength: 4096 })),
-  customer: Type.Optional(CustomerSchema),
+  customer: Type.Optional(CustomerRefSchema),
   expiresAt: DateTimeSchema,
   redirectUrl: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
   metadata: Type.Optional(MetadataSchema),
   sendEmail: Type.Boolean(),
   source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
   orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 }))
-}, { additionalProperties: false }))
+}, { additionalProperties: false }), {
+  version: 2,
+  upcasters: {
+    1: (data) => {
+      const { customer, metadata, ...rest } = data as { customer?: Customer, metadata?: Record<string, string>, merchantId: string, linkId: string }
+      const split = splitMetadata(metadata)
+      const plain: PersonalData = { ...customer, ...(split.personal === undefined ? {} : { metadata: split.personal }) }
+      return {
+        ...rest,
+        ...(split.rest === undefined ? {} : { metadata: split.rest }),
+        ...(hasPersonalData(plain) ? { customer: { id: derivedCustomerId(rest.merchantId, rest.linkId, customer ?? {}), plain } } : {})
+      }
+    }
+  }
+})
 
 /** Dojo created the payment intent: the link is live. */
 export const PaymentLinkIssued = defineEvent('payment-link.issued', Type.Object({
@@ -222,9 +242,11 @@ export interface LinkState {
   reference: string
   amount: Money
   description?: string
-  customer?: Customer
+  /** The customer, sealed (or, from v1 events, in clear): open it with the customer's key. */
+  customer?: CustomerRef
   expiresAt: string
   redirectUrl?: string
+  /** The metadata fields that are not personal (those travel sealed in `customer`). */
   metadata?: Record<string, string>
   sendEmail: boolean
   source: 'api' | 'order'

@@ -1,5 +1,6 @@
 import type { NewEvent } from './envelope.js'
 import { ContractError, ContractErrorCodes } from './errors.js'
+import type { customerEvents } from './customers.js'
 import type { orderEvents } from './orders.js'
 import type { paymentLinkEvents } from './payment-links.js'
 
@@ -9,7 +10,7 @@ export const Producers = {
   webhookIngest: 'webhook-ingest'
 } as const
 
-type DomainEventType = typeof paymentLinkEvents[number]['type'] | typeof orderEvents[number]['type']
+type DomainEventType = typeof paymentLinkEvents[number]['type'] | typeof orderEvents[number]['type'] | typeof customerEvents[number]['type']
 
 /** Event type -> the producers allowed to publish it. A type without an entry is refused. */
 export type ProducerRules = Readonly<Record<string, readonly string[]>>
@@ -29,7 +30,8 @@ export const domainEventProducers: Readonly<Record<DomainEventType, readonly str
   'payment-link.canceled': [Producers.linkIssuer],
   'payment-link.webhook-received': [Producers.webhookIngest],
   'payment-link.status-changed': [Producers.webhookIngest],
-  'order.rejected': [Producers.linkIssuer]
+  'order.rejected': [Producers.linkIssuer],
+  'customer.erased': [Producers.linkIssuer]
 }
 
 /** Throw CONTRACT_PRODUCER_NOT_ALLOWED unless `rules` let `event.metadata.producer` publish its type. */

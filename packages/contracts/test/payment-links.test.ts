@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
-  createEventRegistry, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, isEvent, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
-  PaymentLinkIssued, paymentLinkStream, type LinkStatus, type RecordedEvent
+  createEventRegistry, derivedCustomerId, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, isEvent, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
+  isPersonalMetadataKey, PaymentLinkIssued, PaymentLinkRequested, paymentLinkStream, type LinkStatus, type RecordedEvent
 } from '../src/index.js'
 
 const registry = createEventRegistry(domainEvents)
@@ -75,7 +75,7 @@ t.test('foldLink should give the facts of a link with the status of linkStatusAf
   let position = 10
   const at = (type: any, data: any, occurredAt: string): RecordedEvent =>
     ({ ...registry.create(type, data, { streamId, metadata, occurredAt: new Date(occurredAt) }), position: ++position * 3, streamVersion: 1, recordedAt: occurredAt })
-  const requested = at('payment-link.requested', { linkId, merchantId: 'mer_demo01', reference: 'r-1', amount: { value: 500, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: true, source: 'api', customer: { email: 'a@example.com' } }, '2026-12-20T10:00:00.000Z')
+  const requested = at('payment-link.requested', { linkId, merchantId: 'mer_demo01', reference: 'r-1', amount: { value: 500, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: true, source: 'api', customer: { id: 'cus_abcdefghij1234', sealed: 'c2VhbGVkLWJ5LXRoZS1jdXN0b21lcnMta2V5' } }, '2026-12-20T10:00:00.000Z')
   const retry = at('payment-link.issue-failed', { linkId, merchantId: 'mer_demo01', reason: 'timeout', retryable: true }, '2026-12-20T10:00:01.000Z')
   const issued = at('payment-link.issued', { linkId, merchantId: 'mer_demo01', paymentIntentId: 'pi_sandbox_abcdefghijkl', url: 'https://pay.example/checkout/x', expiresAt: '2026-12-26T12:00:00.000Z' }, '2026-12-20T10:00:02.000Z')
   const failed = at('payment-link.issue-failed', { linkId, merchantId: 'mer_demo01', reason: 'late', retryable: false }, '2026-12-20T10:00:03.000Z')
@@ -99,7 +99,7 @@ t.test('foldLink should give the facts of a link with the status of linkStatusAf
     createdAt: requested.occurredAt,
     updatedAt: sent.occurredAt,
     position: sent.position,
-    customer: { email: 'a@example.com' }
+    customer: { id: 'cus_abcdefghij1234', sealed: 'c2VhbGVkLWJ5LXRoZS1jdXN0b21lcnMta2V5' }
   })
   t.equal(state.failure, undefined, 'a failure after the issue changes nothing')
   t.equal(foldLinkStatus([requested, retry, issued, failed, sent]), state.status)
@@ -113,4 +113,29 @@ t.test('isEvent should tell an event of a definition by its type', async (t) => 
   t.ok(isEvent(event, PaymentLinkCanceled))
   t.notOk(isEvent(event, PaymentLinkIssued))
   if (isEvent(event, PaymentLinkCanceled)) t.equal(event.data.linkId, 'lnk_x')
+})
+
+t.test('payment-link.requested v1 should upcast its clear personal fields into customer.plain under a derived id', async (t) => {
+  const linkId = 'lnk_abcdefghij1234567890ab'
+  const v1 = {
+    id: '7f0c3f55-3f4e-4b8e-9a43-2f1a3c1d2e10',
+    type: 'payment-link.requested',
+    schemaVersion: 1,
+    streamId: paymentLinkStream(linkId),
+    occurredAt: '2026-12-20T10:00:00.000Z',
+    metadata,
+    data: { linkId, merchantId: 'mer_demo01', reference: 'r-1', amount: { value: 500, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: false, source: 'api', customer: { email: 'Ann@Example.com', name: 'Ann' }, metadata: { cart: 'c-1', customer_phone: '+44 7700 900123' } }
+  }
+  const upcast = registry.parse(v1)
+  t.equal(upcast.schemaVersion, PaymentLinkRequested.version)
+  const id = derivedCustomerId('mer_demo01', linkId, { email: 'ann@example.com ' })
+  t.same(upcast.data.customer, { id, plain: { email: 'Ann@Example.com', name: 'Ann', metadata: { customer_phone: '+44 7700 900123' } } }, 'the id follows from the normalised e-mail')
+  t.same(upcast.data.metadata, { cart: 'c-1' }, 'only the fields that are not personal stay in metadata')
+  const anonymous = registry.parse({ ...v1, data: { ...v1.data, customer: undefined, metadata: { cart: 'c-1' } } })
+  t.equal(anonymous.data.customer, undefined, 'no personal data, no customer')
+})
+
+t.test('isPersonalMetadataKey should tell personal metadata keys by the documented rule', async (t) => {
+  for (const key of ['email', 'customerEmail', 'customer_phone', 'Name', 'first-name', 'address', 'postcode', 'dob']) t.ok(isPersonalMetadataKey(key), key)
+  for (const key of ['cart', 'orderRef', 'customerId', 'channel']) t.notOk(isPersonalMetadataKey(key), key)
 })

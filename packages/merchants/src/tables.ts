@@ -33,8 +33,19 @@ export interface NatsCredentialsTable {
   revoked_at: ColumnType<Date | null, never, Date>
 }
 
+/** A customer's data key (crypto-shredding): sealed with the secret box; NULL once erased. */
+export interface PiiKeysTable {
+  subject_id: string
+  merchant_id: string
+  lookup: string | null
+  sealed_key: string | null
+  created_at: Generated<Date>
+  erased_at: Date | null
+}
+
 export interface MerchantTables {
   merchants: MerchantsTable
   api_keys: ApiKeysTable
   nats_credentials: NatsCredentialsTable
+  pii_keys: PiiKeysTable
 }

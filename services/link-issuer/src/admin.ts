@@ -9,7 +9,7 @@ import {
   newNatsCredentialUser, revokeApiKey, revokeNatsCredential, SecretsConfigSchema, type MerchantTables
 } from '@paylinks/merchants'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
-import { defaultNatsTopology, hashNatsPassword, inboxPrefixFor, newNatsPassword, readNatsAuthState, reloadNatsServer, writeNatsAuthorization } from '@paylinks/messaging'
+import { defaultNatsTopology, EventsStreamConfigSchema, hashNatsPassword, inboxPrefixFor, newNatsPassword, readNatsAuthState, reloadNatsServer, writeNatsAuthorization } from '@paylinks/messaging'
 import { loadConfig } from '@paylinks/service-kit'
 import type { Kysely } from 'kysely'
 
@@ -19,6 +19,7 @@ const NatsAuthConfigSchema = Type.Object({
     description: 'where pnpm start keeps its nats-server\'s users and authorization.conf (rewritten, and the server reloaded, when a credential changes)'
   })
 })
+import { eraseFromAdmin } from './customers.js'
 
 const USAGE = `usage: pnpm admin <command>
   merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
@@ -31,8 +32,10 @@ const USAGE = `usage: pnpm admin <command>
   nats-credential list [--merchant <mer_…>]
   nats-credential revoke <user>
   nats-credential sync                                         rewrite the NATS authorization from the database and reload
+  customer erase --merchant <mer_…> (--email <address> | --phone <number> | --customer <cus_…>)
 environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys),
-  NATS_AUTH_DIR (default <repo>/.data/nats-auth, where pnpm start keeps its nats-server's users)`
+  NATS_AUTH_DIR (default <repo>/.data/nats-auth, where pnpm start keeps its nats-server's users);
+  customer erase also NATS_URL, EVENTS_SUBJECT_PREFIX (it records customer.erased)`
 
 class UsageError extends Error {}
 
@@ -46,7 +49,11 @@ const options = {
   label: { type: 'string' },
   analyst: { type: 'boolean' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }
+  help: { type: 'boolean', short: 'h' },
+  // customer erase
+  email: { type: 'string' },
+  phone: { type: 'string' },
+  customer: { type: 'string' }
 } as const
 
 function need (value: string | undefined, flag: string): string {
@@ -68,7 +75,7 @@ async function main (argv: string[]): Promise<number> {
   }
   const [noun, verb, ...rest] = positionals
   const command = `${noun ?? ''} ${verb ?? ''}`
-  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke']
+  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke', 'customer erase']
   if (noun === 'nats-credential') return await natsCredential(verb ?? '', rest, values)
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
@@ -111,6 +118,18 @@ async function main (argv: string[]): Promise<number> {
         if (values.analyst !== true && values.merchant === undefined) throw new UsageError('give --merchant <mer_…> or --analyst')
         const keys = await listApiKeys(db, values.analyst === true ? null : values.merchant!)
         out(keys.map((k) => `${k.keyId}\t${k.scope}\t${k.label}\tcreated ${k.createdAt}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt}`}`).join('\n') || '(no keys)', keys)
+        return 0
+      }
+      case 'customer erase': {
+        const merchantId = need(values.merchant, 'merchant')
+        const given = [values.email === undefined ? undefined : { email: values.email }, values.phone === undefined ? undefined : { phone: values.phone }, values.customer === undefined ? undefined : { customerId: values.customer }].filter((x) => x !== undefined)
+        if (given.length !== 1) throw new UsageError('give exactly one of --email, --phone or --customer')
+        const erasure = await eraseFromAdmin(db, loadConfig(EventsStreamConfigSchema), merchantId, given[0]!)
+        if (erasure === undefined) {
+          console.error(`no such customer of ${merchantId}`)
+          return 1
+        }
+        out(`erased ${erasure.customerIds.join(', ')} (${erasure.links} links)`, { ...erasure, erasedAt: erasure.erasedAt.toISOString() })
         return 0
       }
       default: {

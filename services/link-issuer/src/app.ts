@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateOnStart } from '@paylinks/event-store'
-import { apiKeyAuthOptions, createApiKeyAuthenticator, createSecretBox, encryptionKeys } from '@paylinks/merchants'
+import { apiKeyAuthOptions, createApiKeyAuthenticator, createCustomerKeys, createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials, type ConsumerLoop } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { LinkIssuerConfig } from './config.js'
@@ -14,6 +14,7 @@ import { createLinksReadModel, READ_MODEL_NAME } from './read-model.js'
 import { createReadYourWrites } from './read-your-writes.js'
 import { findStuckLinks } from './repositories/links.js'
 import { pruneIdempotencyKeys } from './repositories/idempotency-ttl.js'
+import customerRoutes from './routes/customers.js'
 import linkRoutes from './routes/links.js'
 import resultRoutes from './routes/result.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
@@ -41,7 +42,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer', ...natsCredentials(config) })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
-  const merchants = createMerchantDirectory({ db, box: createSecretBox(encryptionKeys(config)), timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })
+  const box = createSecretBox(encryptionKeys(config))
+  const customers = createCustomerKeys({ db: merchantDb(db), box, cacheMs: config.CUSTOMER_KEY_CACHE_MS })
+  const merchants = createMerchantDirectory({ db, box, timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })
   const mailer = config.SMTP_URL === undefined ? undefined : createMailer({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS })
   // A lease outlives the longest create: each attempt's timeout, its retries, and the look-ups.
   const leaseMs = config.DOJO_TIMEOUT_MS * (config.DOJO_RETRIES + 1) * 4 + 5000
@@ -50,6 +53,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     store,
     publisher,
     merchants,
+    customers,
     publicUrl: config.PUBLIC_URL.replace(/\/+$/, ''),
     leaseMs,
     waitMs: Math.min(leaseMs, config.REQUEST_TIMEOUT_MS - 1000),
@@ -72,6 +76,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     emailAvailable: mailer !== undefined,
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
   })
+  await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined

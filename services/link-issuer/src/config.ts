@@ -29,6 +29,7 @@ export const LinkIssuerConfigSchema = Type.Composite([
     DOJO_RETRY_DELAY_MS: Type.Integer({ default: 250, minimum: 0, description: 'first Dojo back-off' }),
     RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
+    CUSTOMER_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a customer\'s data key is remembered this long; an erasure on another instance takes effect here within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     IDEMPOTENCY_KEY_TTL_HOURS: Type.Number({ default: 24, minimum: 24, description: 'an Idempotency-Key replays its first answer (and refuses another body) at least this long; older keys are pruned by the periodic sweep (RECOVERY_INTERVAL_MS). A reference stays unique forever regardless' }),
     RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven and expired Idempotency-Keys pruned (0: never)' }),

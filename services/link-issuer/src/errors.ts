@@ -18,7 +18,8 @@ export const LinkErrorCodes = {
   merchantUnknown: 'LINK_MERCHANT_UNKNOWN',
   notIssued: 'LINK_NOT_ISSUED',
   rateLimited: 'LINK_RATE_LIMITED',
-  authLimited: 'LINK_AUTH_LIMITED'
+  authLimited: 'LINK_AUTH_LIMITED',
+  customerNotFound: 'LINK_CUSTOMER_NOT_FOUND'
 } as const
 export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
 

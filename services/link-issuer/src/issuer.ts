@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CommandErrorCodes, handleCommand, type KnownState, type RetryOptions } from '@paylinks/commands'
-import { paymentLinkStream, type NewEvent } from '@paylinks/contracts'
+import { paymentLinkStream, PaymentLinkRequested, splitMetadata, type NewEvent } from '@paylinks/contracts'
 import { isDojoError, isDojoRefusal } from '@paylinks/dojo-client'
 import type { EventStore } from '@paylinks/event-store'
-import type { Merchant } from '@paylinks/merchants'
+import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
@@ -12,7 +12,7 @@ import { decideCancel, decideOutcome, decideRequest, decideSent, type LinkReques
 import { emailLink, needsEmail } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
-import { evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
+import { customerView, evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
 import type { Mailer } from './mailer.js'
 import type { Db } from './tables.js'
@@ -30,6 +30,8 @@ export interface IssuerOptions {
   store: EventStore
   publisher: EventPublisher
   merchants: MerchantDirectory
+  /** Customers' data keys: personal data is sealed before it is published, opened where it is used. */
+  customers: CustomerKeys
   mailer?: Mailer
   publicUrl: string
   /** How long one holder may be creating an intent before another may take over. */
@@ -49,6 +51,7 @@ export interface Issuer {
   request: (input: LinkRequest) => Promise<IssuerLinkState>
   /** Drive a requested link to its outcome (recovery after a crash or an outage). */
   resume: (linkId: string) => Promise<IssuerLinkState | undefined>
+  /** The link as its events tell it, its customer's personal data opened (or erased). */
   load: (linkId: string) => Promise<IssuerLinkState | undefined>
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<IssuerLinkState>
   /** Resolves once the store has recorded the link's last event (read-your-own-write). */
@@ -68,15 +71,28 @@ const known = (state: IssuerLinkState): KnownState<IssuerLinkState | undefined> 
  * cancel.
  */
 export function createIssuer (options: IssuerOptions): Issuer {
-  const { store, publisher, merchants, log } = options
+  const { store, publisher, merchants, customers, log } = options
   const leases = createLeases({ db: options.db, owner: randomUUID(), leaseMs: options.leaseMs, log })
   const references = createReferenceClaims({ db: options.db })
   const claimTakeoverMs = options.claimTakeoverMs ?? 300_000
   const requestRetry: RetryOptions = { retries: 40, minDelayMs: 5, maxDelayMs: 200 }
   const fresh: KnownState<IssuerLinkState | undefined> = { state: undefined, position: 0, version: 0 }
 
+  /**
+   * The state with its customer's personal data opened (one batched key read per turn, cached
+   * briefly); its timeline shows the customer as the link does, never the sealed or v1 clear form.
+   */
+  async function opened (state: IssuerLinkState): Promise<IssuerLinkState> {
+    if (state.customer === undefined) return state
+    const personal = state.personal ?? await customers.open(state.merchantId, state.customer)
+    const view = customerView({ customer: state.customer, personal })
+    const events = state.events.map((e) => e.type === PaymentLinkRequested.type && e.data.customer !== undefined ? { ...e, data: { ...e.data, customer: view } } : e)
+    return { ...state, personal, events }
+  }
+
   async function load (linkId: string): Promise<IssuerLinkState | undefined> {
-    return foldLink(await store.readStream(paymentLinkStream(linkId)))
+    const state = foldLink(await store.readStream(paymentLinkStream(linkId)))
+    return state === undefined ? undefined : await opened(state)
   }
 
   /** Decide on the link from `from` (or a fresh read) and publish; the state after it. */
@@ -94,7 +110,8 @@ export function createIssuer (options: IssuerOptions): Issuer {
     }
   }
 
-  async function sendEmail (state: IssuerLinkState): Promise<IssuerLinkState> {
+  async function sendEmail (initial: IssuerLinkState): Promise<IssuerLinkState> {
+    const state = await opened(initial)
     if (options.mailer === undefined || !needsEmail(state, options.mailer)) return state
     const messageId = await emailLink(state, { mailer: options.mailer, merchants, log })
     if (messageId === undefined) return state
@@ -125,6 +142,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
           const merchant = await merchants.get(state.merchantId)
           if (merchant === undefined) throw linkError(LinkErrorCodes.merchantUnknown, 422, `merchant ${state.merchantId} no longer exists`)
           const client = await merchants.dojo(merchant)
+          state = await opened(state)
           const outcome = await createIntentOnce(client, state, { lookFirst, publicUrl: options.publicUrl, log })
           lookFirst = true
           const decided = await decideOn(state.linkId, (s) => decideOutcome(s, outcome, client.baseUrl), known(state))
@@ -173,27 +191,31 @@ export function createIssuer (options: IssuerOptions): Issuer {
     load,
     async request (input) {
       const linkId = linkIdFor(input.merchant.id, input.reference)
+      // The customer's personal data leaves this process only sealed under the customer's key.
+      const personal = splitMetadata(input.metadata).personal
+      const sealedCustomer = await customers.seal(input.merchant.id, linkId, { ...input.customer, ...(personal === undefined ? {} : { metadata: personal }) })
+      const sealed: LinkRequest = { ...input, ...(sealedCustomer === undefined ? {} : { sealedCustomer }) }
       const claim = { merchantId: input.merchant.id, reference: input.reference, linkId, requestedBy: input.causationId, ...(input.orderId === undefined ? {} : { orderId: input.orderId }) }
       const claimed = await references.claim(claim)
       if (claimed.claimed) {
         // A new reference has no stream, so publish at expected sequence 0 before reading; a
         // rival's event still in JetStream refuses it and we reload.
-        const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
-        return await drive(decided.state!, decided.published)
+        const decided = await decideOn(linkId, (s) => decideRequest(s, sealed, linkId), fresh, requestRetry)
+        return await opened(await drive(decided.state!, decided.published))
       }
-      if ('holder' in claimed) return await requestHeld(input, linkId, claimed.holder)
+      if ('holder' in claimed) return await opened(await requestHeld(sealed, linkId, claimed.holder))
       // Requested before claims existed: its first requester (from its events) claims it now.
       const state = await load(linkId)
       const holder = state === undefined
         ? undefined
         : await claimExisting(options.db, { merchantId: claim.merchantId, reference: claim.reference, linkId, requestedBy: state.requestedBy, ...(state.orderId === undefined ? {} : { orderId: state.orderId }) })
       if (holder === undefined) throw linkError(LinkErrorCodes.referenceTaken, 409, `Reference '${input.reference}' is already used by link ${linkId}.`, { linkId, reference: input.reference })
-      return await requestHeld(input, linkId, holder)
+      return await opened(await requestHeld(sealed, linkId, holder))
     },
     async resume (linkId) {
       const state = await load(linkId)
       if (state === undefined) return undefined
-      return await drive(state, false)
+      return await opened(await drive(state, false))
     },
     async cancel (merchant, linkId, reason) {
       const state = await load(linkId)
@@ -215,7 +237,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
         } else throw error
       }
       // Dojo has canceled the intent: record it on whatever the link is now.
-      return (await decideOn(linkId, (s) => decideCancel(s, linkId, reason), known(state), { retries: 20 })).state!
+      return await opened((await decideOn(linkId, (s) => decideCancel(s, linkId, reason), known(state), { retries: 20 })).state!)
     },
     async settle (state) {
       await store.waitForPosition(state.position, 10_000)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createEventRegistry, domainEvents, evolveLink, type LinkState as SharedLinkState, type RecordedEvent } from '@paylinks/contracts'
+import { createEventRegistry, domainEvents, evolveLink, type LinkState as SharedLinkState, type PersonalData, type RecordedEvent } from '@paylinks/contracts'
 
 /** Every event type this process reads or writes. */
 export const registry = createEventRegistry(domainEvents)
@@ -34,6 +34,8 @@ export interface IssuerLinkState extends SharedLinkState {
   requestedBy: string
   correlationId: string
   events: RecordedEvent[]
+  /** The customer's personal data opened with its key (issuer), or `{ erased: true }` once erased. */
+  personal?: PersonalData | { erased: true }
 }
 /** The name the routes know the issuer's state by. */
 export type LinkState = IssuerLinkState
@@ -66,8 +68,32 @@ export function foldLink (recorded: RecordedEvent[]): IssuerLinkState | undefine
   return { ...state, requestedBy: first.metadata.causationId ?? first.metadata.correlationId, correlationId: first.metadata.correlationId, events }
 }
 
+/**
+ * What partners see of a link's customer: its id and personal data, or `{ id, erased: true }`
+ * once erased (also while its data cannot be opened). Undefined for a link without a customer.
+ */
+export function customerView (state: Pick<LinkState, 'customer' | 'personal'>): Record<string, unknown> | undefined {
+  if (state.customer === undefined) return undefined
+  const personal = state.personal
+  if (personal === undefined || 'erased' in personal) return { id: state.customer.id, erased: true }
+  return {
+    id: state.customer.id,
+    ...(personal.email === undefined ? {} : { email: personal.email }),
+    ...(personal.phone === undefined ? {} : { phone: personal.phone }),
+    ...(personal.name === undefined ? {} : { name: personal.name })
+  }
+}
+
+/** The link's metadata: the clear fields, and the personal ones while the customer's key exists. */
+export function metadataView (state: Pick<LinkState, 'metadata' | 'personal'>): Record<string, string> | undefined {
+  const personal = state.personal === undefined || 'erased' in state.personal ? undefined : state.personal.metadata
+  return state.metadata === undefined && personal === undefined ? undefined : { ...state.metadata, ...personal }
+}
+
 /** What partners see of a link. */
 export function linkView (state: LinkState): Record<string, unknown> {
+  const customer = customerView(state)
+  const metadata = metadataView(state)
   return {
     id: state.linkId,
     reference: state.reference,
@@ -76,10 +102,10 @@ export function linkView (state: LinkState): Record<string, unknown> {
     paymentIntentId: state.paymentIntentId ?? null,
     amount: state.amount,
     ...(state.description === undefined ? {} : { description: state.description }),
-    ...(state.customer === undefined ? {} : { customer: state.customer }),
+    ...(customer === undefined ? {} : { customer }),
     expiresAt: state.expiresAt,
     ...(state.redirectUrl === undefined ? {} : { redirectUrl: state.redirectUrl }),
-    ...(state.metadata === undefined ? {} : { metadata: state.metadata }),
+    ...(metadata === undefined ? {} : { metadata }),
     source: state.source,
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
     email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null },

@@ -22,6 +22,15 @@ export const CreateLinkBodySchema = Type.Object({
 }, { additionalProperties: false, title: 'CreatePaymentLink' })
 export type CreateLinkBody = Static<typeof CreateLinkBodySchema>
 
+/** A link's customer: its personal data while its key exists; `erased: true` (and the id only) after an erasure. */
+export const CustomerViewSchema = Type.Object({
+  id: Type.String({ description: 'The customer (cus_…): the subject of POST /v1/customers/erase' }),
+  email: Type.Optional(Type.String()),
+  phone: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+  erased: Type.Optional(Type.Literal(true, { description: 'The customer was erased: its personal data (and personal metadata fields) are gone' }))
+}, { title: 'LinkCustomer' })
+
 export const LinkSchema = Type.Object({
   id: LinkIdSchema,
   reference: Type.String(),
@@ -30,7 +39,7 @@ export const LinkSchema = Type.Object({
   paymentIntentId: Type.Union([Type.String(), Type.Null()]),
   amount: Type.Object({ value: Type.Integer(), currencyCode: Type.String() }),
   description: Type.Optional(Type.String()),
-  customer: Type.Optional(CustomerSchema),
+  customer: Type.Optional(CustomerViewSchema),
   expiresAt: DateTimeSchema,
   redirectUrl: Type.Optional(Type.String()),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import pg from 'pg'
 import { paymentLinkStream } from '@paylinks/contracts'
@@ -21,7 +22,9 @@ function customerLinks (after: number): PositionedEvent[] {
     const options = (minutes: number): { streamId: string, metadata: typeof meta, occurredAt: Date } => ({ streamId: paymentLinkStream(linkId), metadata: meta, occurredAt: at(minutes + i * 10) })
     const amount = { value: 4200, currencyCode: 'GBP' as const }
     const personal = { description: `For ${customer.name}`, customer, metadata: { contact: customer.email } }
-    events.push(registry.create('payment-link.requested', { linkId, merchantId: 'mer_alpha01', reference: `ref-customer-${i}`, amount, ...personal, expiresAt: at(60 * 24).toISOString(), sendEmail: true, source: 'api' }, options(0)))
+    // Recorded as v1, in clear (as before sealing existed): the strongest case for the views.
+    const o = options(0)
+    events.push({ id: randomUUID(), type: 'payment-link.requested', schemaVersion: 1, streamId: o.streamId, occurredAt: o.occurredAt.toISOString(), metadata: meta, data: { linkId, merchantId: 'mer_alpha01', reference: `ref-customer-${i}`, amount, ...personal, expiresAt: at(60 * 24).toISOString(), sendEmail: true, source: 'api' } })
     events.push(registry.create('payment-link.issue-failed', {
       linkId, merchantId: 'mer_alpha01', reason: `Dojo 400: customer.emailAddress '${customer.email}' / phone ${customer.phone} rejected`, retryable: i === 0
     }, options(1)))

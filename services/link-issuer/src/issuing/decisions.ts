@@ -1,4 +1,4 @@
-import { linkStatusAfter, PaymentLinkCanceled, paymentLinkStream, type Customer, type Money, type NewEvent } from '@paylinks/contracts'
+import { linkStatusAfter, PaymentLinkCanceled, paymentLinkStream, splitMetadata, type Customer, type CustomerRef, type Money, type NewEvent } from '@paylinks/contracts'
 import { checkoutUrlFor } from '@paylinks/dojo-client'
 import type { Merchant } from '@paylinks/merchants'
 import { LinkErrorCodes, linkError } from '../errors.js'
@@ -15,7 +15,10 @@ export interface LinkRequest {
   reference: string
   amount: Money
   description?: string
+  /** In clear as the caller sent it: never recorded so; `sealedCustomer` is. */
   customer?: Customer
+  /** The customer's personal data (contact and personal metadata fields) sealed under its key. */
+  sealedCustomer?: CustomerRef
   expiresAt?: string
   redirectUrl?: string
   metadata?: Record<string, string>
@@ -33,7 +36,8 @@ export function metadataOf (state: Pick<IssuerLinkState, 'correlationId' | 'requ
 }
 
 /**
- * Request the link: `requested` for a new reference; nothing when the link is this request's own
+ * Request the link: `requested` for a new reference (the customer only as `sealedCustomer`, and
+ * of the metadata only the fields that are not personal: nothing personal reaches the log in clear); nothing when the link is this request's own
  * (a replay); LINK_REFERENCE_TAKEN when another request holds the reference.
  */
 export function decideRequest (state: IssuerLinkState | undefined, input: LinkRequest, linkId: string, now = new Date()): NewEvent[] {
@@ -45,16 +49,17 @@ export function decideRequest (state: IssuerLinkState | undefined, input: LinkRe
   }
   const expiresAt = input.expiresAt ?? new Date(now.getTime() + input.merchant.linkExpiryHours * 3_600_000).toISOString()
   const redirectUrl = input.redirectUrl ?? input.merchant.defaultRedirectUrl ?? undefined
+  const metadata = splitMetadata(input.metadata).rest
   return [registry.create('payment-link.requested', {
     linkId,
     merchantId: input.merchant.id,
     reference: input.reference,
     amount: input.amount,
     ...(input.description === undefined ? {} : { description: input.description }),
-    ...(input.customer === undefined ? {} : { customer: input.customer }),
+    ...(input.sealedCustomer === undefined ? {} : { customer: input.sealedCustomer }),
     expiresAt: new Date(expiresAt).toISOString(),
     ...(redirectUrl === undefined ? {} : { redirectUrl }),
-    ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+    ...(metadata === undefined ? {} : { metadata }),
     sendEmail: input.sendEmail,
     source: input.source,
     ...(input.orderId === undefined ? {} : { orderId: input.orderId })

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
 import { LinkErrorCodes, linkError } from '../errors.js'
-import { dojoReferenceFor, type IssuerLinkState } from '../link.js'
+import { dojoReferenceFor, metadataView, type IssuerLinkState } from '../link.js'
+import { personalOf } from './email.js'
 
 /** What Dojo made of a create: the intent (new or found), or a definite refusal. */
 export type IntentOutcome = { intent: PaymentIntent } | { refused: { reason: string, code: string } }
@@ -28,19 +29,21 @@ export async function createIntentOnce (
     const intent = await findIntent(client, state)
     if (intent !== undefined) return { intent }
   }
+  // The customer's contact details go to Dojo only while its key exists.
+  const personal = personalOf(state)
   const request = {
     amount: state.amount,
     reference: dojoReferenceFor(state.reference, state.linkId),
     ...(state.description === undefined ? {} : { description: state.description }),
-    ...(state.customer?.email === undefined && state.customer?.phone === undefined
+    ...(personal?.email === undefined && personal?.phone === undefined
       ? {}
-      : { customer: { ...(state.customer.email === undefined ? {} : { emailAddress: state.customer.email }), ...(state.customer.phone === undefined ? {} : { phoneNumber: state.customer.phone }) } }),
+      : { customer: { ...(personal.email === undefined ? {} : { emailAddress: personal.email }), ...(personal.phone === undefined ? {} : { phoneNumber: personal.phone }) } }),
     expireAt: state.expiresAt,
     config: {
       redirectUrl: `${options.publicUrl}/links/${state.linkId}/result`,
       ...(state.description === undefined ? {} : { title: state.description.slice(0, 100) })
     },
-    metadata: { ...state.metadata, paylinksLinkId: state.linkId },
+    metadata: { ...metadataView(state), paylinksLinkId: state.linkId },
     paymentSource: 'payment-links'
   }
   const attempts = 3

@@ -1,11 +1,20 @@
+import type { PersonalData } from '@paylinks/contracts'
 import type { MerchantDirectory } from '../dojo.js'
 import type { IssuerLinkState } from '../link.js'
 import type { Mailer } from '../mailer.js'
 
-/** True when the link should be e-mailed now: issued, asked for, not sent yet, and we can. */
+/** The customer's opened personal data; undefined when there is none or the customer was erased. */
+export function personalOf (state: IssuerLinkState): PersonalData | undefined {
+  return state.personal === undefined || 'erased' in state.personal ? undefined : state.personal
+}
+
+/**
+ * True when the link should be e-mailed now: issued, asked for, not sent yet, and we can. An
+ * erased customer's link is never e-mailed (its address is gone).
+ */
 export function needsEmail (state: IssuerLinkState, mailer: Mailer | undefined): boolean {
   return state.status === 'issued' && state.sendEmail && state.emailSentAt === undefined && mailer !== undefined &&
-    state.customer?.email !== undefined && state.url !== undefined
+    personalOf(state)?.email !== undefined && state.url !== undefined
 }
 
 /**
@@ -16,11 +25,13 @@ export async function emailLink (
   state: IssuerLinkState,
   options: { mailer: Mailer, merchants: MerchantDirectory, log: { warn: (obj: object, msg: string) => void } }
 ): Promise<string | undefined> {
+  const personal = personalOf(state)
+  if (personal?.email === undefined) return undefined
   const merchant = await options.merchants.get(state.merchantId)
   try {
     return await options.mailer.sendLink({
-      to: state.customer!.email!,
-      ...(state.customer?.name === undefined ? {} : { name: state.customer.name }),
+      to: personal.email,
+      ...(personal.name === undefined ? {} : { name: personal.name }),
       merchantName: merchant?.name ?? 'The merchant',
       url: state.url!,
       amount: state.amount,

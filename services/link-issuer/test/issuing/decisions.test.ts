@@ -30,6 +30,16 @@ t.test('decideRequest should request a new reference once and refuse another req
   t.throws(() => decideRequest(state, { ...input, causationId: 'idem-2' }, linkId), { code: LinkErrorCodes.referenceTaken })
 })
 
+t.test('decideRequest should record the customer only sealed and keep personal metadata out of the clear', async (t) => {
+  const sealedCustomer = { id: 'cus_decisions0001', sealed: 'c2VhbGVkLWJ5LXRoZS1jdXN0b21lcnMta2V5' }
+  const [requested] = decideRequest(undefined, { ...input, reference: 'order-8', metadata: { cart: 'c-1', customerEmail: 'c@example.com' }, sealedCustomer }, linkIdFor(merchant.id, 'order-8'))
+  t.same(requested!.data.customer, sealedCustomer)
+  t.same(requested!.data.metadata, { cart: 'c-1' })
+  t.notOk(JSON.stringify(requested).includes('c@example.com'), 'no e-mail in clear')
+  const [unsealed] = decideRequest(undefined, { ...input, reference: 'order-9' }, linkIdFor(merchant.id, 'order-9'))
+  t.equal(unsealed!.data.customer, undefined, 'a customer never sealed is not recorded at all')
+})
+
 t.test('decideOutcome should record the intent with the checkout URL of dojo-client, only while requested', async (t) => {
   const requested = after(undefined, decideRequest(undefined, input, linkId))
   const [issued] = decideOutcome(requested, { intent }, 'https://api.dojo.tech')
