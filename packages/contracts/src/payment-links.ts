@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { RecordedEvent } from './envelope.js'
 import { CustomerRefSchema, derivedCustomerId, hasPersonalData, splitMetadata, type CustomerRef, type PersonalData } from './customers.js'
-import { isEvent } from './guards.js'
-import { defineEvent, type RecordedEventOf } from './registry.js'
+import { defineEvent, is, type RecordedEventOf } from './registry.js'
 import { DateTimeSchema, MoneySchema, type Money } from './primitives.js'
 
 /** `lnk_` + url-safe characters. A link's events form the stream `payment-link.<linkId>`. */
@@ -276,7 +275,7 @@ export function evolveLink<S extends LinkState> (state: S, event: FoldableEvent)
 export function evolveLink<S extends LinkState> (state: S | undefined, event: FoldableEvent): S | LinkState | undefined
 export function evolveLink<S extends LinkState> (state: S | undefined, event: FoldableEvent): S | LinkState | undefined {
   if (state === undefined) {
-    if (!isEvent(event, PaymentLinkRequested)) return undefined
+    if (!is(event, PaymentLinkRequested)) return undefined
     const d = event.data
     return {
       linkId: d.linkId,
@@ -300,16 +299,16 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
   const status = linkStatusAfter(state.status, event) ?? state.status
   const next: S = { ...state, status, updatedAt: event.occurredAt, position: event.position }
   if (status !== state.status) {
-    if (isEvent(event, PaymentLinkIssued)) {
+    if (is(event, PaymentLinkIssued)) {
       next.paymentIntentId = event.data.paymentIntentId
       next.url = event.data.url
       next.expiresAt = event.data.expiresAt
-    } else if (isEvent(event, PaymentLinkIssueFailed)) {
+    } else if (is(event, PaymentLinkIssueFailed)) {
       const d = event.data
       next.failure = { reason: d.reason, retryable: d.retryable, ...(d.code === undefined ? {} : { code: d.code }) }
     }
   }
-  if (isEvent(event, PaymentLinkSent)) next.emailSentAt = event.occurredAt
+  if (is(event, PaymentLinkSent)) next.emailSentAt = event.occurredAt
   return next
 }
 

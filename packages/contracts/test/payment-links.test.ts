@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  createEventRegistry, derivedCustomerId, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, isEvent, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
+  createEventRegistry, derivedCustomerId, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, is, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
   isPersonalMetadataKey, PaymentLinkIssued, PaymentLinkRequested, paymentLinkStream, type LinkStatus, type RecordedEvent
 } from '../src/index.js'
 
@@ -108,11 +108,11 @@ t.test('foldLink should give the facts of a link with the status of linkStatusAf
   t.equal(extended.status, 'issued')
 })
 
-t.test('isEvent should tell an event of a definition by its type', async (t) => {
+t.test('is should tell an event of a definition by its type', async (t) => {
   const event = { type: 'payment-link.canceled', data: { linkId: 'lnk_x' } as Record<string, unknown> }
-  t.ok(isEvent(event, PaymentLinkCanceled))
-  t.notOk(isEvent(event, PaymentLinkIssued))
-  if (isEvent(event, PaymentLinkCanceled)) t.equal(event.data.linkId, 'lnk_x')
+  t.ok(is(event, PaymentLinkCanceled))
+  t.notOk(is(event, PaymentLinkIssued))
+  if (is(event, PaymentLinkCanceled)) t.equal(event.data.linkId, 'lnk_x')
 })
 
 t.test('payment-link.requested v1 should upcast its clear personal fields into customer.plain under a derived id', async (t) => {

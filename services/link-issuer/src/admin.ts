@@ -64,7 +64,9 @@ function need (value: string | undefined, flag: string): string {
 async function main (argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    // A key id is base64url and may begin with '-': after `revoke` it is an operand, never an option.
+    const args = argv[1] === 'revoke' && argv[2] !== undefined && argv[2] !== '--' ? [...argv.slice(0, 2), '--', ...argv.slice(2)] : argv
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (error) {
     throw new UsageError((error as Error).message)
   }

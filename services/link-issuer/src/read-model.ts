@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import {
-  isEvent, linkStatusMoves, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
+  is, linkStatusMoves, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
   type LinkStatus, type RecordedEvent, type RecordedEventOf
 } from '@paylinks/contracts'
 import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
@@ -73,12 +73,12 @@ function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Inser
 function changeOf (event: RecordedEvent): Change | undefined {
   const moves = linkStatusMoves(event)
   const moving = Object.keys(moves).length > 0
-  const always = isEvent(event, PaymentLinkSent)
+  const always = is(event, PaymentLinkSent)
   // A retryable failure, say: no row it could change.
   if (!moving && !always) return undefined
   const updatedAt = iso(event.occurredAt)
   const set: Columns = { updated_at: updatedAt }
-  if (isEvent(event, PaymentLinkIssued)) Object.assign(set, { payment_intent_id: event.data.paymentIntentId, url: event.data.url, expires_at: iso(event.data.expiresAt) })
+  if (is(event, PaymentLinkIssued)) Object.assign(set, { payment_intent_id: event.data.paymentIntentId, url: event.data.url, expires_at: iso(event.data.expiresAt) })
   if (always) set.email_sent_at = updatedAt
   return { linkId: (event.data as { linkId: string }).linkId, position: event.position, moves, always, set }
 }
@@ -117,7 +117,7 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
     const linkId = (event.data as { linkId: string }).linkId
     let link = links.get(linkId)
     if (link === undefined) links.set(linkId, link = { changes: [], changesBeforeRequest: 0 })
-    if (isEvent(event, PaymentLinkRequested)) {
+    if (is(event, PaymentLinkRequested)) {
       if (link.request === undefined) {
         link.request = requestRow(event)
         link.changesBeforeRequest = link.changes.length

@@ -31,6 +31,7 @@ t.test('the admin CLI should create merchants and keys, list them, revoke, and e
   t.notMatch(keys.out, secret, 'a key is shown once')
   t.equal((await admin('key', 'revoke', keyId)).code, 0)
   t.equal((await admin('key', 'revoke', keyId)).code, 1, 'revoking twice says there is no active key')
+  t.equal((await admin('key', 'revoke', '-d3AbCdEfGhIjKlM')).code, 1, 'a key id that begins with - is an id, not an option')
   for (const args of [['merchant', 'fly'], ['key', 'create', '--label', 'x']]) {
     const res = await admin(...args)
     t.equal(res.code, 2, `${args.join(' ')}: exit 2`)

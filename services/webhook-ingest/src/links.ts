@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
 import {
-  isEvent, linkStatusMoves, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkStatusChanged, PaymentLinkWebhookReceived,
+  is, linkStatusMoves, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkStatusChanged, PaymentLinkWebhookReceived,
   type LinkStatus, type RecordedEvent
 } from '@paylinks/contracts'
 import { SETTLED_STATUSES } from './status.js'
@@ -32,7 +32,7 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
   const deliveries: Array<Insertable<Tables['wi_confirmations']>> = []
   const moves: RecordedEvent[] = []
   for (const event of events) {
-    if (isEvent(event, PaymentLinkIssued)) {
+    if (is(event, PaymentLinkIssued)) {
       const data = event.data
       const occurred = new Date(event.occurredAt)
       const expires = new Date(data.expiresAt)
@@ -46,9 +46,9 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
         // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
         next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
       })
-    } else if (isEvent(event, PaymentLinkStatusChanged) || isEvent(event, PaymentLinkCanceled)) {
+    } else if (is(event, PaymentLinkStatusChanged) || is(event, PaymentLinkCanceled)) {
       moves.push(event)
-    } else if (isEvent(event, PaymentLinkWebhookReceived)) {
+    } else if (is(event, PaymentLinkWebhookReceived)) {
       deliveries.push({
         key: event.id,
         payment_intent_id: event.data.paymentIntentId,

@@ -1,4 +1,4 @@
-import { evolveLink, isEvent, PaymentLinkIssued, type LinkState, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
+import { evolveLink, is, PaymentLinkIssued, type LinkState, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
 import type { PaymentIntent } from '@paylinks/dojo-client'
 
 /** Statuses after which the reconciler stops asking Dojo (the payment is recorded, or never will be). */
@@ -34,7 +34,7 @@ export interface IngestLinkState extends LinkState {
 /** Apply one recorded event: the contracts' `evolveLink`, plus the issue's correlation id. */
 export function evolveIngestLink (state: IngestLinkState | undefined, event: RecordedEvent): IngestLinkState | undefined {
   const next: IngestLinkState | undefined = evolveLink(state, event)
-  if (next === undefined || next.issueCorrelationId !== undefined || !isEvent(event, PaymentLinkIssued)) return next
+  if (next === undefined || next.issueCorrelationId !== undefined || !is(event, PaymentLinkIssued)) return next
   return { ...next, issueCorrelationId: event.metadata.correlationId }
 }
 
