@@ -1,25 +1,14 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { ensureStream } from '@paylinks/messaging'
 import { createDatabase } from '@paylinks/event-store'
 import type { MerchantTables } from '@paylinks/merchants'
 import { onTeardown } from '@paylinks/test-kit'
-import { createTestMerchant, issuerEnv } from './helpers.js'
+import { createTestMerchant, issuerEnv, runAdmin } from './helpers.js'
 import { startAuthenticatedNats } from './nats-auth-helpers.js'
 
-const ADMIN = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
 const env = await issuerEnv(t)
 
-async function admin (authDir: string, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', ADMIN, ...args], { env: { ...process.env, DATABASE_URL: env.DATABASE_URL!, NATS_AUTH_DIR: authDir }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, out, err }
-}
+const admin = async (authDir: string, ...args: string[]): Promise<{ code: number, out: string, err: string }> => await runAdmin({ DATABASE_URL: env.DATABASE_URL!, NATS_AUTH_DIR: authDir }, ...args)
 
 t.test('pnpm admin nats-credential should issue an order credential limited to its merchant, and revoke it', async (t) => {
   const nats = await startAuthenticatedNats(t, env)

@@ -1,20 +1,9 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, runAdmin } from './helpers.js'
 
-const ADMIN = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
 const env = await issuerEnv(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' })
 
-async function admin (...args: string[]): Promise<{ code: number, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', ADMIN, ...args], { env: { ...process.env, DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, out, err }
-}
+const admin = async (...args: string[]): Promise<{ code: number, out: string, err: string }> => await runAdmin({ DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY }, ...args)
 
 t.test('the admin CLI should create merchants and keys, list them, revoke, and explain bad usage', async (t) => {
   const created = await admin('merchant', 'create', '--name', 'Cli Shop', '--dojo-key', 'sk_sandbox_clitestkey1234', '--dojo-url', 'http://127.0.0.1:4010', '--redirect-url', 'https://cli.example/done', '--link-expiry-hours', '48', '--json')

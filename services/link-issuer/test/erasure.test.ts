@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { sql } from 'kysely'
 import { customerStream } from '@paylinks/contracts'
 import { createDatabase } from '@paylinks/event-store'
-import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, openStore, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, openStore, runAdmin, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
 
 const sandbox = await startSandbox(t)
 const mailbox = await startSmtp(t)
@@ -89,20 +87,7 @@ t.test('erasing a customer should make every link show it erased while its payme
   t.match(fresh.json().customer, ann)
 })
 
-const ADMIN = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
-
-async function admin (...args: string[]): Promise<{ code: number, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', ADMIN, ...args], {
-    env: { ...process.env, DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY, NATS_URL: env.NATS_URL!, EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!, EVENTS_STREAM: env.EVENTS_STREAM! },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, out, err }
-}
+const admin = async (...args: string[]): Promise<{ code: number, out: string, err: string }> => await runAdmin({ DATABASE_URL: env.DATABASE_URL!, SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY, NATS_URL: env.NATS_URL!, EVENTS_SUBJECT_PREFIX: env.EVENTS_SUBJECT_PREFIX!, EVENTS_STREAM: env.EVENTS_STREAM! }, ...args)
 
 t.test('pnpm admin customer erase should erase a merchant\'s customer by e-mail and refuse bad usage', async (t) => {
   const m = await createTestMerchant(t, env, sandbox.url)

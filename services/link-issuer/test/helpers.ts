@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
@@ -15,6 +17,19 @@ import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
+
+const ADMIN_ENTRY = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
+
+/** `pnpm admin <args>` as a process, with `env` over this process's environment: its exit code and output. */
+export async function runAdmin (env: Record<string, string>, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
+  const child = spawn(process.execPath, ['--import=tsx', ADMIN_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, out, err }
+}
 
 /** Environment for link-issuer on this test file's own database (migrated as the owner, used as its own role) and streams. */
 export async function issuerEnv (t: TestContext, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
