@@ -185,7 +185,7 @@ const HINTS: Record<string, unknown> = {
 /** A value for a schema: `all` adds every optional property, otherwise only the required ones. */
 export function sample (schema: Schema | undefined, all: boolean, name = ''): unknown {
   if (schema === undefined) return {}
-  if (name in HINTS) return HINTS[name]
+  if (name in HINTS && fits(schema, HINTS[name])) return HINTS[name]
   if (schema.example !== undefined && schema.type !== 'object' && schema.type !== 'array') return schema.example
   if (schema.enum !== undefined) return schema.enum.find((v: unknown) => v !== null)
   const variant = ((schema.anyOf ?? schema.oneOf) as Schema[] | undefined)?.find((s) => s.type !== 'null')
@@ -216,6 +216,14 @@ export function sample (schema: Schema | undefined, all: boolean, name = ''): un
     }
   }
   return undefined
+}
+
+function fits (schema: Schema, value: unknown): boolean {
+  if (value === undefined || value === null) return true
+  const types = ([] as unknown[]).concat(schema.type ?? [], ...((schema.anyOf ?? schema.oneOf ?? []) as Schema[]).map((s) => s.type ?? (s.properties === undefined ? [] : 'object'))).flat()
+  if (types.length === 0) return typeof value === 'object' ? schema.properties !== undefined : true
+  const kind = Array.isArray(value) ? 'array' : typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value
+  return types.includes(kind) || (kind === 'integer' && types.includes('number'))
 }
 
 // ------------------------------------------------------------------ client side
@@ -498,7 +506,7 @@ async function checkSandbox (sandbox: SandboxProcess, spec: Spec, served: Set<st
       const res = await api.send(op.method, path, { ...(c.body === undefined ? {} : { body: c.body }), ...(c.headers === undefined ? {} : { headers: c.headers }), ...(c.query === undefined ? {} : { query: c.query }), ...(c.noAuth === true ? { noAuth: true } : {}) })
       const { errors, notes } = checkResponse(spec, op, res.status, res.text)
       const ok = res.status >= 200 && res.status < 300
-      if (c.expect === 'success' && !ok) errors.unshift(`refused with ${res.status}: ${res.text.slice(0, 200)}`)
+      if (c.expect === 'success' && !ok) errors.unshift(`refused with ${res.status}: ${JSON.stringify(res.json?.errors ?? res.json?.detail ?? res.text).slice(0, 240)}`)
       if (c.expect === 'error' && ok) errors.unshift(`accepted with ${res.status}, expected a refusal`)
       findings.push({ side: 'sandbox', operationId: op.operationId, case: c.name, errors, notes })
     }

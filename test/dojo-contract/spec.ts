@@ -100,7 +100,7 @@ export async function loadSpec (file: string): Promise<Spec> {
   const raw = (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Schema
   const openapi = String(raw.openapi)
   const converted = (openapi.startsWith('3.0') ? toJsonSchema(raw) : raw) as Schema
-  for (const [name, extra] of Object.entries(EXAMPLE_EXTRAS)) {
+  for (const [name, extra] of [...Object.entries(EXAMPLE_EXTRAS), ...Object.entries(REQUEST_EXTRAS)]) {
     const target = converted.components?.schemas?.[name] as Schema | undefined
     if (target !== undefined) target.properties = { ...extra, ...target.properties }
   }
@@ -130,6 +130,16 @@ export const EXAMPLE_EXTRAS: Record<string, Record<string, Schema>> = {
   PaymentIntentConfigResponse: { branding: { type: 'object' }, tradingName: { type: 'string' } },
   // Every secret example of the webhook operations.
   SubscriptionSecret: { lastUsedAt: { type: 'string', format: 'date-time' } }
+}
+
+/**
+ * Fields we send beyond Dojo's request schemas, on purpose, each with its reason. Listed in the
+ * report: real Dojo could refuse them (its request schemas say `additionalProperties: false`).
+ */
+export const REQUEST_EXTRAS: Record<string, Record<string, Schema>> = {
+  // Every intent Dojo returns carries `paymentSource`; our contract notes (dojo-api.md) say to
+  // send "payment-links" for links, and link-issuer relies on it to tell its intents apart.
+  CreatePaymentIntentRequest: { paymentSource: { type: 'string', maxLength: 100 } }
 }
 
 /**
