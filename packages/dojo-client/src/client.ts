@@ -237,8 +237,7 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
     },
 
     async createWebhookSubscription (request) {
-      const { description: _unsent, ...body } = input(CreateWebhookSubscriptionRequestSchema, request, 'webhook subscription')
-      return await http.send({ method: 'POST', path: '/webhooks', body, schema: WebhookSubscriptionSchema, retry: 'unsent' })
+      return await http.send({ method: 'POST', path: '/webhooks', body: input(CreateWebhookSubscriptionRequestSchema, request, 'webhook subscription'), schema: WebhookSubscriptionSchema, retry: 'unsent' })
     },
 
     listWebhookSubscriptions,
@@ -251,8 +250,7 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
     },
 
     async updateWebhookSubscription (id, request) {
-      const { description: _unsent, ...body } = input(UpdateWebhookSubscriptionRequestSchema, request, 'webhook subscription update')
-      return await http.send({ method: 'PATCH', path: webhookPath(id), body, schema: WebhookSubscriptionSchema, retry: 'always' })
+      return await http.send({ method: 'PATCH', path: webhookPath(id), body: input(UpdateWebhookSubscriptionRequestSchema, request, 'webhook subscription update'), schema: WebhookSubscriptionSchema, retry: 'always' })
     },
 
     async deleteWebhookSubscription (id) {

@@ -175,12 +175,9 @@ export type SendReceiptRequest = Static<typeof SendReceiptRequestSchema>
 
 const WebhookUrlSchema = Type.String({ format: 'uri', minLength: 1 })
 
-// `description` is not in Dojo's subscription schemas (additionalProperties: false there): it
-// stays in the input type for callers that pass it, and is never sent.
 export const CreateWebhookSubscriptionRequestSchema = Type.Object({
   events: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
   url: WebhookUrlSchema,
-  /** @deprecated Not in Dojo's spec: accepted here and not sent. */
   description: Type.Optional(Type.String())
 }, { additionalProperties: false })
 export type CreateWebhookSubscriptionRequest = Static<typeof CreateWebhookSubscriptionRequestSchema>
@@ -188,7 +185,6 @@ export type CreateWebhookSubscriptionRequest = Static<typeof CreateWebhookSubscr
 export const UpdateWebhookSubscriptionRequestSchema = Type.Object({
   events: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
   url: Type.Optional(WebhookUrlSchema),
-  /** @deprecated Not in Dojo's spec: accepted here and not sent. */
   description: Type.Optional(Type.String())
 }, { additionalProperties: false })
 export type UpdateWebhookSubscriptionRequest = Static<typeof UpdateWebhookSubscriptionRequestSchema>

@@ -27,7 +27,7 @@ t.test('webhook subscriptions should be created, listed, read, updated and delet
 
   const updated = await client.updateWebhookSubscription(created.id, { events: ['payment_intent.created', 'payment_intent.status_updated'], description: 'both' })
   t.same(updated.events, ['payment_intent.created', 'payment_intent.status_updated'])
-  t.equal(updated.description, undefined, 'description is not in Dojo\'s spec: never sent')
+  t.equal(updated.description, 'both')
   t.equal(updated.url, 'https://shop.example/dojo')
 
   await client.deleteWebhookSubscription(created.id)
