@@ -200,8 +200,7 @@ t.test('createPaymentIntent should send the spec\'s further fields: autoExpireIn
     isNotOnlineCheckout: false
   })
   t.equal(created.captureMode, 'Manual')
-  const raw = created as Record<string, unknown>
-  t.equal(raw.autoExpireIn, '00:05:00')
-  t.equal(raw.autoExpireAction, 'Capture')
-  t.match(raw.actionLink, { label: 'Invoice' })
+  t.equal(created.autoExpireIn, '00:05:00')
+  t.equal(created.autoExpireAction, 'Capture')
+  t.match(created.actionLink, { label: 'Invoice', action: 'DownloadFile' })
 })
