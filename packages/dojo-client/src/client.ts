@@ -5,11 +5,11 @@ import { createHttp } from './http.js'
 import {
   CaptureRequestSchema, CaptureResultSchema, CreatePaymentIntentRequestSchema, CreateWebhookSubscriptionRequestSchema,
   IdempotencyKeySchema, PaymentIntentPageSchema, PaymentIntentSchema, RefundRequestSchema, RefundResultSchema,
-  ReversalResultSchema, SearchPaymentIntentsRequestSchema, UpdateWebhookSubscriptionRequestSchema, WebhookEventCatalogueSchema,
+  ReversalResultSchema, SearchPaymentIntentsRequestSchema, SendReceiptRequestSchema, UpdateWebhookSubscriptionRequestSchema, WebhookEventCatalogueSchema,
   WebhookSecretsSchema, WebhookSubscriptionListSchema, WebhookSubscriptionSchema,
   type CaptureRequest, type CaptureResult, type CreatePaymentIntentRequest, type CreateWebhookSubscriptionRequest,
   type PaymentIntent, type PaymentIntentPage, type RefundRequest, type RefundResult, type ReversalResult,
-  type SearchPaymentIntentsRequest, type UpdateWebhookSubscriptionRequest, type WebhookEventCatalogue,
+  type SearchPaymentIntentsRequest, type SendReceiptRequest, type UpdateWebhookSubscriptionRequest, type WebhookEventCatalogue,
   type WebhookSecrets, type WebhookSubscription
 } from './schemas.js'
 
@@ -67,6 +67,10 @@ export interface DojoClient {
   capturePaymentIntent: (id: string, request: CaptureRequest) => Promise<CaptureResult>
   /** POST /payment-intents/{id}/refunds with the `idempotencyKey` header; retried. */
   refundPaymentIntent: (id: string, request: RefundInput) => Promise<RefundResult>
+  /** GET /payment-intents/refunds/{refundId}: a refund by its id (e.g. after an unknown outcome). */
+  getRefund: (refundId: string) => Promise<RefundResult>
+  /** POST /payment-intents/{id}/receipt: Dojo e-mails the payment's receipt to these addresses. */
+  sendReceipt: (id: string, request: SendReceiptRequest) => Promise<void>
   /** POST /payment-intents/{id}/reversal: void an authorised or captured payment. */
   reversePaymentIntent: (id: string) => Promise<ReversalResult>
   /** POST /payment-intents/search: one page, newest first; follow `after` for older pages. */
@@ -180,6 +184,15 @@ export function createDojoClient (options: DojoClientOptions): DojoClient {
         schema: RefundResultSchema,
         retry: 'always'
       })
+    },
+
+    async getRefund (refundId) {
+      return await http.send({ method: 'GET', path: `/payment-intents/refunds/${pathId(refundId, 'refundId')}`, schema: RefundResultSchema, retry: 'always' })
+    },
+
+    async sendReceipt (id, request) {
+      // Only if unsent: a blind retry could e-mail the customer twice.
+      await http.send({ method: 'POST', path: `${intentPath(id)}/receipt`, body: input(SendReceiptRequestSchema, request, 'receipt request'), schema: undefined, retry: 'unsent' })
     },
 
     async reversePaymentIntent (id) {

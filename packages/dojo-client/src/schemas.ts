@@ -26,43 +26,127 @@ export type DojoMoney = Static<typeof DojoMoneySchema>
 
 // ---------------------------------------------------------------- requests
 
+const Timespan = Type.String({ pattern: '^(\\d+\\.)?\\d{1,2}:\\d{2}:\\d{2}$', description: '.NET TimeSpan dd.hh:MM:ss' })
+const Address = Type.Object({
+  address1: Type.Optional(Type.String({ maxLength: 100 })),
+  address2: Type.Optional(Type.String({ maxLength: 100 })),
+  address3: Type.Optional(Type.String({ maxLength: 100 })),
+  address4: Type.Optional(Type.String({ maxLength: 100 })),
+  city: Type.Optional(Type.String({ maxLength: 100 })),
+  state: Type.Optional(Type.String({ maxLength: 100 })),
+  postcode: Type.Optional(Type.String({ maxLength: 50 })),
+  countryCode: Type.String({ minLength: 1, maxLength: 10 }),
+  locality: Type.Optional(Type.String({ maxLength: 100 })),
+  county: Type.Optional(Type.String({ maxLength: 100 }))
+}, { additionalProperties: false })
+const CollectionRequired = Type.Object({ collectionRequired: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+
+/** `autoExpireAction`: what happens to a Manual intent still authorised after `autoExpireIn`. */
+export const AutoExpireActionSchema = Type.Union([Type.Literal('Release'), Type.Literal('Capture')])
+
+/** A link shown with the payment (e.g. an invoice to download). */
+export const ActionLinkSchema = Type.Object({
+  url: Type.String({ minLength: 1, format: 'uri' }),
+  label: Type.String({ minLength: 1, maxLength: 60 }),
+  action: Type.Optional(Type.Union([Type.Literal('OpenLink'), Type.Literal('DownloadFile')])),
+  fileName: Type.Optional(Type.String({ maxLength: 256 }))
+}, { additionalProperties: false })
+
 export const CreatePaymentIntentRequestSchema = Type.Object({
   amount: MoneySchema,
   reference: Type.String({ minLength: 1, maxLength: 60 }),
   description: Type.Optional(Type.String({ maxLength: 4096 })),
   captureMode: Type.Optional(CaptureModeSchema),
+  tipsAmount: Type.Optional(MoneySchema),
   expireAt: Type.Optional(DateTimeSchema),
+  /** Manual capture only: more than 30 seconds and less than 7 days after authorisation. */
+  autoExpireIn: Type.Optional(Timespan),
+  autoExpireAction: Type.Optional(AutoExpireActionSchema),
   customer: Type.Optional(Type.Object({
+    id: Type.Optional(Type.String()),
     emailAddress: Type.Optional(Type.String({ maxLength: 254 })),
-    phoneNumber: Type.Optional(Type.String({ maxLength: 50 }))
+    phoneNumber: Type.Optional(Type.String({ maxLength: 50 })),
+    secret: Type.Optional(Type.String()),
+    savedCardId: Type.Optional(Type.String())
   }, { additionalProperties: false })),
+  billingAddress: Type.Optional(Address),
+  shippingDetails: Type.Optional(Type.Object({
+    name: Type.Optional(Type.String({ maxLength: 100 })),
+    deliveryNotes: Type.Optional(Type.String({ maxLength: 1024 })),
+    address: Type.Optional(Address)
+  }, { additionalProperties: false })),
+  cardHolderNotPresent: Type.Optional(Type.Boolean()),
   config: Type.Optional(Type.Object({
     title: Type.Optional(Type.String({ maxLength: 100 })),
     redirectUrl: Type.Optional(Type.String({ format: 'uri' })),
     cancelUrl: Type.Optional(Type.String({ format: 'uri' })),
-    customerEmail: Type.Optional(Type.Object({ collectionRequired: Type.Boolean() }, { additionalProperties: false })),
+    customerEmail: Type.Optional(CollectionRequired),
     details: Type.Optional(Type.Object({
       showTotal: Type.Optional(Type.Boolean()),
       showReference: Type.Optional(Type.Boolean())
+    }, { additionalProperties: false })),
+    billingAddress: Type.Optional(CollectionRequired),
+    shippingDetails: Type.Optional(CollectionRequired),
+    payment: Type.Optional(Type.Object({
+      customAmountAllowed: Type.Optional(Type.Boolean()),
+      tipsAllowed: Type.Optional(Type.Boolean())
     }, { additionalProperties: false }))
+  }, { additionalProperties: false })),
+  requestSecurity: Type.Optional(Type.Object({
+    userAgent: Type.Optional(Type.String({ maxLength: 300 })),
+    ipAddress: Type.Optional(Type.String({ maxLength: 70 })),
+    device: Type.Optional(Type.String({ maxLength: 120 }))
   }, { additionalProperties: false })),
   itemLines: Type.Optional(Type.Array(Type.Object({
     id: Type.Optional(Type.String({ maxLength: 60 })),
     name: Type.Optional(Type.String({ maxLength: 100 })),
     quantity: Type.Optional(Type.Integer({ minimum: 1 })),
+    category: Type.Optional(Type.String()),
+    plu: Type.Optional(Type.String({ maxLength: 200 })),
     amountTotal: MoneySchema
   }, { additionalProperties: false }))),
+  taxLines: Type.Optional(Type.Array(Type.Object({
+    id: Type.Optional(Type.String({ maxLength: 60 })),
+    caption: Type.Optional(Type.String({ maxLength: 100 })),
+    subCaption: Type.Optional(Type.String({ maxLength: 100 })),
+    affectedPlu: Type.Optional(Type.String({ maxLength: 200 })),
+    amountTotal: MoneySchema
+  }, { additionalProperties: false }))),
+  /** `Card`, `Wallet`, `SavedCard`. */
+  paymentMethods: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  actionLink: Type.Optional(ActionLinkSchema),
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
-  /** `"payment-links"` for payment links; Dojo shows `"api"` otherwise. */
+  setupIntentId: Type.Optional(Type.String()),
+  orderDetails: Type.Optional(Type.Object({
+    availabilityDate: Type.Optional(DateTimeSchema),
+    isUpdate: Type.Optional(Type.Boolean()),
+    id: Type.Optional(Type.String()),
+    externalId: Type.Optional(Type.String())
+  }, { additionalProperties: false })),
+  cashbackAmount: Type.Optional(MoneySchema),
+  serviceChargeAmount: Type.Optional(MoneySchema),
+  /** Accept online payments immediately. */
+  generateRemoteToken: Type.Optional(Type.Boolean()),
+  /** Payment links without an online checkout integration (a verified partner integration only). */
+  isNotOnlineCheckout: Type.Optional(Type.Boolean()),
+  /**
+   * `"payment-links"` for payment links; Dojo shows `"api"` otherwise. Not in the spec's request
+   * schema, though every intent Dojo returns carries it (see docs/dojo-contract.md).
+   */
   paymentSource: Type.Optional(Type.String({ minLength: 1 }))
 }, { additionalProperties: false })
 export type CreatePaymentIntentRequest = Static<typeof CreatePaymentIntentRequestSchema>
 
-export const CaptureRequestSchema = Type.Object({ amount: MinorUnitsSchema }, { additionalProperties: false })
+export const CaptureRequestSchema = Type.Object({
+  amount: MinorUnitsSchema,
+  /** Tips captured with it, in minor units. */
+  tipsAmount: Type.Optional(Type.Integer({ minimum: 0 }))
+}, { additionalProperties: false })
 export type CaptureRequest = Static<typeof CaptureRequestSchema>
 
 export const RefundRequestSchema = Type.Object({
   amount: MinorUnitsSchema,
+  previousTransactionId: Type.Optional(Type.String({ maxLength: 100 })),
   refundReason: Type.Optional(Type.String({ maxLength: 1024 })),
   notes: Type.Optional(Type.String({ maxLength: 4096 }))
 }, { additionalProperties: false })
@@ -82,6 +166,12 @@ export const SearchPaymentIntentsRequestSchema = Type.Object({
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 export type SearchPaymentIntentsRequest = Static<typeof SearchPaymentIntentsRequestSchema>
+
+/** POST /payment-intents/{id}/receipt: where Dojo e-mails the receipt. */
+export const SendReceiptRequestSchema = Type.Object({
+  emails: Type.Array(Type.String({ minLength: 1, maxLength: 254 }), { minItems: 1 })
+}, { additionalProperties: false })
+export type SendReceiptRequest = Static<typeof SendReceiptRequestSchema>
 
 const WebhookUrlSchema = Type.String({ format: 'uri', minLength: 1 })
 
@@ -154,6 +244,9 @@ export const PaymentIntentSchema = Type.Object({
   customer: Opt(Type.Object({ emailAddress: Opt(Type.String()), phoneNumber: Opt(Type.String()) })),
   paymentSource: Opt(Type.String()),
   paymentLink: Opt(Type.String()),
+  autoExpireIn: Opt(Type.String()),
+  autoExpireAction: Opt(Type.String()),
+  actionLink: Opt(Type.Object({ url: Opt(Type.String()), label: Opt(Type.String()), action: Opt(Type.String()), fileName: Opt(Type.String()) })),
   paymentEvents: Opt(Type.Array(PaymentEventSchema)),
   paymentDetails: Opt(PaymentDetailsSchema),
   captures: Opt(Type.Array(CaptureDetailsSchema)),

@@ -175,3 +175,32 @@ t.test('an unknown id should be DOJO_NOT_FOUND and a forbidden move DOJO_CONFLIC
   const manual = await rejection(client.capturePaymentIntent(created.id, { amount: 100 }))
   t.equal(manual.code, DojoErrorCodes.conflict, 'an Auto intent cannot be captured')
 })
+
+t.test('getRefund should read a refund back by its id, and sendReceipt should ask for a receipt of a paid intent', async (t) => {
+  const client = sandboxClient(t, sandbox)
+  const created = await order(client)
+  await sandbox.pay(created.id)
+  const refund = await client.refundPaymentIntent(created.id, { amount: 250, refundReason: 'chipped', idempotencyKey: `refund-${created.id}` })
+  const read = await client.getRefund(refund.refundId)
+  t.equal(read.refundId, refund.refundId)
+  t.equal(read.paymentIntentId, created.id)
+  t.equal((await rejection(client.getRefund('rfnd_unknown'))).code, DojoErrorCodes.notFound)
+  await client.sendReceipt(created.id, { emails: ['customer@example.com'] })
+  t.equal((await rejection(client.sendReceipt(created.id, { emails: [] }))).code, DojoErrorCodes.invalidInput, 'at least one address')
+})
+
+t.test('createPaymentIntent should send the spec\'s further fields: autoExpireIn and its action, actionLink, orderDetails', async (t) => {
+  const client = sandboxClient(t, sandbox)
+  const created = await order(client, {
+    captureMode: 'Manual',
+    autoExpireIn: '00:05:00',
+    autoExpireAction: 'Capture',
+    actionLink: { url: 'https://shop.example/invoice.pdf', label: 'Invoice', action: 'DownloadFile' },
+    orderDetails: { id: 'o-9' },
+    isNotOnlineCheckout: false
+  })
+  t.equal(created.captureMode, 'Manual')
+  t.equal(created.autoExpireIn, '00:05:00')
+  t.equal(created.autoExpireAction, 'Capture')
+  t.match(created.actionLink, { label: 'Invoice', action: 'DownloadFile' })
+})

@@ -5,6 +5,7 @@ import { CHALLENGE_CODE, cardOutcome, maskCard, type CardInput, type MaskedCard 
 import type { SandboxOptions } from './config.js'
 import { conflict, notFound, validationError } from './errors.js'
 import { ID_PREFIX, newId } from './ids.js'
+import { TIMESPAN } from './schemas.js'
 import type {
   CaptureDetails, CaptureMode, CreatePaymentIntentRequest, CreateRefundRequest, Money, PaymentDetails, PaymentEvent,
   PaymentIntentStatus, PaymentIntentView, Refund, SearchPaymentIntentRequest, WebhookEventName
@@ -30,6 +31,10 @@ export interface Intent {
   capturedAmount: number
   refundedAmount: number
   refunds: Map<string, Refund>
+  /** When a Manual intent with `autoExpireIn` was authorised: its auto action is due that long after. */
+  authorizedAt?: Date
+  /** Addresses receipts were asked for (POST …/receipt); the sandbox sends no e-mail. */
+  receipts: string[][]
   challenge?: { token: string, card: MaskedCard }
 }
 
@@ -112,6 +117,11 @@ export class Sandbox {
     const expireAt = request.expireAt == null ? new Date(now.getTime() + this.options.intentExpiryMs) : new Date(request.expireAt)
     if (Number.isNaN(expireAt.getTime())) throw validationError('ExpireAt', 'The ExpireAt field is not a valid date-time.')
     if (!isCurrency(request.amount.currencyCode)) throw validationError('Amount.CurrencyCode', `The currency code '${request.amount.currencyCode}' is not supported.`)
+    if (request.autoExpireIn != null) {
+      const ms = timespanMs(request.autoExpireIn)
+      if (ms === undefined || ms <= 30_000 || ms >= 7 * 86_400_000) throw validationError('AutoExpireIn', 'The AutoExpireIn must be more than 30 seconds and less than 7 days (dd.hh:MM:ss).')
+      if ((request.captureMode ?? 'Auto') !== 'Manual') throw validationError('AutoExpireIn', 'The AutoExpireIn applies only to a Manual capture mode payment intent.')
+    }
     const intent: Intent = {
       id: newId(ID_PREFIX.paymentIntent),
       seq: ++this.#seq,
@@ -128,7 +138,8 @@ export class Sandbox {
       captures: [],
       capturedAmount: 0,
       refundedAmount: 0,
-      refunds: new Map()
+      refunds: new Map(),
+      receipts: []
     }
     account.intents.set(intent.id, intent)
     this.#intents.set(intent.id, intent)
@@ -194,6 +205,22 @@ export class Sandbox {
     // Partial refunds keep the payment Captured; the last one makes it Refunded.
     this.#move(intent, intent.refundedAmount === intent.capturedAmount ? 'Refunded' : 'Captured', '')
     return refund
+  }
+
+  /** A refund of this key's account by its id (GET /payment-intents/refunds/{refundId}). */
+  getRefund (key: string, refundId: string): Refund {
+    for (const intent of this.account(key).intents.values()) {
+      for (const refund of intent.refunds.values()) if (refund.refundId === refundId) return refund
+    }
+    throw notFound('Refund')
+  }
+
+  /** Record a receipt request (POST …/receipt): a payment must have been taken. */
+  sendReceipt (key: string, id: string, emails: string[]): void {
+    const intent = this.getIntent(key, id, { returnCanceled: true })
+    if (intent.paymentDetails === undefined) throw conflict(`Payment intent ${intent.id} is ${intent.status}: there is no payment to send a receipt for.`)
+    if (emails.length === 0) throw validationError('Emails', 'The Emails field must list at least one address.')
+    intent.receipts.push([...emails])
   }
 
   reverse (key: string, id: string): { message: string, reversalId: string } {
@@ -275,10 +302,10 @@ export class Sandbox {
     return this.#authorise(intent, challenge.card)
   }
 
-  /** Void intents still unpaid at expireAt; returns how many. */
+  /** Void intents still unpaid at expireAt, and run due `autoExpireAction`s; returns how many. */
   expireDue (): number {
     let count = 0
-    for (const intent of this.#intents.values()) if (this.#expireIfDue(intent)) count++
+    for (const intent of this.#intents.values()) if (this.#expireIfDue(intent) || this.#autoExpireIfDue(intent)) count++
     return count
   }
 
@@ -310,7 +337,8 @@ export class Sandbox {
       ...(r.tipsAmount == null ? {} : { tipsAmount: r.tipsAmount }),
       totalAmount: totalAmount(intent),
       refundedAmount: intent.refundedAmount,
-      ...(r.customer == null ? {} : { customer: r.customer }),
+      ...(r.customer == null ? {} : { customer: customerView(r.customer) }),
+      ...(r.requestSecurity == null ? {} : { requestSecurity: r.requestSecurity }),
       ...(r.billingAddress == null ? {} : { billingAddress: r.billingAddress }),
       ...(r.shippingDetails == null ? {} : { shippingDetails: r.shippingDetails }),
       createdAt: intent.createdAt.toISOString(),
@@ -322,6 +350,13 @@ export class Sandbox {
       merchantConfig: { supportedPaymentMethods: { cardSchemes: ['VISA', 'MASTERCARD', 'MAESTRO'], wallets: [] } },
       config: { ...config, branding: {}, tradingName: this.options.merchantName },
       paymentSource: r.paymentSource ?? 'api',
+      ...(r.actionLink == null ? {} : { actionLink: r.actionLink }),
+      ...(r.autoExpireAction == null ? {} : { autoExpireAction: r.autoExpireAction }),
+      ...(r.autoExpireIn == null ? {} : { autoExpireIn: r.autoExpireIn }),
+      ...(r.orderDetails == null ? {} : { orderDetails: r.orderDetails }),
+      ...(r.setupIntentId == null ? {} : { setupIntentId: r.setupIntentId }),
+      ...(r.cashbackAmount == null ? {} : { cashbackAmount: r.cashbackAmount }),
+      ...(r.serviceChargeAmount == null ? {} : { serviceChargeAmount: r.serviceChargeAmount }),
       expireAt: intent.expireAt.toISOString(),
       metadata: r.metadata ?? {},
       paymentEvents: intent.paymentEvents,
@@ -427,6 +462,7 @@ export class Sandbox {
       card: { cardNumber: card.cardNumber, cardName: card.cardName, expiryDate: card.expiryDate, cardType: card.cardType, last4PAN: card.last4 }
     }
     if (to === 'Captured') intent.capturedAmount = totalAmount(intent).value
+    else intent.authorizedAt = new Date()
     this.#event(intent, to, authCode, card, transactionId)
     this.#move(intent, to, '')
     return { outcome: to }
@@ -460,6 +496,25 @@ export class Sandbox {
     intent.status = to
     intent.updatedAt = new Date()
     if (from !== to) this.#emit(intent, 'payment_intent.status_updated')
+  }
+
+  // A Manual intent still Authorized `autoExpireIn` after authorisation is captured (its
+  // uncaptured rest) or released (reversed), as `autoExpireAction` says (default Release).
+  #autoExpireIfDue (intent: Intent): boolean {
+    const span = intent.request.autoExpireIn
+    if (intent.status !== 'Authorized' || span == null || intent.authorizedAt === undefined) return false
+    if (intent.authorizedAt.getTime() + (timespanMs(span) ?? 0) > Date.now()) return false
+    if (intent.request.autoExpireAction === 'Capture') {
+      const remaining = totalAmount(intent).value - intent.capturedAmount
+      intent.captures.push({ id: newId(ID_PREFIX.capture), amount: remaining, status: 'Successful', createdAt: new Date().toISOString() })
+      intent.capturedAmount += remaining
+      this.#event(intent, 'Captured', intent.paymentDetails?.authCode ?? '')
+      this.#move(intent, 'Captured', '')
+    } else {
+      this.#move(intent, 'Reversed', '')
+      this.#event(intent, 'Reversed', '')
+    }
+    return true
   }
 
   #expireIfDue (intent: Intent): boolean {
@@ -498,6 +553,20 @@ export class Sandbox {
 function totalAmount (intent: Intent): Money {
   const tips = intent.request.tipsAmount?.value ?? 0
   return { value: intent.request.amount.value + tips, currencyCode: intent.request.amount.currencyCode }
+}
+
+// The response's Customer has no saved-card fields: the secret and card id stay in.
+function customerView (c: NonNullable<CreatePaymentIntentRequest['customer']>): { id?: string, emailAddress?: string | null, phoneNumber?: string | null } {
+  return { ...(c.id == null ? {} : { id: c.id }), ...(c.emailAddress === undefined ? {} : { emailAddress: c.emailAddress }), ...(c.phoneNumber === undefined ? {} : { phoneNumber: c.phoneNumber }) }
+}
+
+/** A .NET TimeSpan (`dd.hh:MM:ss`) in milliseconds; undefined when malformed. */
+export function timespanMs (span: string): number | undefined {
+  const m = TIMESPAN.exec(span)
+  if (m === null) return undefined
+  const [days, hours, minutes, seconds] = [Number(m[1] ?? 0), Number(m[2]), Number(m[3]), Number(m[4])]
+  if (hours > 23 || minutes > 59 || seconds > 59) return undefined
+  return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
 }
 
 function cardOfIntent (intent: Intent): MaskedCard | undefined {

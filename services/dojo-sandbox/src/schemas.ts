@@ -18,8 +18,11 @@ export const MoneySchema = Type.Object({
 export type Money = Static<typeof MoneySchema>
 
 const CustomerRequestSchema = Type.Object({
+  id: Type.Optional(Nullable(Type.String())),
   emailAddress: Type.Optional(Nullable(Type.String({ maxLength: 254 }))),
-  phoneNumber: Type.Optional(Nullable(Type.String({ maxLength: 50 })))
+  phoneNumber: Type.Optional(Nullable(Type.String({ maxLength: 50 }))),
+  secret: Type.Optional(Nullable(Type.String())),
+  savedCardId: Type.Optional(Nullable(Type.String()))
 }, { additionalProperties: false })
 
 const CustomerSchema = Type.Object({
@@ -71,7 +74,31 @@ const ItemLineSchema = Type.Object({
   amountTotal: Nullable(MoneySchema)
 }, { additionalProperties: false })
 
-/** POST /payment-intents. additionalProperties false, as Dojo's spec says. */
+export const AutoExpireActionSchema = Type.Union([Type.Literal('Release'), Type.Literal('Capture')])
+export type AutoExpireAction = Static<typeof AutoExpireActionSchema>
+
+/** `dd.hh:MM:ss` (.NET TimeSpan), e.g. `00:00:55` or `1.00:00:00`. */
+export const TIMESPAN = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$/
+
+export const ActionLinkSchema = Type.Object({
+  url: Type.String({ minLength: 1, format: 'uri' }),
+  action: Type.Optional(Nullable(Type.Union([Type.Literal('OpenLink'), Type.Literal('DownloadFile')]))),
+  label: Type.String({ minLength: 1, maxLength: 60 }),
+  fileName: Type.Optional(Nullable(Type.String({ maxLength: 256 })))
+}, { additionalProperties: false })
+
+const OrderDetailsSchema = Type.Object({
+  availabilityDate: Type.Optional(Nullable(DateTime)),
+  isUpdate: Type.Optional(Nullable(Type.Boolean())),
+  id: Type.Optional(Nullable(Type.String())),
+  externalId: Type.Optional(Nullable(Type.String()))
+}, { additionalProperties: false })
+
+/**
+ * POST /payment-intents: every field of the 2026-02-27 spec, additionalProperties false as it
+ * says. Keys are matched case-insensitively before validation, as ASP.NET binds them (Dojo's own
+ * Manual-capture example sends `AutoExpireAction`).
+ */
 export const CreatePaymentIntentRequestSchema = Type.Object({
   captureMode: Type.Optional(CaptureModeSchema),
   amount: MoneySchema,
@@ -87,8 +114,18 @@ export const CreatePaymentIntentRequestSchema = Type.Object({
   itemLines: Type.Optional(Nullable(Type.Array(ItemLineSchema))),
   taxLines: Type.Optional(Nullable(Type.Array(AnyObject))),
   paymentMethods: Type.Optional(Nullable(Type.Array(Type.String()))),
+  actionLink: Type.Optional(Nullable(ActionLinkSchema)),
   expireAt: Type.Optional(Nullable(DateTime)),
+  autoExpireIn: Type.Optional(Nullable(Type.String({ pattern: TIMESPAN.source, description: 'dd.hh:MM:ss; Manual capture only; more than 30 seconds, less than 7 days.' }))),
+  autoExpireAction: Type.Optional(Nullable(AutoExpireActionSchema)),
   metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
+  setupIntentId: Type.Optional(Nullable(Type.String())),
+  orderDetails: Type.Optional(Nullable(OrderDetailsSchema)),
+  cashbackAmount: Type.Optional(Nullable(MoneySchema)),
+  serviceChargeAmount: Type.Optional(Nullable(MoneySchema)),
+  generateRemoteToken: Type.Optional(Type.Boolean()),
+  isNotOnlineCheckout: Type.Optional(Type.Boolean()),
+  // Not in the spec's request, but in every intent Dojo returns; links send "payment-links".
   paymentSource: Type.Optional(Nullable(Type.String({ maxLength: 100 })))
 }, { additionalProperties: false, title: 'CreatePaymentIntentRequest' })
 export type CreatePaymentIntentRequest = Static<typeof CreatePaymentIntentRequestSchema>
@@ -164,6 +201,14 @@ export const PaymentIntentSchema = Type.Object({
   merchantConfig: Type.Object({ supportedPaymentMethods: Type.Object({ cardSchemes: Type.Array(Type.String()), wallets: Type.Array(Type.String()) }) }),
   config: PaymentIntentConfigResponseSchema,
   paymentSource: Type.String(),
+  actionLink: Type.Optional(ActionLinkSchema),
+  autoExpireAction: Type.Optional(AutoExpireActionSchema),
+  autoExpireIn: Type.Optional(Type.String()),
+  orderDetails: Type.Optional(OrderDetailsSchema),
+  setupIntentId: Type.Optional(Type.String()),
+  cashbackAmount: Type.Optional(MoneySchema),
+  serviceChargeAmount: Type.Optional(MoneySchema),
+  requestSecurity: Type.Optional(AnyObject),
   expireAt: DateTime,
   metadata: Type.Record(Type.String(), Type.String()),
   paymentEvents: Type.Array(PaymentEventSchema),
@@ -197,6 +242,12 @@ export const RefundSchema = Type.Object({
   notes: Type.Optional(Nullable(Type.String()))
 }, { title: 'Refund' })
 export type Refund = Static<typeof RefundSchema>
+
+export const RefundIdParamsSchema = Type.Object({ refundId: Type.String({ maxLength: 50 }) })
+
+export const SendEmailReceiptRequestSchema = Type.Object({
+  emails: Type.Array(Type.String({ minLength: 1, maxLength: 254 }))
+}, { additionalProperties: false, title: 'SendEmailReceiptRequest' })
 
 export const ReversalSchema = Type.Object({ message: Type.String(), reversalId: Type.String() }, { title: 'Reversal' })
 

@@ -271,3 +271,67 @@ t.test('the bodyless Dojo routes should accept content-type: application/json wi
   t.equal((await bodyless('DELETE', `/webhooks/${subscription.id as string}/secrets/${old.id as string}`)).statusCode, 204)
   t.equal((await bodyless('DELETE', `/webhooks/${subscription.id as string}`)).statusCode, 204)
 })
+
+t.test('POST /payment-intents should take every field of Dojo\'s spec, PascalCase keys too, and echo them', async (t) => {
+  const app = await buildApp(t)
+  const manual = await call(app, 'POST', '/payment-intents', { amount: { value: 1000, currencyCode: 'GBP' }, reference: 'Order 234', captureMode: 'Manual', AutoExpireAction: 'Capture', AutoExpireIn: '00:00:55' })
+  t.equal(manual.status, 200)
+  t.match(manual.body, { captureMode: 'Manual', autoExpireAction: 'Capture', autoExpireIn: '00:00:55' })
+  const all = await call(app, 'POST', '/payment-intents', {
+    amount: { value: 1000, currencyCode: 'GBP' },
+    reference: 'Order 235',
+    actionLink: { url: 'https://shop.example/invoice.pdf', label: 'Invoice', action: 'DownloadFile', fileName: 'invoice.pdf' },
+    isNotOnlineCheckout: true,
+    generateRemoteToken: false,
+    orderDetails: { id: 'o-1', externalId: 'ext-1' },
+    serviceChargeAmount: { value: 100, currencyCode: 'GBP' },
+    customer: { emailAddress: 'a@example.com', savedCardId: 'card-1' }
+  })
+  t.equal(all.status, 200)
+  t.match(all.body, { actionLink: { label: 'Invoice' }, orderDetails: { id: 'o-1' }, serviceChargeAmount: { value: 100 }, customer: { emailAddress: 'a@example.com' } })
+  t.equal(all.body.customer.savedCardId, undefined, 'saved-card fields stay in')
+  const tooShort = await call(app, 'POST', '/payment-intents', { amount: { value: 1000, currencyCode: 'GBP' }, reference: 'r', captureMode: 'Manual', autoExpireIn: '00:00:10' })
+  t.equal(tooShort.status, 400)
+  t.ok(tooShort.body.errors.AutoExpireIn)
+})
+
+t.test('autoExpireAction should capture or release an Authorized Manual intent once autoExpireIn has passed', async (t) => {
+  const app = await buildApp(t)
+  const capture = await createIntent(app, { captureMode: 'Manual', autoExpireIn: '00:01:00', autoExpireAction: 'Capture' })
+  const release = await createIntent(app, { captureMode: 'Manual', autoExpireIn: '00:01:00' })
+  for (const i of [capture, release]) await pay(app, i.id, CARDS.success)
+  app.sandbox.expireDue()
+  t.equal((await call(app, 'GET', `/payment-intents/${capture.id as string}`)).body.status, 'Authorized', 'not before autoExpireIn')
+  for (const i of [capture, release]) app.sandbox.findIntent(i.id)!.authorizedAt = new Date(Date.now() - 61_000)
+  app.sandbox.expireDue()
+  const captured = (await call(app, 'GET', `/payment-intents/${capture.id as string}`)).body
+  t.equal(captured.status, 'Captured')
+  t.equal(captured.captures[0].amount, 1050)
+  t.equal((await call(app, 'GET', `/payment-intents/${release.id as string}`)).body.status, 'Reversed', 'Release is the default')
+})
+
+t.test('GET /payment-intents/refunds/{refundId} should return a refund of this account only', async (t) => {
+  const app = await buildApp(t)
+  const intent = await createIntent(app)
+  await pay(app, intent.id, CARDS.success)
+  const refund = await call(app, 'POST', `/payment-intents/${intent.id as string}/refunds`, { amount: 50, refundReason: 'broken' }, { idempotencyKey: 'k1' })
+  const found = await call(app, 'GET', `/payment-intents/refunds/${refund.body.refundId as string}`)
+  t.equal(found.status, 200)
+  t.same(found.body, refund.body)
+  const other = await app.inject({ method: 'GET', url: `/payment-intents/refunds/${refund.body.refundId as string}`, headers: headers(OTHER_KEY) })
+  t.equal(other.statusCode, 404)
+})
+
+t.test('POST /payment-intents/{id}/receipt should record a receipt of a paid intent and answer 204', async (t) => {
+  const app = await buildApp(t)
+  const intent = await createIntent(app)
+  const unpaid = await call(app, 'POST', `/payment-intents/${intent.id as string}/receipt`, { emails: ['a@example.com'] })
+  t.equal(unpaid.status, 409)
+  await pay(app, intent.id, CARDS.success)
+  const sent = await call(app, 'POST', `/payment-intents/${intent.id as string}/receipt`, { Emails: ['a@example.com'] })
+  t.equal(sent.status, 204)
+  t.same(app.sandbox.findIntent(intent.id)!.receipts, [['a@example.com']])
+  const bad = await call(app, 'POST', `/payment-intents/${intent.id as string}/receipt`, {})
+  t.equal(bad.status, 400)
+  t.ok(bad.body.errors.Emails)
+})

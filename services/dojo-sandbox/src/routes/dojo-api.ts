@@ -7,7 +7,7 @@ import { newTraceId } from '../ids.js'
 import {
   AspNetErrorSchema, CaptureSchema, CreateCaptureRequestSchema, CreatePaymentIntentRequestSchema, CreateRefundRequestSchema,
   GetPaymentIntentQuerySchema, PagedPaymentIntentsSchema, PaymentIntentIdParamsSchema, PaymentIntentSchema, RefundSchema,
-  ReversalSchema, SearchPaymentIntentRequestSchema, SecretParamsSchema, SecretsResponseSchema, SubscriptionParamsSchema,
+  RefundIdParamsSchema, ReversalSchema, SearchPaymentIntentRequestSchema, SendEmailReceiptRequestSchema, SecretParamsSchema, SecretsResponseSchema, SubscriptionParamsSchema,
   SubscriptionRequestSchema, SubscriptionSchema, SubscriptionUpdateRequestSchema, VersionHeaderSchema, WEBHOOK_EVENTS,
   WebhookEventsCatalogueSchema
 } from '../schemas.js'
@@ -59,6 +59,12 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
     if (typeof version !== 'string' || version === '') throw validationError('version', 'The version field is required.')
     if (!VERSION.test(version) || Number.isNaN(Date.parse(version))) throw validationError('version', `The value '${version}' is not a valid version: use yyyy-mm-dd, e.g. 2026-02-27.`)
   })
+  // ASP.NET binds JSON keys case-insensitively: Dojo's own Manual-capture example sends
+  // `AutoExpireAction`. Keys are renamed to the schema's before validation checks them.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as JsonSchema | undefined
+    if (schema !== undefined && request.body !== undefined) request.body = bindKeys(request.body, schema)
+  })
   app.setErrorHandler(function (error: FastifyError & Partial<SandboxError>, request, reply) {
     return renderAspNetError(error, request, reply)
   })
@@ -97,6 +103,17 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
     if (key === undefined || key === '') throw validationError('idempotencyKey', 'The idempotencyKey field is required.')
     if (key.length > 100) throw validationError('idempotencyKey', "The field idempotencyKey must be a string with a maximum length of '100'.")
     return sandbox.refund(request.dojoKey, request.params.paymentIntentId, key, request.body)
+  })
+
+  api.get('/payment-intents/refunds/:refundId', {
+    schema: { tags: intentTags, summary: 'Retrieve a refund by its id', headers, params: RefundIdParamsSchema, response: { 200: RefundSchema, ...errors } }
+  }, async (request) => sandbox.getRefund(request.dojoKey, request.params.refundId))
+
+  api.post('/payment-intents/:paymentIntentId/receipt', {
+    schema: { tags: intentTags, summary: 'Ask for an e-mail receipt of a payment (recorded; the sandbox sends no e-mail)', headers, params: PaymentIntentIdParamsSchema, body: SendEmailReceiptRequestSchema, response: { 204: Type.Null(), ...errors } }
+  }, async (request, reply) => {
+    sandbox.sendReceipt(request.dojoKey, request.params.paymentIntentId, request.body.emails)
+    return reply.code(204).send(null)
   })
 
   api.post('/payment-intents/:paymentIntentId/reversal', {
@@ -168,6 +185,28 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
     sandbox.deleteSecret(request.dojoKey, request.params.subscriptionId, request.params.secretId)
     return reply.code(204).send(null)
   })
+}
+
+interface JsonSchema { properties?: Record<string, JsonSchema>, anyOf?: JsonSchema[], items?: JsonSchema }
+
+/** A body's keys renamed to the schema's property names where they differ only in case. */
+export function bindKeys (value: unknown, schema: JsonSchema): unknown {
+  if (Array.isArray(value)) {
+    const items = schema.items ?? schema.anyOf?.find((v) => v.items !== undefined)?.items
+    return items === undefined ? value : value.map((v) => bindKeys(v, items))
+  }
+  if (value === null || typeof value !== 'object') return value
+  const variants = [schema, ...(schema.anyOf ?? [])]
+  const properties: Record<string, JsonSchema> = Object.assign({}, ...variants.map((v) => v.properties ?? {}))
+  const names = Object.keys(properties)
+  // Only objects with named properties: a Record's keys (metadata) are data, left alone.
+  if (names.length === 0) return value
+  const out: Record<string, unknown> = {}
+  for (const [key, v] of Object.entries(value)) {
+    const name = key in properties ? key : names.find((n) => n.toLowerCase() === key.toLowerCase()) ?? key
+    out[name] = properties[name] === undefined ? v : bindKeys(v, properties[name])
+  }
+  return out
 }
 
 function checkEvents (events: string[]): void {
