@@ -1,21 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
-import { sql, type Kysely } from 'kysely'
+import { sql } from 'kysely'
 import { derivedCustomerId } from '@paylinks/contracts'
-import { createDatabase, migrateToLatest } from '@paylinks/event-store'
-import { createTestDatabase, onTeardown, type TestContext } from '@paylinks/test-kit'
-import { createCustomerKeys, createSecretBox, eraseCustomer, type MerchantTables } from '../src/index.js'
+import { createCustomerKeys, createSecretBox, eraseCustomer } from '../src/index.js'
+import { createDb } from './helpers.js'
 
 const box = createSecretBox([randomBytes(32).toString('base64')])
 const ann = { email: 'Ann@Example.com', phone: '+44 7700 900123', name: 'Ann Example', metadata: { address: '1 High St' } }
-
-async function createDb (t: TestContext): Promise<Kysely<MerchantTables>> {
-  const { url } = await createTestDatabase(t)
-  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
-  onTeardown(t, () => db.destroy())
-  await migrateToLatest(db)
-  return db
-}
 
 t.test('customer keys should seal personal data out of sight and open it until the customer is erased', async (t) => {
   const db = await createDb(t)

@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { sql, type Kysely } from 'kysely'
-import { createDatabase, migrateToLatest } from '@paylinks/event-store'
-import { createTestDatabase, onTeardown, type TestContext } from '@paylinks/test-kit'
+import { sql } from 'kysely'
 import {
   authenticateApiKey, createApiKey, createMerchant, createSecretBox, getMerchant, getMerchantDojoKey,
-  listApiKeys, MerchantErrorCodes, revokeApiKey, updateMerchant, type MerchantTables
+  listApiKeys, MerchantErrorCodes, revokeApiKey, updateMerchant
 } from '../src/index.js'
+import { createDb } from './helpers.js'
 
 const newKey = (): string => randomBytes(32).toString('base64')
 const SANDBOX_KEY = 'sk_sandbox_c2VjcmV0LWtleS1mb3ItdGVzdHM'
-
-async function createDb (t: TestContext): Promise<Kysely<MerchantTables>> {
-  const { url } = await createTestDatabase(t)
-  const db = createDatabase<MerchantTables>({ connectionString: url, max: 2 })
-  onTeardown(t, () => db.destroy())
-  await migrateToLatest(db)
-  return db
-}
 
 t.test('the secret box should seal with a fresh IV, open with any configured key, and refuse tampering', async (t) => {
   const [oldKey, freshKey] = [newKey(), newKey()]

@@ -10,7 +10,8 @@ import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } fro
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, type TestContext } from '@paylinks/test-kit'
+import type { Messaging } from '@paylinks/messaging'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, until, type TestContext } from '@paylinks/test-kit'
 
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import app from '../src/app.js'
@@ -174,3 +175,16 @@ export async function startFaultyProxy (t: TestContext, target: string, plan: Fa
 }
 
 export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })
+
+/**
+ * Every order acked, and every event published so far recorded: an order is acked once JetStream
+ * acknowledged its outcome, which is before the recorder has written it to the store.
+ */
+export async function ordersSettled (messaging: Messaging, store: EventStore, env: Record<string, string>): Promise<void> {
+  await until(async () => {
+    const info = await messaging.jsm.consumers.info(env.ORDERS_STREAM!, env.ORDERS_DURABLE!)
+    return info.num_pending === 0 && info.num_ack_pending === 0
+  }, 20_000, 'every order acked')
+  const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
+  await store.waitForPosition(published, 20_000)
+}

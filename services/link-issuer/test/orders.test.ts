@@ -4,7 +4,7 @@ import { connectMessaging, createEventPublisher } from '@paylinks/messaging'
 import { onTeardown } from '@paylinks/test-kit'
 import { dojoReferenceFor, linkIdFor, registry } from '../src/link.js'
 import { orderKey } from '../src/orders.js'
-import { buildIssuer, createTestMerchant, issuerEnv, openStore, startFaultyProxy, startRecorder, startSandbox, until } from './helpers.js'
+import { buildIssuer, createTestMerchant, issuerEnv, openStore, ordersSettled, startFaultyProxy, startRecorder, startSandbox, until } from './helpers.js'
 
 const sandbox = await startSandbox(t)
 const env = await issuerEnv(t)
@@ -20,18 +20,7 @@ async function publishOrder (merchantId: string, order: unknown, msgId?: string)
 }
 const linkEvents = async (merchantId: string, reference: string): Promise<string[]> =>
   (await store.readStream(paymentLinkStream(linkIdFor(merchantId, reference)))).map((e) => e.type)
-/**
- * Every order acked, and every event published so far recorded: an order is acked once JetStream
- * acknowledged its outcome, which is before the recorder has written it to the store.
- */
-async function settled (): Promise<void> {
-  await until(async () => {
-    const info = await messaging.jsm.consumers.info(env.ORDERS_STREAM!, env.ORDERS_DURABLE!)
-    return info.num_pending === 0 && info.num_ack_pending === 0
-  }, 20_000, 'every order acked')
-  const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
-  await store.waitForPosition(published, 20_000)
-}
+const settled = async (): Promise<void> => { await ordersSettled(messaging, store, env) }
 
 let n = 0
 const orderId = (): string => `ord-${++n}-${Date.now().toString(36)}`

@@ -10,7 +10,7 @@ import { LinkIssuerConfigSchema } from '../src/config.js'
 import { linkIdFor } from '../src/link.js'
 import { orderKey } from '../src/orders.js'
 import type { LinkIssuerTables } from '../src/tables.js'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startRecorder, startSandbox, until, type TestMerchant } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, ordersSettled, startRecorder, startSandbox, until, type TestMerchant } from './helpers.js'
 
 // JetStream keeps events here for about 3.6 s: long enough to issue a link, short enough to wait
 // for it to forget the link. What must outlive the window is in Postgres.
@@ -143,15 +143,7 @@ const prefix = env.ORDERS_SUBJECT_PREFIX!
 async function publishOrder (merchantId: string, order: Record<string, unknown>, msgId: string): Promise<void> {
   await messaging.js.publish(orderSubject(prefix, merchantId), JSON.stringify(order), { msgID: msgId })
 }
-/** Every order acked, and every event published so far recorded. */
-async function settled (): Promise<void> {
-  await until(async () => {
-    const info = await messaging.jsm.consumers.info(env.ORDERS_STREAM!, env.ORDERS_DURABLE!)
-    return info.num_pending === 0 && info.num_ack_pending === 0
-  }, 20_000, 'every order acked')
-  const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
-  await store.waitForPosition(published, 20_000)
-}
+const settled = async (): Promise<void> => { await ordersSettled(messaging, store, env) }
 
 t.test('an order published again after the stream forgot it should make no second intent and no second issued', async (t) => {
   const m = await createTestMerchant(t, env, sandbox.url)
