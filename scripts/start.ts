@@ -19,10 +19,11 @@ import {
   defaultNatsTopology, hashNatsPassword, inboxPrefixFor, NATS_AUTHORIZATION_FILE, natsServicePasswords, natsServiceUsers, newNatsPassword, reloadNatsServer,
   writeNatsAuthorization, writeNatsAuthState, type NatsAuthState
 } from '@paylinks/messaging'
-import { loadConfig } from '@paylinks/service-kit'
+import { loadConfig, localDataDir, writeLocalSetup } from '@paylinks/service-kit'
 
 const root = join(import.meta.dirname, '..')
-const dataDir = join(root, '.data')
+// PAYLINKS_DATA_DIR moves it (a second setup on one machine, or the test of this script).
+const dataDir = localDataDir()
 const config = loadConfig(Type.Object({
   DATABASE_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432/paylinks', description: 'Postgres; its database is created if missing' }),
   NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222' }),
@@ -394,6 +395,8 @@ try {
   const natsAuth = await prepareNatsAuth(databaseUrl)
   const natsUrl = await ensureNats(natsAuth)
   await checkLogContinuity(databaseUrl, natsUrl, { user: 'setup', pass: natsAuth.passwords.setup! })
+  // `pnpm admin` beside this run reads where everything is from here (and secrets.key).
+  writeLocalSetup(dataDir, { DATABASE_URL: databaseUrl, NATS_URL: natsUrl, NATS_USER: 'link-issuer' })
   const shared = { NATS_URL: natsUrl, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
   const url = (port: number): string => `http://127.0.0.1:${port}`
   const sandbox: Service = { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }

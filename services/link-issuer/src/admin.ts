@@ -1,6 +1,7 @@
 // pnpm admin <command>: merchants, API keys and order systems' NATS credentials. Reads
-// DATABASE_URL, SECRETS_ENCRYPTION_KEYS and NATS_AUTH_DIR.
-import { fileURLToPath } from 'node:url'
+// DATABASE_URL, SECRETS_ENCRYPTION_KEYS and NATS_AUTH_DIR; where they are unset, what the last
+// `pnpm start` left in its data directory (withLocalSetup), so it just works beside it.
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { createDatabase } from '@paylinks/event-store'
@@ -10,12 +11,12 @@ import {
 } from '@paylinks/merchants'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
 import { defaultNatsTopology, EventsStreamConfigSchema, hashNatsPassword, inboxPrefixFor, newNatsPassword, readNatsAuthState, reloadNatsServer, writeNatsAuthorization } from '@paylinks/messaging'
-import { loadConfig } from '@paylinks/service-kit'
+import { loadConfig, localDataDir, withLocalSetup } from '@paylinks/service-kit'
 import type { Kysely } from 'kysely'
 
 const NatsAuthConfigSchema = Type.Object({
   NATS_AUTH_DIR: Type.String({
-    default: fileURLToPath(new URL('../../../.data/nats-auth', import.meta.url)),
+    default: join(localDataDir(), 'nats-auth'),
     description: 'where pnpm start keeps its nats-server\'s users and authorization.conf (rewritten, and the server reloaded, when a credential changes)'
   })
 })
@@ -34,8 +35,12 @@ const USAGE = `usage: pnpm admin <command>
   nats-credential sync                                         rewrite the NATS authorization from the database and reload
   customer erase --merchant <mer_…> (--email <address> | --phone <number> | --customer <cus_…>)
 environment: DATABASE_URL, SECRETS_ENCRYPTION_KEYS (comma-separated base64 32-byte keys),
-  NATS_AUTH_DIR (default <repo>/.data/nats-auth, where pnpm start keeps its nats-server's users);
-  customer erase also NATS_URL, EVENTS_SUBJECT_PREFIX (it records customer.erased)`
+  NATS_AUTH_DIR (default <data>/nats-auth, where pnpm start keeps its nats-server's users);
+  customer erase also NATS_URL, NATS_USER, NATS_PASSWORD, EVENTS_SUBJECT_PREFIX (it records customer.erased).
+  Unset, they come from the last pnpm start's data directory <data> (PAYLINKS_DATA_DIR, default <repo>/.data).`
+
+/** The variables, with what `pnpm start` left behind where one is unset. */
+const env = withLocalSetup()
 
 class UsageError extends Error {}
 
@@ -82,7 +87,7 @@ async function main (argv: string[]): Promise<number> {
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
   const needsSecrets = command === 'merchant create'
-  const config = loadConfig(needsSecrets ? Type.Composite([DatabaseConfigSchema, SecretsConfigSchema]) : DatabaseConfigSchema)
+  const config = loadConfig(needsSecrets ? Type.Composite([DatabaseConfigSchema, SecretsConfigSchema]) : DatabaseConfigSchema, env)
   const db = createDatabase<MerchantTables>({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'link-issuer-admin' })
   const out = (human: string, data: unknown): void => { console.log(values.json === true ? JSON.stringify(data) : human) }
   try {
@@ -126,7 +131,7 @@ async function main (argv: string[]): Promise<number> {
         const merchantId = need(values.merchant, 'merchant')
         const given = [values.email === undefined ? undefined : { email: values.email }, values.phone === undefined ? undefined : { phone: values.phone }, values.customer === undefined ? undefined : { customerId: values.customer }].filter((x) => x !== undefined)
         if (given.length !== 1) throw new UsageError('give exactly one of --email, --phone or --customer')
-        const erasure = await eraseFromAdmin(db, loadConfig(EventsStreamConfigSchema), merchantId, given[0]!)
+        const erasure = await eraseFromAdmin(db, loadConfig(EventsStreamConfigSchema, env), merchantId, given[0]!)
         if (erasure === undefined) {
           console.error(`no such customer of ${merchantId}`)
           return 1
@@ -164,7 +169,7 @@ async function syncNats (db: Kysely<MerchantTables>, dir: string): Promise<strin
 
 async function natsCredential (verb: string, rest: string[], values: { merchant?: string | undefined, label?: string | undefined, json?: boolean | undefined }): Promise<number> {
   if (!['create', 'list', 'revoke', 'sync'].includes(verb)) throw new UsageError(`unknown command 'nats-credential ${verb}'`)
-  const config = loadConfig(Type.Composite([DatabaseConfigSchema, NatsAuthConfigSchema]))
+  const config = loadConfig(Type.Composite([DatabaseConfigSchema, NatsAuthConfigSchema]), env)
   const db = createDatabase<MerchantTables>({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'link-issuer-admin' })
   const out = (human: string, data: unknown): void => { console.log(values.json === true ? JSON.stringify(data) : human) }
   try {

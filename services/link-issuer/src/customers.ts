@@ -1,5 +1,5 @@
 import { customerStream, type NewEvent } from '@paylinks/contracts'
-import { connectMessaging, createEventPublisher, type EventsStreamConfig } from '@paylinks/messaging'
+import { connectMessaging, createEventPublisher, natsCredentials, type EventsStreamConfig } from '@paylinks/messaging'
 import { eraseCustomer, type CustomerKeys, type Erasure, type ErasureSubject, type MerchantTables } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import type { Kysely } from 'kysely'
@@ -38,7 +38,7 @@ export async function eraseAndRecord (
  * that remember the customer's key stop using it within CUSTOMER_KEY_CACHE_MS.
  */
 export async function eraseFromAdmin (db: Kysely<MerchantTables>, config: EventsStreamConfig, merchantId: string, subject: ErasureSubject): Promise<Erasure | undefined> {
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer-admin' })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer-admin', ...natsCredentials(config) })
   try {
     const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
     return await eraseAndRecord({ db, publisher }, merchantId, subject, `admin:${new Date().toISOString()}`)

@@ -1,4 +1,10 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { writeLocalSetup } from '@paylinks/service-kit'
 import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, runAdmin } from './helpers.js'
 
 const env = await issuerEnv(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' })
@@ -43,4 +49,35 @@ t.test('the partner API should rate-limit each API key on its own', async (t) =>
   t.match(limited.headers['content-type'], /problem\+json/)
   t.ok(limited.headers['retry-after'])
   t.equal((await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(b.apiKey) })).statusCode, 200, 'another key is not limited')
+})
+
+t.test('after pnpm start, the admin CLI should find the database and the secrets key in the data directory, the variables unset', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'paylinks-data-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeLocalSetup(dir, { DATABASE_URL: env.DATABASE_URL!, NATS_URL: 'nats://127.0.0.1:4222' })
+  writeFileSync(join(dir, 'secrets.key'), ENCRYPTION_KEY + '\n', { mode: 0o600 })
+  const unset = { DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '', NATS_URL: '', PAYLINKS_DATA_DIR: dir }
+  const created = await runAdmin(unset, 'merchant', 'create', '--name', 'Beside Start', '--dojo-key', 'sk_sandbox_besidestart9876', '--dojo-url', 'http://127.0.0.1:4010', '--json')
+  t.equal(created.code, 0, created.err)
+  const merchant = JSON.parse(created.out)
+  t.match(merchant, { id: /^mer_/, name: 'Beside Start', dojoKeyLast4: '9876' })
+  const listed = await runAdmin({ DATABASE_URL: env.DATABASE_URL!, PAYLINKS_DATA_DIR: join(dir, 'missing') }, 'merchant', 'list')
+  t.match(listed.out, merchant.id, 'a variable that is set is used; the created merchant is in that database')
+  const empty = mkdtempSync(join(tmpdir(), 'paylinks-empty-'))
+  t.teardown(() => { rmSync(empty, { recursive: true, force: true }) })
+  const none = await runAdmin({ ...unset, PAYLINKS_DATA_DIR: empty }, 'merchant', 'create', '--name', 'x', '--dojo-key', 'sk_sandbox_x0000000', '--dojo-url', 'http://127.0.0.1:4010')
+  t.equal(none.code, 1)
+  t.match(none.err, /SECRETS_ENCRYPTION_KEYS is required/, 'without pnpm start and without the variables, it names what is missing')
+})
+
+t.test('pnpm admin should print only its own output, not pnpm\'s command line', async (t) => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url))
+  const child = spawn('pnpm', ['admin', '--help'], { cwd: root, env: { ...process.env, PAYLINKS_DATA_DIR: join(tmpdir(), 'paylinks-none') }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  t.equal(code, 0)
+  t.match(output, /^usage: pnpm admin <command>\n/, 'the first line is the tool\'s own')
+  t.notMatch(output, /\$ pnpm|--filter/)
 })
