@@ -1,0 +1,133 @@
+/// <reference lib="dom" />
+// The newcomer contract as a test: `pnpm start` on a fresh database, a data directory of its
+// own and a NATS port where nothing runs (so it starts its own authenticated nats-server), the
+// printed sample link paid in chromium with a test card, seen `paid` through the printed API key,
+// `pnpm admin` beside it with nothing set, then Ctrl-C: every process it started is gone.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { chromium } from 'playwright-core'
+import { createTestDatabase, freePort, until } from '@paylinks/test-kit'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** Every process below `pid` (children, their children, …), from /proc. */
+function descendants (pid: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent; the command (field 2) may hold spaces.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)])
+    } catch { /* gone meanwhile */ }
+  }
+  const found: number[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift()!) ?? []) { found.push(child); queue.push(child) }
+  }
+  return found
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    // A zombie is dead, only not yet reaped.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+async function run (command: string, args: string[], env: Record<string, string>): Promise<{ code: number, out: string, err: string }> {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, out, err }
+}
+
+t.test('pnpm start should run the whole system from nothing, its sample link should be payable, and Ctrl-C should stop everything it started', async (t) => {
+  const database = await createTestDatabase(t)
+  const dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'))
+  const [nats, authNats, recorder, issuer, ingest, projector, sandbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(freePort))
+  const env: Record<string, string> = {
+    PAYLINKS_DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    NATS_URL: `nats://127.0.0.1:${nats!}`,
+    NATS_AUTH_PORT: String(authNats),
+    RECORDER_PORT: String(recorder),
+    LINK_ISSUER_PORT: String(issuer),
+    WEBHOOK_INGEST_PORT: String(ingest),
+    PROJECTOR_PORT: String(projector),
+    SANDBOX_PORT: String(sandbox),
+    LOG_LEVEL: 'warn',
+    SECRETS_ENCRYPTION_KEYS: '',
+    FORCE_COLOR: '0'
+  }
+  // Its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group.
+  const start: ChildProcess = spawn('pnpm', ['start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  start.stdout!.on('data', (c: Buffer) => { output += c.toString() })
+  start.stderr!.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((resolve) => start.on('exit', (code) => { resolve(code) }))
+  let started: number[] = []
+  t.teardown(async () => {
+    // Whatever the test's outcome, nothing it started outlives it.
+    if (start.exitCode === null) { try { process.kill(-start.pid!, 'SIGKILL') } catch {} }
+    for (const pid of started) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  await until(() => output.includes('Ctrl-C stops everything.') || start.exitCode !== null, { what: 'the start banner', timeoutMs: 180_000, intervalMs: 200 })
+  t.equal(start.exitCode, null, `pnpm start is running:\n${output}`)
+  const apiKey = /its API key for this run \(shown once\):\s+(plk_\S+)/.exec(output)?.[1]
+  const link = /A sample payment link[^\n]*:\s+(http\S+)/.exec(output)?.[1]
+  t.ok(apiKey, 'the banner prints an API key')
+  t.ok(link, 'the banner prints a sample link')
+  t.match(output, 'starting ', 'it started its own nats-server where none ran')
+  t.match(output, `127.0.0.1:${nats!}`)
+  started = descendants(start.pid!)
+  t.ok(started.length >= 6, `pnpm start runs the services and nats-server as processes (${started.length} below it)`)
+
+  // The customer pays the printed link.
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(link!)
+  await page.getByLabel('Card number').fill('5200 0000 0000 1005')
+  await page.getByLabel('Expiry date').fill('12/29')
+  await page.getByLabel('Security code').fill('020')
+  await page.getByLabel('Name on card').fill('Sam Customer')
+  await page.getByRole('button', { name: 'Pay' }).click()
+  await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
+
+  // The partner sees it paid through the printed key.
+  const intentId = /\/(pi_[A-Za-z0-9_-]+)/.exec(link!)?.[1]
+  const paid = await until(async () => {
+    const res = await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links?limit=50`, { headers: { authorization: `Bearer ${apiKey!}` } })
+    const body = await res.json() as { data?: Array<{ id: string, status: string, paymentIntentId: string | null }> }
+    return body.data?.find((l) => l.paymentIntentId === intentId && l.status === 'paid')
+  }, { what: 'the sample link paid, through the partner API', timeoutMs: 60_000, intervalMs: 250 })
+  t.equal(paid.status, 'paid')
+
+  // pnpm admin beside it: nothing set, only its own output.
+  const admin = await run('pnpm', ['admin', 'merchant', 'list'], { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '' })
+  t.equal(admin.code, 0, admin.err)
+  t.match(admin.out, /^mer_demo0001\t/, 'pnpm admin finds pnpm start\'s database and prints only its own output')
+  t.equal(admin.err, '')
+
+  // Ctrl-C.
+  process.kill(-start.pid!, 'SIGINT')
+  t.equal(await exited, 0, 'pnpm start exits cleanly on Ctrl-C')
+  await until(() => started.every((pid) => !alive(pid)), { what: 'every process pnpm start started to be gone', timeoutMs: 30_000, intervalMs: 200 })
+  t.same(started.filter(alive), [], 'no service or nats-server is left running')
+})
