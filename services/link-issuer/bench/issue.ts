@@ -1,16 +1,25 @@
 // Links issued per second through the HTTP API (link-issuer, recorder and sandbox as processes on
-// loopback), against the sandbox's own create rate measured in the same run. Bounded in count
-// and time; prints a small table. `pnpm bench:issue`
+// loopback), against its durable floor (bench/floor-server.ts: publish requested, create the
+// intent, publish issued, answer; test-kit's floor recorder batching both into Postgres) and the
+// sandbox's own create rate, all measured in the same run; then latency at a fixed offered rate
+// (open loop, BENCH_RATE, default 200/s) for the floor and the project. Bounded in count and
+// time; prints a small table. `pnpm bench:issue`
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDatabase } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { cpuTotal, describeCpu, eventsStreamEnv, freePort, natsTestNames, percent, pipelineCpuGroups, reportBench, runs, spawnService, startCpuMeter, type CpuGroups, type TestContext } from '@paylinks/test-kit'
+import {
+  cpuTotal, describeCpu, describeOpenLoop, eventsStreamEnv, FLOOR_RECORDER_ENTRY, floorCpuGroups, freePort, natsTestNames, openLoop, percent, pipelineCpuGroups, reportBench, runs,
+  spawnService, startCpuMeter, uniqueSuffix, type CpuGroups, type TestContext
+} from '@paylinks/test-kit'
+import { sql } from 'kysely'
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000)
 const MAX_REQUESTS = 5000
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const RATE = Number(process.env.BENCH_RATE ?? 200)
+const OPEN_LOOP_MS = Number(process.env.BENCH_OPEN_LOOP_MS ?? 8000)
 const entry = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
 const teardowns: Array<() => unknown> = []
@@ -24,7 +33,7 @@ async function healthy (url: string, what: string, output: () => string): Promis
   throw new Error(`${what} did not start: ${output().slice(-2000)}`)
 }
 // Where the CPU goes during each run: every process here shares this machine's cores.
-const processes: CpuGroups = { 'link-issuer': runs('link-issuer/src/server.ts'), ...pipelineCpuGroups }
+const processes: CpuGroups = { 'link-issuer': runs('link-issuer/src/server.ts'), ...floorCpuGroups, ...pipelineCpuGroups }
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 
 async function run (label: string, op: (i: number) => Promise<void>): Promise<{ label: string, count: number, perSecond: number, p50: number, p99: number }> {
@@ -100,6 +109,50 @@ try {
     if (res.status !== 200) failures++
   })
   const baselineCpu = meter.stop()
+
+  // The durable floor: the same durable work with nothing else (a stream and a table of its own).
+  const floorNames = natsTestNames(ctx, 'fli')
+  const floorTable = `floor_${uniqueSuffix()}`
+  const floorPort = await freePort()
+  const floorUrl = `http://127.0.0.1:${floorPort}`
+  const floorKey = randomBytes(12).toString('base64url')
+  const floor = spawnService(ctx, entry('./floor-server.ts'), {
+    PORT: String(floorPort), NATS_URL: shared.NATS_URL, FLOOR_STREAM: floorNames.stream, FLOOR_SUBJECT_PREFIX: floorNames.subjectPrefix, API_KEY: floorKey, DOJO_URL: sandboxUrl, DOJO_KEY: dojoHeaders.authorization.slice('Basic '.length)
+  })
+  await floor.waitFor(/floor listening/)
+  // After the server: it declares the stream.
+  const floorRecorder = spawnService(ctx, FLOOR_RECORDER_ENTRY, { DATABASE_URL: databaseUrl, NATS_URL: shared.NATS_URL, FLOOR_STREAM: floorNames.stream, FLOOR_TABLE: floorTable })
+  await floorRecorder.waitFor(/floor recorder ready/)
+  const floorHeaders = { authorization: `Bearer ${floorKey}`, 'content-type': 'application/json' }
+  const createAtFloor = async (reference: string): Promise<boolean> => {
+    const res = await fetch(`${floorUrl}/v1/payment-links`, { method: 'POST', headers: floorHeaders, body: JSON.stringify({ reference, amount }) })
+    await res.arrayBuffer()
+    return res.status === 201
+  }
+  for (let i = 0; i < 50; i++) await createAtFloor(`warm-floor-${i}`)
+  const floorOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await createAtFloor(`floor-open-${runId}-${i}`) })
+  meter = startCpuMeter(processes)
+  const floorRun = await run('durable floor: POST /v1/payment-links', async (i) => {
+    if (!(await createAtFloor(`floor-${runId}-${i}`))) failures++
+  })
+  const floorCpu = meter.stop()
+  await floor.kill('SIGTERM')
+  const ownerDb = createDatabase({ connectionString: databaseUrl, max: 1 })
+  ctx.teardown(async () => { await ownerDb.destroy() })
+  // Two messages per link: requested and issued.
+  const floorExpected = 2 * (floorRun.count + floorOpen.sent - floorOpen.failed + 50)
+  const floorRows = async (): Promise<number> => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(floorTable)}`.execute(ownerDb)).rows[0]!.n
+  for (let i = 0; i < 600 && await floorRows() < floorExpected; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  const floorRecorded = await floorRows()
+  await floorRecorder.kill('SIGTERM')
+  await sql`DROP TABLE IF EXISTS ${sql.table(floorTable)}`.execute(ownerDb)
+
+  const createLink = async (reference: string): Promise<boolean> => {
+    const res = await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference, amount }) })
+    await res.arrayBuffer()
+    return res.status === 201
+  }
+  const linksOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await createLink(`open-${runId}-${i}`) })
   meter = startCpuMeter(processes)
   const links = await run('link-issuer: POST /v1/payment-links (issued, recorded, readable)', async (i) => {
     const res = await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference: `bench-${runId}-${i}`, amount }) })
@@ -109,11 +162,19 @@ try {
 
   const linksCpu = meter.stop()
   await issuer.kill('SIGTERM')
-  const ratio = links.perSecond / baseline.perSecond
+  const perOp = (used: Record<string, number>, n: number): number => cpuTotal(used) / Math.max(1, n) * 1e6
+  const linkPerOp = perOp(linksCpu, links.count)
+  const floorPerOp = perOp(floorCpu, floorRun.count)
+  const issuerAlone = (linksCpu['link-issuer'] ?? 0) / Math.max(1, links.count) * 1e6
   reportBench('issue', `bench:issue — loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes`, [
-    { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond), target: '≥ 60 %', met: ratio >= 0.6 },
+    { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${floorRun.perSecond.toFixed(0)}/s durable floor (p50 ${floorRun.p50.toFixed(1)} ms, p99 ${floorRun.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, floorRun.perSecond) },
+    { figure: 'links issued (continuity)', measured: `${links.perSecond.toFixed(0)}/s`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond) },
+    { figure: 'CPU per link vs the durable floor, all processes', measured: `${Math.round(linkPerOp)} µs`, baseline: `${Math.round(floorPerOp)} µs floor`, ratio: `${(linkPerOp / floorPerOp).toFixed(2)} ×`, target: '≤ 1.5 ×', met: linkPerOp <= 1.5 * floorPerOp },
+    { figure: 'CPU per link, link-issuer alone', measured: `${Math.round(issuerAlone)} µs`, target: '≤ 800 µs', met: issuerAlone <= 800 },
+    { figure: `latency at ${RATE}/s offered (open loop)`, measured: describeOpenLoop(linksOpen), baseline: `floor ${describeOpenLoop(floorOpen)}`, target: 'p99 < 50 ms', met: linksOpen.p99 < 50 && linksOpen.failed === 0 },
+    { figure: 'floor messages recorded', measured: `${floorRecorded} of ${floorExpected}`, target: 'all', met: floorRecorded >= floorExpected },
     {
-      figure: 'CPU per request, all processes',
+      figure: 'CPU per request vs a sandbox create, all processes (continuity)',
       measured: `${Math.round(cpuTotal(linksCpu) / links.count * 1e6)} µs per link`,
       baseline: `${Math.round(cpuTotal(baselineCpu) / baseline.count * 1e6)} µs per sandbox create`,
       ratio: `${(cpuTotal(linksCpu) / links.count / (cpuTotal(baselineCpu) / baseline.count)).toFixed(1)} ×`
@@ -121,6 +182,7 @@ try {
     { figure: 'requests that failed', measured: String(failures), target: '0', met: failures === 0 }
   ])
   console.log(`\nCPU, sandbox run: ${describeCpu(baselineCpu, baseline.count, 'create')}`)
+  console.log(`CPU, floor run:   ${describeCpu(floorCpu, floorRun.count, 'link')}`)
   console.log(`CPU, links run:   ${describeCpu(linksCpu, links.count, 'link')}`)
 } finally {
   while (teardowns.length > 0) await teardowns.pop()!()
