@@ -589,7 +589,11 @@ async function checkPromises (c: CheckContext): Promise<{ lost: string[], duplic
     if (cr.email === undefined) continue
     const n = c.mail.get(cr.email) ?? 0
     if (n === 0) lost.push(`e-mail to ${cr.email} never sent`)
-    if (n > 1) duplicated.push(`e-mail to ${cr.email} sent ${n}×`)
+    if (n > 1) {
+      // What the link's history says, for whoever reproduces it.
+      const types = await q<{ type: string }>('SELECT type FROM es_events WHERE stream_id = $1 ORDER BY position', [`payment-link.${cr.linkId}`])
+      duplicated.push(`e-mail to ${cr.email} sent ${n}× (${cr.linkId}: ${types.map((e) => e.type.replace('payment-link.', '')).join(', ')})`)
+    }
   }
   return { lost, duplicated }
 }
