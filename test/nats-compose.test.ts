@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node'
 import {
   connectMessaging, defaultNatsTopology, ensureStream, natsPasswordVariable, NatsServices, natsServiceUsersFromEnv, writeNatsAuthorization, type NatsAuthState
 } from '@paylinks/messaging'
-import { freePort, NATS_SERVER_BIN, onTeardown } from '@paylinks/test-kit'
+import { freePort, NATS_SERVER_BIN, onTeardown, until } from '@paylinks/test-kit'
 
 const root = join(import.meta.dirname, '..')
 const usersFile = join(root, 'deploy/nats/users.json')
@@ -19,52 +19,77 @@ t.test('deploy/nats/users.json should be what the generator makes of the default
   t.same(JSON.parse(await readFile(usersFile, 'utf8')), expected, `regenerate it: ${JSON.stringify(expected, null, 2)}`)
 })
 
-t.test('docker-compose.yml should give each service its own NATS user, whose password the nats service has', async (t) => {
-  const compose = parse(await readFile(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { environment?: Record<string, string>, volumes?: string[], command?: string[] }> }
-  const nats = compose.services.nats!
-  t.same(nats.command, ['-c', '/etc/nats/nats.conf'])
-  t.ok(nats.volumes?.includes('./deploy/nats/nats.conf:/etc/nats/nats.conf:ro'))
-  t.ok(nats.volumes?.includes('nats-auth:/etc/nats/auth:ro'), 'nats reads the users nats-auth writes')
+const NODES = ['nats-1', 'nats-2', 'nats-3']
+
+t.test('docker-compose.yml should run a 3-node NATS cluster and give each service its own NATS user, whose password every node has', async (t) => {
+  const compose = parse(await readFile(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string>, volumes?: string[], command?: string[] }> }
+  const volumes = new Set<string>()
+  for (const name of NODES) {
+    const nats = compose.services[name]!
+    t.same(nats.command, ['-c', '/etc/nats/nats.conf'], `${name} runs the compose configuration`)
+    t.equal(nats.environment!.NATS_SERVER_NAME, name)
+    t.match(nats.environment!.NATS_ROUTE_PASSWORD, /^\$\{NATS_ROUTE_PASSWORD:\?/, `${name}'s route password is required`)
+    t.ok(nats.volumes?.includes('./deploy/nats/nats.conf:/etc/nats/nats.conf:ro'))
+    t.ok(nats.volumes?.includes('nats-auth:/etc/nats/auth:ro'), `${name} reads the users nats-auth writes`)
+    const data = nats.volumes?.find((v) => v.endsWith(':/data'))
+    t.ok(data !== undefined && !volumes.has(data), `${name} keeps its JetStream data in a volume of its own`)
+    volumes.add(data!)
+    for (const service of NatsServices) t.match(nats.environment![natsPasswordVariable(service)], new RegExp(`^\\$\\{${natsPasswordVariable(service)}:\\?`), `${name} knows ${service}'s password`)
+    t.ok(nats.environment![natsPasswordVariable('setup')])
+  }
   t.ok(compose.services['nats-auth']!.volumes?.includes(`nats-auth:${compose.services['nats-auth']!.environment!.NATS_AUTH_DIR!}`))
   for (const service of NatsServices) {
     const env = compose.services[service]!.environment!
     const variable = natsPasswordVariable(service)
     t.equal(env.NATS_USER, service, `${service} connects as itself`)
     t.match(env.NATS_PASSWORD, new RegExp(`^\\$\\{${variable}:\\?`), `${service}'s password is required`)
-    t.match(nats.environment![variable], new RegExp(`^\\$\\{${variable}:\\?`), `nats knows ${variable}`)
+    t.same(env.NATS_URL?.split(','), NODES.map((n) => `nats://${n}:4222`), `${service} knows every node`)
+    t.equal(env.NATS_STREAM_REPLICAS, '3', `${service} declares its streams at R3`)
   }
-  t.ok(nats.environment![natsPasswordVariable('setup')])
 })
 
-t.test('deploy/nats/nats.conf should run on nats-server 2.9, refusing clients without a user', async (t) => {
+t.test('deploy/nats/nats.conf should form a 3-node JetStream cluster on nats-server 2.9, refusing clients without a user and declaring R3 streams', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'paylinks-compose-nats-'))
   onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
-  // The compose file itself, its JetStream directory (a volume there) moved into ours.
   const conf = await readFile(join(root, 'deploy/nats/nats.conf'), 'utf8')
   t.match(conf, /store_dir: "\/data"/)
-  await writeFile(join(dir, 'nats.conf'), conf.replace('store_dir: "/data"', `store_dir: ${JSON.stringify(join(dir, 'js'))}`))
   await mkdir(join(dir, 'auth'))
   const state = JSON.parse(await readFile(usersFile, 'utf8')) as NatsAuthState
   await writeNatsAuthorization(join(dir, 'auth'), state, [])
   const passwords = Object.fromEntries(state.users.map((u) => [natsPasswordVariable(u.user), `dummy-${u.user}`]))
-  // The compose ports, moved aside by the flags that override them.
-  const port = await freePort()
-  const child = spawn(NATS_SERVER_BIN, ['-c', join(dir, 'nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(await freePort())], {
-    env: { ...process.env, ...passwords }, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  onTeardown(t, async () => { if (child.exitCode === null) child.kill('SIGKILL'); await exited })
-  for (let i = 0; !(await new Promise<boolean>((resolve) => { const s = connectTcp({ host: '127.0.0.1', port }); s.once('connect', () => { s.destroy(); resolve(true) }); s.once('error', () => { resolve(false) }) })); i++) {
-    if (child.exitCode !== null || i > 200) throw new Error(`nats-server did not start with deploy/nats/nats.conf:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  // The compose file itself, each node's JetStream directory (a volume there) moved into ours,
+  // and the compose ports and route host names moved aside by the flags that override them.
+  const nodes = await Promise.all(NODES.map(async (name) => ({ name, port: await freePort(), monitor: await freePort(), cluster: await freePort() })))
+  const routes = nodes.map((n) => `nats://127.0.0.1:${n.cluster}`).join(',')
+  const outputs: string[] = []
+  for (const [i, node] of nodes.entries()) {
+    const file = join(dir, `${node.name}.conf`)
+    await writeFile(file, conf.replace('store_dir: "/data"', `store_dir: ${JSON.stringify(join(dir, node.name))}`))
+    const child = spawn(NATS_SERVER_BIN, ['-c', file, '-a', '127.0.0.1', '-p', String(node.port), '-m', String(node.monitor), '--cluster', `nats://127.0.0.1:${node.cluster}`, '--routes', routes], {
+      env: { ...process.env, ...passwords, NATS_SERVER_NAME: node.name, NATS_ROUTE_PASSWORD: 'dummy-route' }, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    outputs[i] = ''
+    child.stderr.on('data', (c: Buffer) => { outputs[i] += c.toString() })
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    onTeardown(t, async () => { if (child.exitCode === null) child.kill('SIGKILL'); await exited })
   }
-  const url = `nats://127.0.0.1:${port}`
-  await t.rejects(connect({ servers: url, timeout: 3000, reconnect: false }), /authorization/i, 'no user: refused')
-  await t.rejects(connect({ servers: url, user: 'link-issuer', pass: 'wrong', timeout: 3000, reconnect: false }), /authorization/i, 'a wrong password: refused')
-  const issuer = await connectMessaging({ servers: url, name: 'compose-test', user: 'link-issuer', pass: 'dummy-link-issuer', timeoutMs: 3000 })
+  const listening = async (port: number): Promise<boolean> => await new Promise<boolean>((resolve) => { const s = connectTcp({ host: '127.0.0.1', port }); s.once('connect', () => { s.destroy(); resolve(true) }); s.once('error', () => { resolve(false) }) })
+  // Healthy: every node listens, has its two routes and sees a JetStream meta leader.
+  await until(async () => {
+    for (const n of nodes) {
+      if (!(await listening(n.port))) return false
+      const routez = await fetch(`http://127.0.0.1:${n.monitor}/routez`).then(async (r) => await r.json() as { num_routes: number }, () => undefined)
+      const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then(async (r) => await r.json() as { meta_cluster?: { leader?: string } }, () => undefined)
+      if (routez?.num_routes !== 2 || (jsz?.meta_cluster?.leader ?? '') === '') return false
+    }
+    return true
+  }, { timeoutMs: 60_000, intervalMs: 200, what: `the compose cluster formed:\n${outputs.join('\n').slice(-3000)}` })
+  const url = nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',')
+  await t.rejects(connect({ servers: `127.0.0.1:${nodes[0]!.port}`, timeout: 3000, reconnect: false }), /authorization/i, 'no user: refused')
+  await t.rejects(connect({ servers: `127.0.0.1:${nodes[1]!.port}`, user: 'link-issuer', pass: 'wrong', timeout: 3000, reconnect: false }), /authorization/i, 'a wrong password: refused')
+  const issuer = await connectMessaging({ servers: url, name: 'compose-test', user: 'link-issuer', pass: 'dummy-link-issuer', timeoutMs: 5000 })
   onTeardown(t, () => issuer.close())
-  const info = await ensureStream(issuer.jsm, { name: 'EVENTS', subjects: ['events.>'], maxAgeMs: 60_000 })
+  const info = await ensureStream(issuer.jsm, { name: 'EVENTS', subjects: ['events.>'], maxAgeMs: 60_000, replicas: 3 })
   t.equal(info.config.name, 'EVENTS', 'link-issuer declares the events stream with the password from the environment')
+  t.equal(info.config.num_replicas, 3, 'at R3, across the three nodes')
 })

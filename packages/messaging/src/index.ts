@@ -4,6 +4,6 @@ export { ack, backoffDelay, nak, startConsumerLoop, term, type ConsumerLoop, typ
 export { MessagingError, MessagingErrorCodes, type MessagingErrorCode } from './errors.js'
 export { createEventPublisher, type EventPublisher, type PublishedEvent, type PublisherOptions, type PublishOptions } from './publisher.js'
 export { ensureConsumer, ensureStream, resetConsumer, type DurableConsumerOptions, type StreamOptions } from './streams.js'
-export { eventsStreamOptions, EventsStreamConfigSchema, natsCredentials, type EventsStreamConfig } from './config.js'
+export { eventsStreamOptions, EventsStreamConfigSchema, natsCredentials, natsServers, streamReplicas, type EventsStreamConfig } from './config.js'
 export { defaultNatsTopology, hashNatsPassword, inboxPrefixFor, natsAuthConfig, NATS_GENERATED_USERS, NatsServices, natsPasswordVariable, natsServicePasswords, natsServiceUsers, natsServiceUsersFromEnv, newNatsPassword, orderSystemPermissions, servicePermissions, setupPermissions, type NatsPermissions, type NatsService, type NatsTopology, type NatsUser } from './auth.js'
 export { NATS_AUTH_STATE_FILE, NATS_AUTHORIZATION_FILE, readNatsAuthState, reloadNatsServer, writeNatsAuthorization, writeNatsAuthState, type NatsAuthState, type OrderSystemCredential } from './auth-files.js'

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
 import type { EventRegistry, NewEvent } from '@paylinks/contracts'
 import pRetry from 'p-retry'
@@ -60,17 +61,27 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
   async function publishOne (event: NewEvent, expected: number | undefined): Promise<PublishedEvent> {
     const subject = subjectFor(options.subjectPrefix, event.streamId)
     const payload = encodeEvent(event)
+    // No responders: no stream captures the subject, or the stream has no leader this moment (a
+    // cluster electing one after a node died: seconds). Nothing was stored, so wait for a leader
+    // as long as all attempts could take, then report it as a refusal (MSG_PUBLISH).
+    const leaderDeadline = Date.now() + timeout * Math.max(retries, 1)
     const attempt = async (): Promise<PublishedEvent> => {
-      try {
-        const ack = await options.js.publish(subject, payload, {
-          msgID: event.id,
-          timeout,
-          headers: eventHeaders(event),
-          ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } })
-        })
-        return { eventId: event.id, seq: ack.seq, duplicate: ack.duplicate }
-      } catch (error) {
-        throw classify(error, event, subject, expected)
+      for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+        try {
+          const ack = await options.js.publish(subject, payload, {
+            msgID: event.id,
+            timeout,
+            headers: eventHeaders(event),
+            ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } })
+          })
+          return { eventId: event.id, seq: ack.seq, duplicate: ack.duplicate }
+        } catch (error) {
+          if (isNoResponders(error) && Date.now() + wait < leaderDeadline) {
+            await sleep(wait / 2 + Math.random() * wait / 2)
+            continue
+          }
+          throw classify(error, event, subject, expected)
+        }
       }
     }
     try {
@@ -132,6 +143,11 @@ function createTurnGate (): () => Promise<void> {
 /** The subject's last sequence that JetStream reported when it refused an expected one. */
 function lastSequenceOf (error: unknown): number | undefined {
   return (error as MessagingError).code === MessagingErrorCodes.concurrency ? (error as MessagingError).details.actual as number | undefined : undefined
+}
+
+/** nats.js reports a JetStream publish nobody answered (no stream leader) as JetStreamNotEnabled. */
+function isNoResponders (error: unknown): boolean {
+  return error instanceof Error && (error.name === 'JetStreamNotEnabled' || /no responders/i.test(error.message))
 }
 
 function isRetryable (error: unknown): boolean {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { onTeardown, startNatsServer, type TestContext, type TestNatsServer } from '@paylinks/test-kit'
+import { onTeardown, startNatsCluster, startNatsServer, type TestContext, type TestNatsCluster, type TestNatsServer } from '@paylinks/test-kit'
 import { defaultNatsTopology, inboxPrefixFor, natsServicePasswords, natsServiceUsers, type NatsTopology } from './auth.js'
 import { NATS_AUTHORIZATION_FILE, writeNatsAuthorization, writeNatsAuthState, type NatsAuthState } from './auth-files.js'
 
@@ -56,5 +56,40 @@ export async function startAuthenticatedNats (t: TestContext, topology: NatsTopo
     passwords,
     jsm: await jetstreamManager(nc),
     envFor: (user) => ({ NATS_URL: server.url, NATS_USER: user, NATS_PASSWORD: passwords[user] ?? '' })
+  }
+}
+
+export interface AuthenticatedNatsCluster {
+  cluster: TestNatsCluster
+  dir: string
+  topology: NatsTopology
+  passwords: Record<string, string>
+  /** The setup user's manager (connected to every node), to look at streams. */
+  jsm: JetStreamManager
+  /** NATS_URL (every node), NATS_USER and NATS_PASSWORD for a service running as `user`. */
+  envFor: (user: string) => Record<string, string>
+}
+
+/**
+ * A JetStream cluster of this test's own (`startNatsCluster`) whose nodes authenticate the
+ * generated users for `topology`, as `startAuthenticatedNats` does for one server.
+ */
+export async function startAuthenticatedNatsCluster (t: TestContext, topology: NatsTopology, options: { nodes?: number } = {}): Promise<AuthenticatedNatsCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'paylinks-nats-auth-'))
+  onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
+  const passwords = natsServicePasswords()
+  const state: NatsAuthState = { topology, users: await natsServiceUsers(topology, passwords) }
+  await writeNatsAuthState(dir, state)
+  await writeNatsAuthorization(dir, state, [])
+  const cluster = await startNatsCluster(t, { ...options, authorization: { include: join(dir, NATS_AUTHORIZATION_FILE) } })
+  const nc = await connect({ servers: cluster.servers.split(','), user: 'setup', pass: passwords.setup!, inboxPrefix: inboxPrefixFor('setup') })
+  onTeardown(t, () => nc.close())
+  return {
+    cluster,
+    dir,
+    topology,
+    passwords,
+    jsm: await jetstreamManager(nc),
+    envFor: (user) => ({ NATS_URL: cluster.servers, NATS_USER: user, NATS_PASSWORD: passwords[user] ?? '' })
   }
 }

@@ -9,3 +9,4 @@ export { describeOpenLoop, openLoop, percent, reportBench, type BenchRow, type O
 export { cpuTotal, describeCpu, pipelineCpuGroups, runs, startCpuMeter, type CpuGroups, type CpuMeter } from './cpu.js'
 export { NATS_SERVER_BIN, startNatsServer, type Authorization, type TestNatsServer } from './nats-server.js'
 export { FLOOR_RECORDER_ENTRY, floorCpuGroups } from './floor.js'
+export { startNatsCluster, type NatsClusterNode, type NatsClusterOptions, type TestNatsCluster } from './nats-cluster.js'

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, migrateOnStart } from '@paylinks/event-store'
 import { apiKeyAuthOptions, createApiKeyAuthenticator, createCustomerKeys, createSecretBox, encryptionKeys } from '@paylinks/merchants'
-import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials, type ConsumerLoop } from '@paylinks/messaging'
+import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials, streamReplicas, type ConsumerLoop } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { LinkIssuerConfig } from './config.js'
 import { createMerchantDirectory } from './dojo.js'
@@ -111,6 +111,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
       subjectPrefix: config.ORDERS_SUBJECT_PREFIX,
       durable: config.ORDERS_DURABLE,
       maxAgeMs: Math.round(config.ORDERS_MAX_AGE_HOURS * 3_600_000),
+      replicas: streamReplicas(config),
       concurrency: config.ORDERS_CONCURRENCY,
       maxAttempts: config.ORDERS_MAX_ATTEMPTS,
       retryDelayMs: config.ORDERS_RETRY_DELAY_MS,

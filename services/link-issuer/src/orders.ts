@@ -27,6 +27,8 @@ export interface OrderIntakeOptions {
   subjectPrefix: string
   durable: string
   maxAgeMs: number
+  /** Replicas of the ORDERS stream: 3 on a cluster (NATS_STREAM_REPLICAS). Default 1. */
+  replicas?: number
   concurrency: number
   maxAttempts: number
   retryDelayMs: number
@@ -41,8 +43,8 @@ export function orderKey (merchantId: string, orderId: string): string {
 }
 
 /** Declare the ORDERS stream and its durable consumer (idempotent). */
-export async function declareOrders (options: Pick<OrderIntakeOptions, 'messaging' | 'stream' | 'subjectPrefix' | 'durable' | 'maxAgeMs' | 'ackWaitMs' | 'concurrency'>): Promise<void> {
-  await ensureStream(options.messaging.jsm, { name: options.stream, subjects: [`${options.subjectPrefix}.v1.>`], maxAgeMs: options.maxAgeMs })
+export async function declareOrders (options: Pick<OrderIntakeOptions, 'messaging' | 'stream' | 'subjectPrefix' | 'durable' | 'maxAgeMs' | 'replicas' | 'ackWaitMs' | 'concurrency'>): Promise<void> {
+  await ensureStream(options.messaging.jsm, { name: options.stream, subjects: [`${options.subjectPrefix}.v1.>`], maxAgeMs: options.maxAgeMs, replicas: options.replicas ?? 1 })
   await ensureConsumer(options.messaging.jsm, {
     stream: options.stream,
     durable: options.durable,

@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client'
 import { sql, type Kysely } from 'kysely'
 import { createEventRegistry, domainEvents } from '@paylinks/contracts'
 import { countParked, createEventStore, migrateOnStart, type EventStore, type EventStoreTables, type ParkedEvent, type StoreSubscriber } from '@paylinks/event-store'
-import { connectMessaging, ensureStream, natsCredentials } from '@paylinks/messaging'
+import { connectMessaging, ensureStream, natsCredentials, streamReplicas } from '@paylinks/messaging'
 import { apiKeyAuthOptions, createApiKeyAuthenticator, type MerchantTables } from '@paylinks/merchants'
 import { serviceKit } from '@paylinks/service-kit'
 import type { ProjectorConfig } from './config.js'
@@ -37,7 +37,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     name: config.INTEGRATION_STREAM,
     subjects: [`${config.INTEGRATION_SUBJECT_PREFIX}.v1.>`],
     maxAgeMs: Math.round(config.INTEGRATION_MAX_AGE_HOURS * 3_600_000),
-    replicas: config.EVENTS_REPLICAS
+    replicas: streamReplicas(config)
   })
   fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(store.db))
   fastify.readiness.add('nats', async () => await messaging.ping())
