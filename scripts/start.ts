@@ -30,6 +30,7 @@ const config = loadConfig(Type.Object({
   LINK_ISSUER_PORT: Type.Integer({ default: 3002 }),
   WEBHOOK_INGEST_PORT: Type.Integer({ default: 3003 }),
   PROJECTOR_PORT: Type.Integer({ default: 3004 }),
+  WEBHOOK_DISPATCH_PORT: Type.Integer({ default: 3005 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
   NATS_AUTH_PORT: Type.Integer({ default: 4223, description: 'where our own authenticated nats-server listens when the one at NATS_URL has no authentication (the next free port if busy)' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
@@ -275,7 +276,8 @@ const SERVICE_ROLES: Record<string, DatabaseRole> = {
   'event-recorder': DATABASE_ROLES.eventRecorder,
   'link-issuer': DATABASE_ROLES.linkIssuer,
   'webhook-ingest': DATABASE_ROLES.webhookIngest,
-  projector: DATABASE_ROLES.projector
+  projector: DATABASE_ROLES.projector,
+  'webhook-dispatch': DATABASE_ROLES.webhookDispatch
 }
 
 function rolePasswords (): Record<DatabaseRole, string> {
@@ -401,7 +403,9 @@ try {
     { name: 'event-recorder', entry: 'services/event-recorder/src/server.ts', port: config.RECORDER_PORT, env: {}, color: 36 },
     { name: 'link-issuer', entry: 'services/link-issuer/src/server.ts', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
     { name: 'webhook-ingest', entry: 'services/webhook-ingest/src/server.ts', port: config.WEBHOOK_INGEST_PORT, env: { PUBLIC_URL: url(config.WEBHOOK_INGEST_PORT) }, color: 33 },
-    { name: 'projector', entry: 'services/projector/src/server.ts', port: config.PROJECTOR_PORT, env: {}, color: 34 }
+    { name: 'projector', entry: 'services/projector/src/server.ts', port: config.PROJECTOR_PORT, env: {}, color: 34 },
+    // Partners' endpoints are their own: http to loopback only for local receivers in development.
+    { name: 'webhook-dispatch', entry: 'services/webhook-dispatch/src/server.ts', port: config.WEBHOOK_DISPATCH_PORT, env: { WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true' }, color: 95 }
   ]
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
   startService(sandbox, shared)
@@ -417,6 +421,7 @@ try {
   Partner API (link-issuer)   ${url(config.LINK_ISSUER_PORT)}/docs
   Dashboard and query API     ${url(config.PROJECTOR_PORT)}/dashboard   (API docs ${url(config.PROJECTOR_PORT)}/docs)
   Dojo webhooks in            ${url(config.WEBHOOK_INGEST_PORT)}/webhooks/dojo/${DEMO_MERCHANT}
+  Partner webhooks out        ${url(config.WEBHOOK_DISPATCH_PORT)}/docs   (endpoints, secrets, delivery log, replay)
   Dojo sandbox                ${url(config.SANDBOX_PORT)}/docs   (checkout pages, sandbox controls)
   event-recorder              ${url(config.RECORDER_PORT)}/status
 
