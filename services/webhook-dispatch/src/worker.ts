@@ -129,11 +129,14 @@ export function createWorker (options: WorkerOptions): Worker {
         error: result.error ?? null,
         worker: options.owner
       }).execute()
-      if (countsForHealth) {
+      if (countsForHealth && ok) {
+        // Concurrent successes on one endpoint would queue on its health row: touch it only when
+        // it changes (or once a second), so the row lock is not taken per delivery.
+        await sql`UPDATE wd_endpoint_health SET failing_since = NULL, last_success_at = now()
+          WHERE endpoint_id = ${endpoint.endpoint_id} AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')`.execute(trx)
+      } else if (countsForHealth) {
         const health = await trx.updateTable('wd_endpoint_health')
-          .set(ok
-            ? { failing_since: null, last_success_at: new Date() }
-            : { failing_since: sql<Date>`coalesce(failing_since, ${started})`, last_failure_at: new Date() })
+          .set({ failing_since: sql<Date>`coalesce(failing_since, ${started})`, last_failure_at: new Date() })
           .where('endpoint_id', '=', endpoint.endpoint_id).returning('failing_since').executeTakeFirst()
         failingSince = health?.failing_since ?? null
       }
