@@ -26,8 +26,7 @@ export const WebhookDispatchConfigSchema = Type.Composite([
     WEBHOOK_LEASE_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'an endpoint\'s delivery lease: one owner across replicas, renewed while it works' }),
     WEBHOOK_POLL_MS: Type.Integer({ default: 500, minimum: 10, description: 'how often due deliveries are looked for (new ones also wake the worker at once)' }),
     WEBHOOK_MAX_PER_ENDPOINT_BATCH: Type.Integer({ default: 100, minimum: 1, description: 'due deliveries taken per endpoint per round' }),
-    WEBHOOK_WORKER: Type.Boolean({ default: true, description: 'run the delivery worker and the store subscriber (false: API only)' }),
-    IDEMPOTENCY_KEY_TTL_HOURS: Type.Number({ default: 24, minimum: 1 })
+    WEBHOOK_WORKER: Type.Boolean({ default: true, description: 'run the delivery worker and the store subscriber (false: API only)' })
   })
 ])
 export type WebhookDispatchConfig = Static<typeof WebhookDispatchConfigSchema>
