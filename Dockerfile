@@ -33,6 +33,7 @@ COPY services/event-recorder/package.json services/event-recorder/
 COPY services/link-issuer/package.json services/link-issuer/
 COPY services/projector/package.json services/projector/
 COPY services/webhook-ingest/package.json services/webhook-ingest/
+COPY services/webhook-dispatch/package.json services/webhook-dispatch/
 # Hoisted: a bundle imports its packages' npm dependencies from one node_modules at the root.
 RUN pnpm install --prod --frozen-lockfile --config.node-linker=hoisted --ignore-scripts \
  && find node_modules/@paylinks -maxdepth 1 -type l -delete

@@ -14,7 +14,8 @@ const benches = [
   ['sandbox', 'bench:sandbox'],
   ['issue', 'bench:issue'],
   ['ingest', 'bench:ingest'],
-  ['projections', 'bench:projections']
+  ['projections', 'bench:projections'],
+  ['dispatch', 'bench:dispatch']
 ] as const
 const only = process.argv.slice(2)
 

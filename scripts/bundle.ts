@@ -21,6 +21,7 @@ const ENTRIES: Record<string, string> = {
   'services/projector/src/server.ts': 'services/projector/bundle/server.mjs',
   'services/projector/src/cli.ts': 'services/projector/bundle/projections.mjs',
   'services/dojo-sandbox/src/server.ts': 'services/dojo-sandbox/bundle/server.mjs',
+  'services/webhook-dispatch/src/server.ts': 'services/webhook-dispatch/bundle/server.mjs',
   // `pnpm migrate`, at event-store's depth (it finds ../../../migrations beside itself).
   'scripts/migrate.ts': 'packages/event-store/bundle/migrate.mjs'
 }

@@ -28,6 +28,7 @@ const config = loadConfig(Type.Object({
   LINK_ISSUER_PORT: Type.Integer({ default: 3002 }),
   WEBHOOK_INGEST_PORT: Type.Integer({ default: 3003 }),
   PROJECTOR_PORT: Type.Integer({ default: 3004 }),
+  WEBHOOK_DISPATCH_PORT: Type.Integer({ default: 3005 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
   NATS_AUTH_PORT: Type.Integer({ default: 4223, description: 'where our own authenticated nats-server listens when the one at NATS_URL has no authentication (the next free port if busy)' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
@@ -336,7 +337,9 @@ try {
     { name: 'event-recorder', port: config.RECORDER_PORT, env: {}, color: 36 },
     { name: 'link-issuer', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
     { name: 'webhook-ingest', port: config.WEBHOOK_INGEST_PORT, env: { PUBLIC_URL: url(config.WEBHOOK_INGEST_PORT) }, color: 33 },
-    { name: 'projector', port: config.PROJECTOR_PORT, env: {}, color: 34 }
+    { name: 'projector', port: config.PROJECTOR_PORT, env: {}, color: 34 },
+    // Partners' endpoints are their own: http to loopback only for local receivers in development.
+    { name: 'webhook-dispatch', port: config.WEBHOOK_DISPATCH_PORT, env: { WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true' }, color: 95 }
   ]
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
   startService(sandbox, shared)
@@ -352,6 +355,7 @@ try {
   Partner API (link-issuer)   ${url(config.LINK_ISSUER_PORT)}/docs
   Dashboard and query API     ${url(config.PROJECTOR_PORT)}/dashboard   (API docs ${url(config.PROJECTOR_PORT)}/docs)
   Dojo webhooks in            ${url(config.WEBHOOK_INGEST_PORT)}/webhooks/dojo/${DEMO_MERCHANT}
+  Partner webhooks out        ${url(config.WEBHOOK_DISPATCH_PORT)}/docs   (endpoints, secrets, delivery log, replay)
   Dojo sandbox                ${url(config.SANDBOX_PORT)}/docs   (checkout pages, sandbox controls)
   event-recorder              ${url(config.RECORDER_PORT)}/status
 

@@ -16,7 +16,8 @@ export const SERVICES = {
   'event-recorder': { entry: 'services/event-recorder/src/server.ts', role: DATABASE_ROLES.eventRecorder },
   'link-issuer': { entry: 'services/link-issuer/src/server.ts', role: DATABASE_ROLES.linkIssuer },
   'webhook-ingest': { entry: 'services/webhook-ingest/src/server.ts', role: DATABASE_ROLES.webhookIngest },
-  projector: { entry: 'services/projector/src/server.ts', role: DATABASE_ROLES.projector }
+  projector: { entry: 'services/projector/src/server.ts', role: DATABASE_ROLES.projector },
+  'webhook-dispatch': { entry: 'services/webhook-dispatch/src/server.ts', role: DATABASE_ROLES.webhookDispatch }
 } as const satisfies Record<string, { entry: string, role: DatabaseRole | undefined }>
 export type ServiceName = keyof typeof SERVICES
 

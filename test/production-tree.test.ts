@@ -70,7 +70,8 @@ t.test('the bundled services should run on production dependencies alone', async
     { name: 'event-recorder', role: DATABASE_ROLES.eventRecorder },
     { name: 'link-issuer', role: DATABASE_ROLES.linkIssuer },
     { name: 'webhook-ingest', role: DATABASE_ROLES.webhookIngest },
-    { name: 'projector', role: DATABASE_ROLES.projector }
+    { name: 'projector', role: DATABASE_ROLES.projector },
+    { name: 'webhook-dispatch', role: DATABASE_ROLES.webhookDispatch }
   ]
   const ports = await Promise.all(services.map(freePort))
   const children = services.map((service, i) => {

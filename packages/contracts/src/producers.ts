@@ -3,14 +3,17 @@ import { ContractError, ContractErrorCodes } from './errors.js'
 import type { customerEvents } from './customers.js'
 import type { orderEvents } from './orders.js'
 import type { paymentLinkEvents } from './payment-links.js'
+import type { webhookEndpointEvents } from './webhook-endpoints.js'
 
 /** The services that publish domain events, as they name themselves in `metadata.producer`. */
 export const Producers = {
   linkIssuer: 'link-issuer',
-  webhookIngest: 'webhook-ingest'
+  webhookIngest: 'webhook-ingest',
+  webhookDispatch: 'webhook-dispatch'
 } as const
 
 type DomainEventType = typeof paymentLinkEvents[number]['type'] | typeof orderEvents[number]['type'] | typeof customerEvents[number]['type']
+  | typeof webhookEndpointEvents[number]['type']
 
 /** Event type -> the producers allowed to publish it. A type without an entry is refused. */
 export type ProducerRules = Readonly<Record<string, readonly string[]>>
@@ -31,7 +34,13 @@ export const domainEventProducers: Readonly<Record<DomainEventType, readonly str
   'payment-link.webhook-received': [Producers.webhookIngest],
   'payment-link.status-changed': [Producers.webhookIngest],
   'order.rejected': [Producers.linkIssuer],
-  'customer.erased': [Producers.linkIssuer]
+  'customer.erased': [Producers.linkIssuer],
+  'webhook-endpoint.created': [Producers.webhookDispatch],
+  'webhook-endpoint.updated': [Producers.webhookDispatch],
+  'webhook-endpoint.secret-rotated': [Producers.webhookDispatch],
+  'webhook-endpoint.disabled': [Producers.webhookDispatch],
+  'webhook-endpoint.enabled': [Producers.webhookDispatch],
+  'webhook-endpoint.deleted': [Producers.webhookDispatch]
 }
 
 /** Throw CONTRACT_PRODUCER_NOT_ALLOWED unless `rules` let `event.metadata.producer` publish its type. */

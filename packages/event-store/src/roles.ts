@@ -10,6 +10,7 @@ export const DATABASE_ROLES = {
   linkIssuer: 'paylinks_link_issuer',
   webhookIngest: 'paylinks_webhook_ingest',
   projector: 'paylinks_projector',
+  webhookDispatch: 'paylinks_webhook_dispatch',
   analyst: 'paylinks_analyst'
 } as const
 export type DatabaseRole = typeof DATABASE_ROLES[keyof typeof DATABASE_ROLES]

@@ -5,7 +5,7 @@ import { createTestDatabase, credit, onTeardown, roleUrl, type TestContext } fro
 import { createDatabase, DATABASE_ROLES, EventStoreErrorCodes, migrateOnStart, record } from '../src/index.js'
 import { createMigratedTestDatabase } from '../src/testing.js'
 
-const SERVICE_ROLES = [DATABASE_ROLES.eventRecorder, DATABASE_ROLES.linkIssuer, DATABASE_ROLES.webhookIngest, DATABASE_ROLES.projector]
+const SERVICE_ROLES = [DATABASE_ROLES.eventRecorder, DATABASE_ROLES.linkIssuer, DATABASE_ROLES.webhookIngest, DATABASE_ROLES.projector, DATABASE_ROLES.webhookDispatch]
 const INSUFFICIENT_PRIVILEGE = '42501'
 
 async function connectAs (t: TestContext, url: string, role: string): Promise<pg.Client> {

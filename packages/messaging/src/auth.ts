@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import bcrypt from 'bcryptjs'
 
 /** The services that connect to NATS, each as its own user of the same name. */
-export const NatsServices = ['link-issuer', 'webhook-ingest', 'event-recorder', 'projector'] as const
+export const NatsServices = ['link-issuer', 'webhook-ingest', 'event-recorder', 'projector', 'webhook-dispatch'] as const
 export type NatsService = typeof NatsServices[number]
 
 /** Stream names, subject prefixes and durables of one deployment: permissions are built from them. */
@@ -105,6 +105,12 @@ export function servicePermissions (service: NatsService, topology: NatsTopology
     case 'projector':
       return {
         publish: { allow: [...base.publish, `${t.integrationSubjectPrefix}.v1.>`, ...declares(t.integrationStream)], deny: [events, ...DESTRUCTIVE] },
+        subscribe: { allow: base.subscribe, deny: [] }
+      }
+    case 'webhook-dispatch':
+      // Partners' endpoint configuration is its only write; deliveries go out over HTTP.
+      return {
+        publish: { allow: [...base.publish, `${t.eventsSubjectPrefix}.webhook-endpoint.>`, ...declares(t.eventsStream)], deny: DESTRUCTIVE },
         subscribe: { allow: base.subscribe, deny: [] }
       }
   }
