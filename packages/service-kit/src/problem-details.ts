@@ -23,7 +23,7 @@ const TITLES: Record<number, string> = {
 }
 
 /** Send a problem+json reply. Handlers may call it; thrown errors get here through the one handler. */
-export function sendProblem (reply: FastifyReply, status: number, problem: Omit<Problem, 'status' | 'title' | 'type'> & Partial<Problem>): FastifyReply {
+export function sendProblem (reply: FastifyReply, status: number, problem: Omit<Problem, 'status' | 'title' | 'type'> & Partial<Problem> & Record<string, unknown>): FastifyReply {
   const body: Problem = { type: 'about:blank', title: TITLES[status] ?? 'Error', status, ...problem }
   return reply.code(status).type('application/problem+json; charset=utf-8').send(body)
 }

@@ -156,7 +156,10 @@ t.test('/healthz, /readyz and /metrics should report the process and its depende
   postgresUp = false
   const down = await app.inject('/readyz')
   t.equal(down.statusCode, 503)
-  t.same(down.json().checks, { postgres: 'connection refused' })
+  t.match(down.headers['content-type'], /^application\/problem\+json/)
+  t.match(down.json(), { status: 503, code: 'SVC_UNAVAILABLE', detail: 'Not ready: postgres: connection refused', checks: { postgres: 'connection refused' } })
+  postgresUp = true
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'ready again once the dependency answers')
   await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'abc' } })
   const metrics = await app.inject('/metrics')
   t.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/orders",status="201"\} 1/)
