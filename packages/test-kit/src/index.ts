@@ -8,3 +8,4 @@ export { credit, LedgerCredited, LedgerOpened, testProducers, testRegistry } fro
 export { percent, reportBench, type BenchRow } from './bench.js'
 export { cpuTotal, describeCpu, pipelineCpuGroups, runs, startCpuMeter, type CpuGroups, type CpuMeter } from './cpu.js'
 export { NATS_SERVER_BIN, startNatsServer, type Authorization, type TestNatsServer } from './nats-server.js'
+export { startPostgresServer, type TestPostgresServer } from './postgres-server.js'

@@ -103,7 +103,7 @@ export function dojoClient (t: TestContext, baseUrl: string, secretKey: string):
 
 let linkCounter = 0
 /** Publish `payment-link.requested` + `issued` for an intent, as link-issuer does. */
-export async function issueLink (clients: Clients, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
+export async function issueLink (clients: Pick<Clients, 'publisher'>, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
   const linkId = `lnk_${randomBytes(9).toString('base64url')}${++linkCounter}`
   const streamId = paymentLinkStream(linkId)
   const metadata = { correlationId: `test-${linkId}`, producer: 'link-issuer' }
