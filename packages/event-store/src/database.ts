@@ -18,7 +18,18 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number
   /** Shown in pg_stat_activity. */
   applicationName?: string
+  /**
+   * A transaction left open this long is ended by the server (its locks with it), so a process
+   * frozen mid-transaction cannot hold rows or a checkpoint forever. Default 60 s.
+   */
+  idleInTransactionTimeoutMs?: number
+  /** Lost connections are reported here (they are replaced on the next query either way). */
+  log?: { warn: (obj: object, msg: string) => void }
 }
+
+// TCP keepalive finds a peer that vanished without closing (a cut network, a dead host) in
+// about half a minute instead of the kernel's two hours.
+const KEEPALIVE = { keepAlive: true, keepAliveInitialDelayMillis: 10_000 }
 
 /** A Kysely instance over a pg pool with our type parsing and time-outs. Close with `destroy()`. */
 export function createDatabase<T = EventStoreTables> (options: DatabaseOptions): Kysely<T> {
@@ -28,16 +39,26 @@ export function createDatabase<T = EventStoreTables> (options: DatabaseOptions):
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
     application_name: options.applicationName ?? 'paylinks',
+    ...KEEPALIVE,
     types
   })
-  // An idle client whose connection drops (server restart, failover) must not crash the
-  // process: the pool discards it and the next query connects afresh.
-  pool.on('error', () => {})
+  const lost = (error: Error, state: string): void => {
+    options.log?.warn({ err: error, state }, 'a Postgres connection was lost; the next query opens a new one')
+  }
+  // A connection that drops (server restart, failover, pg_terminate_backend) must not crash the
+  // process. The pool handles idle clients ('error' on the pool; it discards them). A client
+  // checked out and between queries (a session holding an advisory lock, a subscriber waiting
+  // for its next batch) emits 'error' on itself, which with no listener is an uncaught
+  // exception: listen on every client. Its next query then fails, the caller starts over, and
+  // the pool discards the broken client on release.
+  pool.on('error', (error) => { lost(error, 'idle') })
+  pool.on('connect', (client) => { client.on('error', (error) => { lost(error, 'checked out') }) })
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) })
 }
 
-/** A single client with the same parsing, for LISTEN and advisory locks held across calls. */
+/** A single client with the same parsing, for LISTEN and advisory locks held across calls. Listen for its 'error'. */
 export function createClient (options: DatabaseOptions): pg.Client {
-  return new pg.Client({ connectionString: options.connectionString, application_name: options.applicationName ?? 'paylinks', types })
+  return new pg.Client({ connectionString: options.connectionString, application_name: options.applicationName ?? 'paylinks', ...KEEPALIVE, types })
 }

@@ -64,7 +64,7 @@ export interface EventStore {
 export async function createEventStore (options: EventStoreOptions): Promise<EventStore> {
   const connection = { connectionString: options.connectionString, applicationName: options.applicationName ?? 'event-store' }
   const ownPool = options.db === undefined
-  const db = (options.db ?? createDatabase({ ...connection, max: options.poolSize ?? 10 })) as Executor
+  const db = (options.db ?? createDatabase({ ...connection, max: options.poolSize ?? 10, ...(options.log === undefined ? {} : { log: options.log }) })) as Executor
   const notifier = new Notifier(() => createClient(connection), async () => await headPosition(db), options.log)
   await notifier.start()
   const pollIntervalMs = options.pollIntervalMs ?? 1000

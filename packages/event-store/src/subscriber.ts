@@ -80,6 +80,8 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
   let stopping = false
   let running: Promise<void> | undefined
   const stopController = new AbortController()
+  const firstDelay = options.retryDelayMs ?? 500
+  let delay = firstDelay
 
   function read (event: RecordedEvent): Item<Ds> {
     // Without a registry of its own, a type the store's registry lacks passes as stored (as before).
@@ -137,6 +139,7 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
   async function lead (conn: Executor): Promise<void> {
     state.position = await readCheckpoint(conn, name)
     state.active = true
+    delay = firstDelay
     options.log?.info({ subscriber: name, from: state.position }, 'subscriber active')
     try {
       const batchSize = options.batchSize ?? 500
@@ -175,8 +178,10 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
     })
   }
 
+  // A failed batch, a lost lock session or Postgres down: start over from the checkpoint. The
+  // back-off is bounded (a restarted Postgres is used again within a few seconds) and starts
+  // afresh once the subscriber is active again.
   async function loop (): Promise<void> {
-    let delay = options.retryDelayMs ?? 500
     while (!stopping) {
       try {
         await runOnce()
@@ -184,7 +189,7 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
         if (stopping) break
         options.log?.error({ err: error, subscriber: name, retryInMs: delay }, 'subscriber failed; starting again')
         await sleep(delay / 2 + Math.random() * delay, undefined, { signal: stopController.signal }).catch(() => {})
-        delay = Math.min(delay * 2, 30_000)
+        delay = Math.min(delay * 2, Math.max(firstDelay, 4000))
       }
     }
   }

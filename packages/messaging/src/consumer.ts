@@ -31,6 +31,15 @@ export interface ConsumerLoopOptions {
    */
   maxAttempts?: number
   onGiveUp?: (msg: JsMsg, error: unknown) => Promise<void>
+  /**
+   * Declare the durable again (e.g. `() => ensureConsumer(jsm, …)`). When JetStream reports the
+   * consumer deleted or missing (an operator, a stream restored without it), the loop calls it
+   * with bounded, jittered back-off and pulls again. Without it the loop waits for someone else
+   * to declare the consumer.
+   */
+  redeclare?: () => Promise<unknown>
+  /** How long one pull request waits on the server; heartbeats go missing after this. Default 10 s. */
+  pullExpiresMs?: number
   log?: Log
 }
 
@@ -58,9 +67,36 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
   const max = options.retryMaxDelayMs ?? 60_000
   const maxAttempts = options.maxAttempts ?? 10
   const log = options.log
-  const messages: ConsumerMessages = await options.consumer.consume({ max_messages: concurrency })
+  const expires = options.pullExpiresMs ?? 10_000
+  const pull = async (): Promise<ConsumerMessages> => await options.consumer.consume({ max_messages: concurrency, expires })
+  let messages: ConsumerMessages = await pull()
   const inFlight = new Set<Promise<void>>()
   let stopping = false
+  const stopped = new AbortController()
+
+  /**
+   * JetStream's word on the pull: a lost consumer is re-declared (when we can) by ending this
+   * pull and starting another; missed heartbeats (a NATS restart, a leader election) and "no
+   * responders" (JetStream not answering yet) are logged, and nats.js pulls again by itself.
+   */
+  function watch (current: ConsumerMessages): { lost: () => string | undefined } {
+    let lost: string | undefined
+    void (async () => {
+      for await (const status of current.status()) {
+        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found') {
+          log?.warn({ status: status.type }, options.redeclare === undefined ? 'consumer lost; waiting for it to be declared again' : 'consumer lost; declaring it again')
+          if (options.redeclare !== undefined && lost === undefined) {
+            lost = status.type
+            await current.close().catch(() => {})
+            return
+          }
+        } else if (status.type === 'heartbeats_missed' || status.type === 'no_responders') {
+          log?.warn({ status: status.type }, 'JetStream did not answer the pull; pulling again')
+        }
+      }
+    })().catch(() => {})
+    return { lost: () => lost }
+  }
 
   async function handle (msg: JsMsg): Promise<void> {
     let outcome: Outcome
@@ -90,16 +126,42 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
     else msg.term(outcome.reason)
   }
 
-  const done = (async () => {
-    for await (const msg of messages) {
-      if (stopping) {
-        // Pulled just before the stop: hand it straight back for another instance.
-        msg.nak()
-        continue
+  async function redeclare (): Promise<void> {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        await options.redeclare!()
+        return
+      } catch (error) {
+        const delay = backoffDelay(attempt, 250, 5000)
+        log?.warn({ err: error, attempt, retryInMs: delay }, 'could not declare the consumer; trying again')
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay)
+          stopped.signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+        })
       }
-      const task = handle(msg).finally(() => { inFlight.delete(task) })
-      inFlight.add(task)
-      if (inFlight.size >= concurrency) await Promise.race(inFlight)
+    }
+  }
+
+  const done = (async () => {
+    for (;;) {
+      const current = messages
+      const status = watch(current)
+      for await (const msg of current) {
+        if (stopping) {
+          // Pulled just before the stop: hand it straight back for another instance.
+          msg.nak()
+          continue
+        }
+        const task = handle(msg).finally(() => { inFlight.delete(task) })
+        inFlight.add(task)
+        if (inFlight.size >= concurrency) await Promise.race(inFlight)
+      }
+      if (stopping || status.lost() === undefined) break
+      await redeclare()
+      if (stopping) break
+      messages = await pull()
+      if (stopping) { await messages.close(); break }
+      log?.warn({}, 'consumer declared again; pulling')
     }
     await Promise.allSettled(inFlight)
   })()
@@ -108,6 +170,7 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
     done,
     async stop () {
       stopping = true
+      stopped.abort()
       await messages.close()
       await Promise.allSettled(inFlight)
       await done

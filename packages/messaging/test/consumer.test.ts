@@ -88,3 +88,24 @@ t.test('stop should let in-flight handlers finish and settle before resolving', 
   const info = await messaging.jsm.consumers.info(names.stream, names.durable)
   t.equal(info.num_ack_pending, 0, 'and both were acknowledged')
 })
+
+t.test('the consumer loop should declare a deleted consumer again and go on', async (t) => {
+  const { consumer, messaging, names, publisher } = await setupConsumer(t, 5)
+  const seen = new Set<number>()
+  const warnings: string[] = []
+  const declare = async (): Promise<unknown> => await ensureConsumer(messaging.jsm, { stream: names.stream, durable: names.durable, filterSubject: `${names.subjectPrefix}.>`, ackWaitMs: 5000 })
+  const loop = await startConsumerLoop({
+    consumer,
+    redeclare: declare,
+    log: { warn: (_o, m) => { warnings.push(m) }, error: (_o, m) => { warnings.push(m) } },
+    handler: async (msg) => { seen.add(msg.seq); return ack() }
+  })
+  t.teardown(() => loop.stop())
+  await until(() => seen.size === 5)
+  await messaging.jsm.consumers.delete(names.stream, names.durable)
+  await publisher.publish(Array.from({ length: 5 }, (_, i) => credit(`ledger.d${i}`, i + 1)))
+  await until(() => seen.size === 10, 20_000, 'messages published after the deletion are handled')
+  t.ok(warnings.includes('consumer lost; declaring it again'), 'the loss was reported')
+  const info = await messaging.jsm.consumers.info(names.stream, names.durable)
+  t.equal(info.num_pending, 0, 'the declared consumer is the one pulled from')
+})

@@ -20,7 +20,9 @@ export const ServiceErrorCodes = {
   notFound: 'SVC_NOT_FOUND',
   validation: 'SVC_VALIDATION',
   badCursor: 'SVC_BAD_CURSOR',
-  internal: 'SVC_INTERNAL'
+  internal: 'SVC_INTERNAL',
+  /** A dependency (Postgres, NATS) does not answer: /readyz says which. */
+  unavailable: 'SVC_UNAVAILABLE'
 } as const
 
 export interface ServiceErrorOptions extends ErrorOptions {

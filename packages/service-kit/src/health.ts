@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
+import { ProblemSchema, ServiceErrorCodes } from './errors.js'
+import { sendProblem } from './problem-details.js'
 
 /** A readiness check resolves when its dependency answers, and throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>
@@ -20,6 +22,9 @@ const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
   checks: Type.Optional(Type.Record(Type.String(), Type.String()))
 })
+const ChecksSchema = Type.Record(Type.String(), Type.String(), { description: 'Each dependency: "ok", or why it is not ready.' })
+/** A dependency is down: problem+json with `status` and `checks` as extension members. */
+const UnavailableSchema = Type.Intersect([ProblemSchema, Type.Object({ checks: ChecksSchema })], { title: 'Unavailable' })
 
 /**
  * `/healthz`: the process is alive. `/readyz`: every registered dependency answers within
@@ -35,7 +40,7 @@ export const health = fp(async function health (app: FastifyInstance, options: {
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: HealthSchema } }, logLevel: 'warn' },
     async () => ({ status: 'ok' as const }))
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: every dependency answers', response: { 200: HealthSchema, 503: HealthSchema } }, logLevel: 'warn' },
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: every dependency answers', response: { 200: HealthSchema, 503: UnavailableSchema } }, logLevel: 'warn' },
     async (_request, reply) => {
       const results: Record<string, string> = {}
       let ok = !closing
@@ -49,7 +54,12 @@ export const health = fp(async function health (app: FastifyInstance, options: {
           results[name] = error instanceof Error ? error.message : String(error)
         }
       }))
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: results })
+      if (ok) return await reply.code(200).send({ status: 'ok', checks: results })
+      // An outage (Postgres or NATS restarting) is reported while it lasts; the checks run again
+      // on every call, so readiness comes back by itself once the dependency answers.
+      const down = Object.entries(results).filter(([, r]) => r !== 'ok').map(([name, r]) => `${name}: ${r}`)
+      reply.header('retry-after', '1')
+      return await sendProblem(reply, 503, { code: ServiceErrorCodes.unavailable, detail: `Not ready: ${down.join('; ')}`, checks: results })
     })
 }, { name: 'service-kit.health', fastify: '5.x' })
 

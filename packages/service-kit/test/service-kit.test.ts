@@ -25,6 +25,8 @@ async function buildApp (t: TestContext, options: { logs?: string[] } = {}) {
   }, async (request, reply) => {
     if (request.body.reference === 'taken') throw new ServiceError('ORDER_TAKEN', 409, 'reference taken is already used', { extra: { existing: 'ord_1' } })
     if (request.body.reference === 'boom') throw new Error('database password hunter2 leaked in message')
+    if (request.body.reference === 'nats') throw Object.assign(new Error('no acknowledgement for event e1 on events.x: timeout'), { code: 'MSG_TIMEOUT' })
+    if (request.body.reference === 'pg') throw new Error('wrapped', { cause: Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }) })
     if (request.body.reference === 'busy') throw new ServiceError('ORDER_BUSY', 503, 'the order desk is busy; retry shortly', { extra: { orderId: 'ord_2' }, retryAfterSeconds: 3 })
     return reply.code(201).send({ amount: request.body.amount, dryRun: request.query.dryRun ?? false })
   })
@@ -125,6 +127,13 @@ t.test('ServiceErrors should keep their code and extras; other errors should be 
   const taken = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'taken' } })
   t.equal(taken.statusCode, 409)
   t.match(taken.json(), { code: 'ORDER_TAKEN', detail: 'reference taken is already used', existing: 'ord_1' })
+  for (const reference of ['nats', 'pg']) {
+    const down = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference } })
+    t.equal(down.statusCode, 503, `${reference} unavailable is a 503, not a 500`)
+    t.equal(down.headers['retry-after'], '1')
+    t.match(down.json(), { code: 'SVC_UNAVAILABLE', status: 503 })
+    t.notMatch(down.body, /administrator|events\.x/, 'without the internals')
+  }
   const boom = await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'boom' } })
   t.equal(boom.statusCode, 500)
   t.notMatch(boom.body, /hunter2/, 'a 5xx never echoes its message')
@@ -156,7 +165,10 @@ t.test('/healthz, /readyz and /metrics should report the process and its depende
   postgresUp = false
   const down = await app.inject('/readyz')
   t.equal(down.statusCode, 503)
-  t.same(down.json().checks, { postgres: 'connection refused' })
+  t.match(down.headers['content-type'], /^application\/problem\+json/)
+  t.match(down.json(), { status: 503, code: 'SVC_UNAVAILABLE', detail: 'Not ready: postgres: connection refused', checks: { postgres: 'connection refused' } })
+  postgresUp = true
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'ready again once the dependency answers')
   await app.inject({ method: 'POST', url: '/orders', payload: { amount: 1, reference: 'abc' } })
   const metrics = await app.inject('/metrics')
   t.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/orders",status="201"\} 1/)

@@ -10,3 +10,4 @@ export { cpuTotal, describeCpu, pipelineCpuGroups, runs, startCpuMeter, type Cpu
 export { NATS_SERVER_BIN, startNatsServer, type Authorization, type TestNatsServer } from './nats-server.js'
 export { FLOOR_RECORDER_ENTRY, floorCpuGroups } from './floor.js'
 export { startNatsCluster, type NatsClusterNode, type NatsClusterOptions, type TestNatsCluster } from './nats-cluster.js'
+export { startPostgresServer, type TestPostgresServer } from './postgres-server.js'

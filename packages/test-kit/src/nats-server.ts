@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect as connectTcp } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -23,6 +23,10 @@ export interface TestNatsServer {
   reloads: () => number
   /** Everything the server logged. */
   output: () => string
+  /** Stop the server (SIGTERM: a clean shutdown) and wait for it to exit; JetStream's files stay. */
+  stop: () => Promise<void>
+  /** Start it again on the same port, configuration and JetStream directory. */
+  start: () => Promise<void>
 }
 
 /** An `authorization { … }` block, or a file holding one (nats-server includes it). */
@@ -58,25 +62,31 @@ export async function startNatsServer (t: TestContext, options: { authorization:
   const port = await freePort()
   const configFile = join(dir, 'nats.conf')
   await writeFile(configFile, serverConfig(port, dir, options.authorization), { mode: 0o600 })
-  const child = spawn(NATS_SERVER_BIN, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve)
-    child.once('error', reject)
-  })
-  onTeardown(t, async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  await spawned
-  for (let i = 0; !(await portAnswers(port)); i++) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}):\n${output}`)
-    if (i > 200) throw new Error(`nats-server did not listen on ${port} within 10 s:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  let child: ChildProcess
+  let exited: Promise<void>
+  const launch = async (): Promise<void> => {
+    const started = spawn(NATS_SERVER_BIN, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = started
+    started.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    started.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    exited = new Promise<void>((resolve) => { started.once('exit', () => { resolve() }) })
+    await new Promise<void>((resolve, reject) => {
+      started.once('spawn', resolve)
+      started.once('error', reject)
+    })
+    for (let i = 0; !(await portAnswers(port)); i++) {
+      if (started.exitCode !== null) throw new Error(`nats-server exited (${started.exitCode}):\n${output}`)
+      if (i > 200) throw new Error(`nats-server did not listen on ${port} within 10 s:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    await exited
+  }
+  onTeardown(t, async () => { await halt('SIGKILL') })
+  await launch()
   const reloads = (): number => (output.match(/Reloaded server configuration/g) ?? []).length
   const reloaded = async (count: number): Promise<void> => {
     for (let i = 0; reloads() <= count; i++) {
@@ -88,11 +98,13 @@ export async function startNatsServer (t: TestContext, options: { authorization:
     url: `nats://127.0.0.1:${port}`,
     port,
     configFile,
-    pid: child.pid!,
+    get pid () { return child.pid! },
     output: () => output,
     pidFile: join(dir, 'nats.pid'),
     reloads,
     reloaded,
+    stop: async () => { await halt('SIGTERM') },
+    start: launch,
     reload: async (authorization) => {
       const before = reloads()
       if (authorization !== undefined) await writeFile(configFile, serverConfig(port, dir, authorization), { mode: 0o600 })

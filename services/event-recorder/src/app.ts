@@ -23,10 +23,10 @@ export interface AppOptions {
 export default async function app (fastify: FastifyInstance, { config, registry, producers }: AppOptions): Promise<void> {
   await fastify.register(serviceKit, { name: 'event-recorder', description: 'The one writer of the event store: JetStream events stream -> Postgres.', docs: false })
 
-  const db = createDatabase({ connectionString: config.DATABASE_URL, max: 3, applicationName: 'event-recorder' })
+  const db = createDatabase({ connectionString: config.DATABASE_URL, max: 3, applicationName: 'event-recorder', log: fastify.log })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder', ...natsCredentials(config) })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'event-recorder', log: fastify.log, ...natsCredentials(config) })
   const streamOptions = eventsStreamOptions(config)
   await ensureStream(messaging.jsm, streamOptions)
 
@@ -44,6 +44,8 @@ export default async function app (fastify: FastifyInstance, { config, registry,
     lockId: config.RECORDER_LOCK_ID,
     standbyPollMs: config.RECORDER_STANDBY_POLL_MS,
     retryDelayMs: config.RECORDER_RETRY_DELAY_MS,
+    heartbeatMs: config.RECORDER_HEARTBEAT_MS,
+    lockSessionTimeoutMs: config.RECORDER_LOCK_SESSION_TIMEOUT_MS,
     log: fastify.log,
     ...(registry === undefined ? {} : { registry }),
     ...(producers === undefined ? {} : { producers }),

@@ -52,8 +52,20 @@ export interface RecorderOptions {
   lockId: number
   /** How often a standby tries to take the lock. */
   standbyPollMs: number
-  /** After a failure, wait about this long (jittered, doubling up to 30 s) before trying again. */
+  /** After a failure, wait about this long (jittered, doubling up to 2 s) before trying again. */
   retryDelayMs: number
+  /**
+   * While no message arrives, the lock's session is checked this often (`SELECT 1`): a recorder
+   * whose session died (a Postgres restart, pg_terminate_backend, a network cut) stops pulling
+   * within this long, instead of at its next write. Default 1000 ms.
+   */
+  heartbeatMs?: number
+  /**
+   * The lock's session ends if its client says nothing for this long (Postgres'
+   * `idle_session_timeout`), so a frozen recorder (SIGSTOP, a hung host) frees the lock for a
+   * standby. Above `heartbeatMs`; 0 turns it off. Default 10000 ms.
+   */
+  lockSessionTimeoutMs?: number
   log: Log
   /** The event types, versions and schemas the record accepts. Default: every domain event. */
   registry?: EventRegistry<any>
@@ -95,6 +107,9 @@ export function createRecorder (options: RecorderOptions): Recorder {
   let messages: ConsumerMessages | undefined
   const state: RecorderStatus = { active: false, lastSeq: 0 }
   const stopController = new AbortController()
+  const heartbeatMs = options.heartbeatMs ?? 1000
+  const lockSessionTimeoutMs = options.lockSessionTimeoutMs ?? 10_000
+  let delay = options.retryDelayMs
 
   async function lead (conn: Executor): Promise<void> {
     const head = await headPosition(conn)
@@ -117,8 +132,24 @@ export function createRecorder (options: RecorderOptions): Recorder {
       ackWaitMs: 60_000
     })
     const consumer = await messaging.js.consumers.get(options.stream, options.durable)
-    messages = await consumer.consume({ max_messages: options.batchSize * 2 })
+    const pulled = await consumer.consume({ max_messages: options.batchSize * 2 })
+    messages = pulled
+    let lost: string | undefined
+    void (async () => {
+      for await (const status of pulled.status()) {
+        // Our durable was deleted (a successor reset it: it holds the lock now) or vanished:
+        // stop pulling at once and start over, rather than let nats.js re-pull from whatever
+        // consumer of that name appears next.
+        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found' || status.type === 'stream_not_found') {
+          lost = status.type
+          log.warn({ durable: options.durable, status: status.type }, 'the recorder\'s consumer is gone; starting over')
+          await pulled.close().catch(() => {})
+          return
+        }
+      }
+    })().catch(() => {})
     state.active = true
+    delay = options.retryDelayMs
     log.info({ stream: options.stream, from: head + 1 }, 'recording')
 
     // A pump fills the queue from JetStream while the writer commits what has arrived: batches
@@ -143,8 +174,14 @@ export function createRecorder (options: RecorderOptions): Recorder {
     try {
       while (!stopping) {
         if (queue.length === 0) {
-          if (pumpDone) throw new Error('the consumer subscription ended')
-          await new Promise<void>((resolve) => { signal = resolve })
+          if (pumpDone) throw new Error(`the consumer subscription ended${lost === undefined ? '' : ` (${lost})`}`)
+          const woken = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => { signal = undefined; resolve(false) }, heartbeatMs)
+            signal = () => { clearTimeout(timer); resolve(true) }
+          })
+          // Quiet: make sure the session holding the lock is still there. If it is not, this
+          // throws, the pull stops, and we go back to waiting for the lock.
+          if (!woken && !stopping) await sql`SELECT 1`.execute(conn)
           continue
         }
         // A short linger when little has arrived: more events per transaction costs a few
@@ -186,7 +223,38 @@ export function createRecorder (options: RecorderOptions): Recorder {
     return { event }
   }
 
+  /**
+   * The fence against a second puller. The consumer delivers in stream order, so a message
+   * missing between the last committed sequence and this batch went to someone else: a
+   * recorder that lost its lock session but still pulled from the durable of the same name.
+   * Acking past it (ack policy "all") would acknowledge an event nobody recorded. If the stream
+   * still holds a missing sequence, refuse the batch: the caller starts over from the store's
+   * head and the consumer redelivers it. (A sequence the stream no longer has was deleted or
+   * expired: nothing to wait for.)
+   */
+  async function checkContiguous (batch: JsMsg[]): Promise<void> {
+    let expected = state.lastSeq + 1
+    const missing: Array<[number, number]> = []
+    for (const msg of batch) {
+      if (msg.seq <= state.lastSeq) continue
+      if (msg.seq > expected) missing.push([expected, msg.seq - 1])
+      expected = Math.max(expected, msg.seq + 1)
+    }
+    if (missing.length === 0) return
+    const first = (await messaging.jsm.streams.info(options.stream)).state.first_seq
+    for (const [from, to] of missing) {
+      for (let seq = Math.max(from, first); seq <= to; seq++) {
+        const held = await messaging.jsm.streams.getMessage(options.stream, { seq }).then(() => true, (error: unknown) => {
+          if (/no message found|not found/i.test((error as Error).message)) return false
+          throw error
+        })
+        if (held) throw new Error(`sequence ${seq} was delivered to another puller; not acking past it`)
+      }
+    }
+  }
+
   async function write (conn: Executor, batch: JsMsg[]): Promise<void> {
+    await checkContiguous(batch)
     const events: PositionedEvent[] = []
     const deadLetters: Array<{ position: number, subject: string, reason: string, kind: DeadLetterKind, body: string }> = []
     for (const msg of batch) {
@@ -223,16 +291,23 @@ export function createRecorder (options: RecorderOptions): Recorder {
         await sleep(options.standbyPollMs, undefined, { signal: stopController.signal }).catch(() => {})
       }
       if (stopping) return
+      // Frozen between statements or inside a transaction alike, the session (and the lock) ends.
+      if (lockSessionTimeoutMs > 0) {
+        await sql`SELECT set_config('idle_session_timeout', ${`${lockSessionTimeoutMs}ms`}, false), set_config('idle_in_transaction_session_timeout', ${`${lockSessionTimeoutMs}ms`}, false)`.execute(conn)
+      }
       try {
         await lead(conn)
       } finally {
         await sql`SELECT pg_advisory_unlock(${options.lockId}::bigint)`.execute(conn).catch(() => {})
+        if (lockSessionTimeoutMs > 0) {
+          await sql`RESET idle_session_timeout`.execute(conn).catch(() => {})
+          await sql`RESET idle_in_transaction_session_timeout`.execute(conn).catch(() => {})
+        }
       }
     })
   }
 
   async function loop (): Promise<void> {
-    let delay = options.retryDelayMs
     while (!stopping) {
       try {
         await runOnce()
@@ -241,7 +316,8 @@ export function createRecorder (options: RecorderOptions): Recorder {
         if (stopping) break
         log.error({ err: error, retryInMs: delay }, 'recorder stopped on an error; starting again')
         await sleep(delay / 2 + Math.random() * delay, undefined, { signal: stopController.signal }).catch(() => {})
-        delay = Math.min(delay * 2, 30_000)
+        // Bounded: once Postgres or NATS is back, recording resumes within a couple of seconds.
+        delay = Math.min(delay * 2, 2000)
       }
     }
   }

@@ -34,12 +34,12 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   })
 
   // One pool for the service's tables and the event store's reads; the store adds only its LISTEN connection.
-  const db = createDatabase<LinkIssuerTables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer' })
+  const db = createDatabase<LinkIssuerTables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'link-issuer', log: fastify.log })
   fastify.addHook('onClose', async () => { await db.destroy() })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
   // No registry here: the store also holds other services' event types; ours are upcast where read.
   const store = await createEventStore({ connectionString: config.DATABASE_URL, db, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer', ...natsCredentials(config) })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer', log: fastify.log, ...natsCredentials(config) })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
   const box = createSecretBox(encryptionKeys(config))

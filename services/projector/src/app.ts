@@ -32,7 +32,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   const store = await createEventStore({ connectionString: config.DATABASE_URL, registry: createEventRegistry(domainEvents), poolSize: config.DATABASE_POOL_SIZE, applicationName: 'projector', log: fastify.log })
   if (config.MIGRATE_ON_START) await migrateOnStart(store.db, config)
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector', ...natsCredentials(config) })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'projector', log: fastify.log, ...natsCredentials(config) })
   await ensureStream(messaging.jsm, {
     name: config.INTEGRATION_STREAM,
     subjects: [`${config.INTEGRATION_SUBJECT_PREFIX}.v1.>`],

@@ -47,11 +47,11 @@ const WATCHED = ['payment-link.issued', 'payment-link.status-changed', 'payment-
 export default async function app (fastify: FastifyInstance, { config, expose }: AppOptions): Promise<void> {
   await fastify.register(serviceKit, { name: 'webhook-ingest', description: 'Verified, durable, idempotent Dojo webhooks; status confirmation; reconciliation.' })
 
-  const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'webhook-ingest' })
+  const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'webhook-ingest', log: fastify.log })
   fastify.addHook('onClose', async () => { await db.destroy() })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
 
-  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest', ...natsCredentials(config) })
+  const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'webhook-ingest', log: fastify.log, ...natsCredentials(config) })
   fastify.addHook('onClose', async () => { await messaging.close() })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
   const registry = createEventRegistry(domainEvents)

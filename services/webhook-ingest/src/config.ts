@@ -22,7 +22,7 @@ export const IngestConfigSchema = Type.Composite([
     CONFIRM_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'confirmations (Dojo reads) in flight per instance' }),
     CONFIRM_YIELD_UTILIZATION: Type.Number({ default: 0.8, minimum: 0, maximum: 1, description: 'while deliveries arrive and the event loop is busier than this (0–1), confirmations run one at a time so deliveries are answered first; 1 turns yielding off' }),
     CONFIRM_POLL_MS: Ms(250, 'how often the confirmation queue is checked when idle'),
-    CONFIRM_LEASE_MS: Ms(30_000, 'a confirmation taken by a worker that crashed is retried after this long'),
+    CONFIRM_LEASE_MS: Ms(5000, 'a confirmation\'s lease: renewed every third of it while Dojo is read and the outcome published; one taken by a worker that crashed or froze is retried after this long', 300),
     CONFIRM_RETRY_BASE_MS: Ms(1000, 'first back-off after a failed confirmation (doubles, jittered)'),
     CONFIRM_RETRY_MAX_MS: Ms(300_000, 'longest back-off between confirmation attempts (they never stop)'),
     RECONCILE_QUIET_AFTER_MS: Ms(900_000, 'a link with no settled status is checked with Dojo this long after its last change'),

@@ -54,8 +54,11 @@ export interface Confirmer {
   stop: () => Promise<void>
   /** Look at the queue now (new rows were committed). */
   wake: () => void
-  /** Ask Dojo about one intent and record the forward moves it implies. */
-  confirm: (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>) => Promise<ConfirmResult>
+  /**
+   * Ask Dojo about one intent and record the forward moves it implies. `held`, when given, is
+   * asked right before the outcome is published: false (the lease was lost) publishes nothing.
+   */
+  confirm: (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, held?: () => boolean) => Promise<ConfirmResult>
 }
 
 const MAX_RACES = 25
@@ -74,7 +77,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   let endPause: (() => void) | undefined
   let woken = false
 
-  async function confirm (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>): Promise<ConfirmResult> {
+  async function confirm (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, held?: () => boolean): Promise<ConfirmResult> {
     const link = await db.selectFrom('wi_links').select(['link_id', 'merchant_id']).where('payment_intent_id', '=', row.payment_intent_id).executeTakeFirst()
     if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${row.payment_intent_id}`)
     const dojo = await options.dojoFor(link.merchant_id)
@@ -93,6 +96,9 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
         retry: { retries: MAX_RACES, minDelayMs: 10, maxDelayMs: 200 },
         decide: (state) => {
           if (state === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `link ${link.link_id} has no recorded request`)
+          // The fence: a worker that lost its lease (it stalled; another has the rows now) does
+          // not publish. (Were it to, the move's id and expected sequence make it a duplicate.)
+          if (held?.() === false) throw new IngestError(IngestErrorCodes.leaseLost, `the lease on ${row.payment_intent_id}'s confirmations was taken over`)
           const now = new Date()
           moves = forwardPath(state.status, linkStatusFor(intent, now))
           const correlationId = state.issueCorrelationId ?? `link:${link.link_id}`
@@ -175,11 +181,26 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     const report = (outcome: 'changed' | 'unchanged' | 'failed'): void => {
       for (const row of rows) options.onResult?.({ source: row.source, outcome, lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
     }
+    // Heartbeat: while Dojo is read (timeouts and retries included) and the outcome published,
+    // the lease is renewed every third of it, so a short lease brings a crashed worker's rows
+    // back within seconds without a slow read being taken over by a second worker.
+    let held = true
+    const renew = setInterval(() => {
+      sql`UPDATE wi_confirmations SET next_attempt_at = now() + make_interval(secs => ${options.leaseMs / 1000}) WHERE ${leased(rows)}`.execute(db).then(
+        (r) => { if (Number(r.numAffectedRows ?? 0n) < rows.length) held = false },
+        (e: unknown) => { log.warn({ err: e, paymentIntentId: latest.payment_intent_id }, 'could not renew a confirmation lease') })
+    }, Math.max(100, Math.floor(options.leaseMs / 3)))
     try {
-      const result = await confirm({ payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id })
+      const result = await confirm({ payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id }, () => held)
+      clearInterval(renew)
       await sql`DELETE FROM wi_confirmations WHERE ${leased(rows)}`.execute(db)
       report(result.moves.length > 0 ? 'changed' : 'unchanged')
     } catch (error) {
+      clearInterval(renew)
+      if ((error as { code?: string }).code === IngestErrorCodes.leaseLost) {
+        log.warn({ paymentIntentId: latest.payment_intent_id }, 'confirmation lease lost to another worker; leaving it to them')
+        return
+      }
       const attempts = Math.max(...rows.map((r) => r.attempts))
       const delay = Math.min(options.retryBaseMs * 2 ** Math.max(0, attempts - 1), options.retryMaxMs) * (0.5 + Math.random())
       const message = scrubSecrets(error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error)).slice(0, 1000)

@@ -14,6 +14,8 @@ export const IngestErrorCodes = {
   unmappable: 'WH_UNMAPPABLE',
   /** A confirmation for an intent with no known link. */
   unknownLink: 'WH_UNKNOWN_LINK',
+  /** A confirmation's lease was taken over (this worker stalled past it): its outcome is not published. */
+  leaseLost: 'WH_LEASE_LOST',
   /** Subscription management failed for a merchant. */
   subscription: 'WH_SUBSCRIPTION'
 } as const

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Tables } from './tables.js'
 
 interface Log {
@@ -39,6 +39,23 @@ export function createReconciler (options: ReconcilerOptions): Reconciler {
   let stopped = false
 
   async function runOnce (): Promise<number> {
+    // One owner per run across replicas: the others skip this round (the lock ends with the
+    // transaction, or with the session of a replica that died holding it).
+    const queued = await db.transaction().execute(async (trx) => {
+      const { rows: lock } = await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(hashtext('webhook-ingest.reconciler')) AS locked`.execute(trx)
+      if (lock[0]?.locked !== true) return undefined
+      return await queueDue(trx)
+    })
+    if (queued === undefined) return 0
+    options.onRun?.(queued)
+    if (queued > 0) {
+      log.info({ queued }, 'reconciler queued quiet links for a check')
+      options.onQueued?.(queued)
+    }
+    return queued
+  }
+
+  async function queueDue (trx: Transaction<Tables>): Promise<number> {
     const { rows } = await sql<{ n: number }>`
       WITH due AS (
         SELECT payment_intent_id FROM wi_links
@@ -58,14 +75,8 @@ export function createReconciler (options: ReconcilerOptions): Reconciler {
         ON CONFLICT (key) DO NOTHING
         RETURNING 1
       )
-      SELECT count(*)::int AS n FROM queued`.execute(db)
-    const queued = rows[0]?.n ?? 0
-    options.onRun?.(queued)
-    if (queued > 0) {
-      log.info({ queued }, 'reconciler queued quiet links for a check')
-      options.onQueued?.(queued)
-    }
-    return queued
+      SELECT count(*)::int AS n FROM queued`.execute(trx)
+    return rows[0]?.n ?? 0
   }
 
   function schedule (): void {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { isDojoError, type DojoClient, type WebhookSecret, type WebhookSubscription } from '@paylinks/dojo-client'
 import { listMerchants, type SecretBox } from '@paylinks/merchants'
 import { IngestError, IngestErrorCodes } from './errors.js'
@@ -35,8 +35,8 @@ export interface Subscriptions {
   urlFor: (merchantId: string) => string
   /** Make sure the merchant's Dojo subscription exists for our URL; store its secrets sealed. */
   sync: (merchantId: string) => Promise<{ subscriptionId: string, created: boolean, secrets: number }>
-  /** `sync` every merchant; one merchant's failure does not stop the others. */
-  syncAll: () => Promise<{ synced: number, failed: number }>
+  /** `sync` every merchant; one merchant's failure does not stop the others. Skipped while another replica runs it. */
+  syncAll: () => Promise<{ synced: number, failed: number, skipped: boolean }>
   /** Add a secret at Dojo, make it the active one, and keep the old one verifying for the grace period. */
   rotate: (merchantId: string) => Promise<void>
   /**
@@ -86,7 +86,19 @@ export function createSubscriptions (options: SubscriptionsOptions): Subscriptio
     return out
   }
 
+  /**
+   * One replica at a time per merchant: two that both list, find nothing and create would give
+   * the merchant two subscriptions, and every delivery twice. A transaction-scoped advisory
+   * lock is held while Dojo is asked (the second waits, then lists and finds the first's).
+   */
   async function sync (merchantId: string): Promise<{ subscriptionId: string, created: boolean, secrets: number }> {
+    return await db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext('webhook-ingest.subscription'), hashtext(${merchantId}))`.execute(trx)
+      return await syncLocked(merchantId)
+    })
+  }
+
+  async function syncLocked (merchantId: string): Promise<{ subscriptionId: string, created: boolean, secrets: number }> {
     const url = urlFor(merchantId)
     try {
       const dojo = await options.dojoFor(merchantId)
@@ -110,18 +122,28 @@ export function createSubscriptions (options: SubscriptionsOptions): Subscriptio
     urlFor,
     sync,
     async syncAll () {
-      let synced = 0
-      let failed = 0
-      for (const merchant of await listMerchants(asMerchantDb(db))) {
+      // The periodic sweep has one owner across replicas: while one runs it, the others skip it.
+      // (A session lock, on one connection held for the sweep.)
+      return await db.connection().execute(async (conn) => {
+        let synced = 0
+        let failed = 0
+        const { rows } = await sql<{ locked: boolean }>`SELECT pg_try_advisory_lock(hashtext('webhook-ingest.subscription-sweep')) AS locked`.execute(conn)
+        if (rows[0]?.locked !== true) return { synced, failed, skipped: true }
         try {
-          await sync(merchant.id)
-          synced++
-        } catch (error) {
-          failed++
-          log.warn({ merchantId: merchant.id, err: error }, 'webhook subscription sync failed')
+          for (const merchant of await listMerchants(asMerchantDb(db))) {
+            try {
+              await sync(merchant.id)
+              synced++
+            } catch (error) {
+              failed++
+              log.warn({ merchantId: merchant.id, err: error }, 'webhook subscription sync failed')
+            }
+          }
+        } finally {
+          await sql`SELECT pg_advisory_unlock(hashtext('webhook-ingest.subscription-sweep'))`.execute(conn).catch(() => {})
         }
-      }
-      return { synced, failed }
+        return { synced, failed, skipped: false }
+      })
     },
     async rotate (merchantId) {
       const dojo = await options.dojoFor(merchantId)

@@ -103,7 +103,7 @@ export function dojoClient (t: TestContext, baseUrl: string, secretKey: string):
 
 let linkCounter = 0
 /** Publish `payment-link.requested` + `issued` for an intent, as link-issuer does. */
-export async function issueLink (clients: Clients, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
+export async function issueLink (clients: Pick<Clients, 'publisher'>, merchantId: string, paymentIntentId: string, amount = 1250, expiresAt = new Date(Date.now() + 86_400_000)): Promise<string> {
   const linkId = `lnk_${randomBytes(9).toString('base64url')}${++linkCounter}`
   const streamId = paymentLinkStream(linkId)
   const metadata = { correlationId: `test-${linkId}`, producer: 'link-issuer' }
@@ -139,14 +139,16 @@ export async function moves (store: EventStore, linkId: string): Promise<string[
   return (await linkEvents(store, linkId, 'payment-link.status-changed')).map((e) => e.data.to as string)
 }
 
-/** A proxy in front of Dojo that can be switched to answer 503 (Dojo down). */
-export async function startSwitchableProxy (t: TestContext, target: string): Promise<{ url: string, setDown: (down: boolean) => void, hits: () => number }> {
+/** A proxy in front of Dojo that can be switched to answer 503 (Dojo down), or to answer slowly. */
+export async function startSwitchableProxy (t: TestContext, target: string): Promise<{ url: string, setDown: (down: boolean) => void, setDelay: (ms: number) => void, hits: () => number }> {
   let down = false
+  let delayMs = 0
   let hits = 0
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
+    req.on('end', () => { setTimeout(forward, delayMs) })
+    const forward = (): void => {
       hits++
       if (down) { res.writeHead(503, { 'content-type': 'application/json' }); res.end('{"title":"down"}'); return }
       const headers: Record<string, string> = {}
@@ -158,11 +160,11 @@ export async function startSwitchableProxy (t: TestContext, target: string): Pro
           res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' })
           res.end(text)
         }, () => { res.writeHead(502); res.end() })
-    })
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   onTeardown(t, async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) })
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
-  return { url: `http://127.0.0.1:${port}`, setDown: (d) => { down = d }, hits: () => hits }
+  return { url: `http://127.0.0.1:${port}`, setDown: (d) => { down = d }, setDelay: (ms) => { delayMs = ms }, hits: () => hits }
 }
