@@ -142,12 +142,25 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     onGiveUp: async (msg, error) => {
       let orderId = `seq-${msg.seq}`
       let merchantId: string | undefined
+      let reference: string | undefined
       try {
-        const b = msg.json<{ orderId?: unknown, merchantId?: unknown }>()
+        const b = msg.json<{ orderId?: unknown, merchantId?: unknown, reference?: unknown }>()
         if (typeof b.orderId === 'string' && b.orderId !== '') orderId = b.orderId
         if (typeof b.merchantId === 'string') merchantId = b.merchantId
+        if (typeof b.reference === 'string' && b.reference !== '') reference = b.reference
       } catch {}
-      await reject(msg, orderId, merchantId, `gave up after ${msg.info.deliveryCount} attempts: ${error instanceof Error ? error.message : String(error)}`)
+      const reason = `gave up after ${msg.info.deliveryCount} attempts: ${error instanceof Error ? error.message : String(error)}`
+      // One outcome per order: its link (if any) is failed on its own stream first, on the state
+      // decided on. If the link was issued meanwhile (the sweep, another replica) that wins and the
+      // order is not rejected; once failed, no sweep can issue it after the rejection below.
+      if (merchantId !== undefined) {
+        const link = await options.issuer.abandonOrder(merchantId, orderId, reference ?? orderId, reason)
+        if (link !== undefined && link.status !== 'failed') {
+          log.info({ orderId, merchantId, linkId: link.linkId, status: link.status }, 'order given up, but its link has its outcome already: not rejected')
+          return
+        }
+      }
+      await reject(msg, orderId, merchantId, reason)
     }
   })
   log.info({ stream: options.stream, durable: options.durable }, 'taking orders')

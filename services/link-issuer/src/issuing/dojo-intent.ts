@@ -7,12 +7,15 @@ import { personalOf } from './email.js'
 /** What Dojo made of a create: the intent (new or found), or a definite refusal. */
 export type IntentOutcome = { intent: PaymentIntent } | { refused: { reason: string, code: string } }
 
-/** The oldest intent Dojo holds for the link's reference, if any. */
+/**
+ * The oldest intent Dojo holds for the link's reference, if any; never one canceled (a second
+ * intent a fenced holder canceled, see `drive` in issuer.ts).
+ */
 export async function findIntent (client: DojoClient, state: IssuerLinkState): Promise<PaymentIntent | undefined> {
   const found = await client.findPaymentIntentsByReference(dojoReferenceFor(state.reference, state.linkId), {
     createdFrom: new Date(new Date(state.createdAt).getTime() - 5 * 60_000)
   })
-  return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]
+  return found.filter((i) => i.status !== 'Canceled').sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]
 }
 
 /**
