@@ -55,6 +55,7 @@ export async function findStuckLinks (db: Db, before: Date, limit: number): Prom
       ])
     ]))
     .where('updated_at', '<', before)
-    .limit(limit).execute()
+    // Oldest first: a link left longest is resumed first.
+    .orderBy('updated_at').limit(limit).execute()
   return rows.map((r) => r.link_id)
 }
