@@ -124,3 +124,22 @@ t.test('an outcome published late on the requested event\'s sequence should be r
   const link = await a.inject({ method: 'GET', url: `/v1/payment-links/${res.json().id as string}`, headers: auth(m.apiKey) })
   t.equal(link.json().paymentIntentId, res.json().paymentIntentId, 'the recorded outcome stands')
 })
+
+t.test('a retried create while the first is still at Dojo should answer 202 with the link requested, then the poll should find it issued', async (t) => {
+  const impatient = await buildIssuer(t, { ...env, ISSUE_WAIT_MS: '200' })
+  const proxy = await startFaultyProxy(t, sandbox.url, ['hold'])
+  const m = await createTestMerchant(t, env, proxy.url, sandbox.url)
+  const headers = { ...auth(m.apiKey), 'idempotency-key': 'poll-me' }
+  const first = a.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body('poll-me') })
+  await until(() => proxy.held() === 1, 10_000, 'the first create held')
+  const retry = await impatient.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body('poll-me') })
+  t.equal(retry.statusCode, 202, retry.body)
+  t.match(retry.json(), { id: linkIdFor(m.id, 'poll-me'), status: 'requested', url: null, reference: 'poll-me' })
+  t.equal(retry.headers.location, `/v1/payment-links/${linkIdFor(m.id, 'poll-me')}`)
+  t.equal(retry.headers['retry-after'], '1')
+  proxy.release()
+  t.equal((await first).statusCode, 201)
+  const polled = await impatient.inject({ method: 'GET', url: retry.headers.location!, headers: auth(m.apiKey) })
+  t.match(polled.json(), { status: 'issued', url: /^http/ })
+  t.equal(proxy.creates(), 1, 'the retry created nothing')
+})
