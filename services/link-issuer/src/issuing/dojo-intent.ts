@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
+import { isDojoError, isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
 import { LinkErrorCodes, linkError } from '../errors.js'
 import { dojoReferenceFor, metadataView, type IssuerLinkState } from '../link.js'
 import { personalOf } from './email.js'
@@ -28,8 +28,14 @@ export async function createIntentOnce (
   state: IssuerLinkState,
   options: { lookFirst: boolean, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
 ): Promise<IntentOutcome> {
+  // A look-up Dojo does not answer leaves the create's outcome unknown: never create again
+  // then; the link stays requested and its next holder looks first.
+  const lookUp = async (): Promise<PaymentIntent | undefined> => await findIntent(client, state).catch((error: unknown) => {
+    if (!isDojoError(error) || isDojoRefusal(error)) throw error
+    throw linkError(LinkErrorCodes.dojoUnavailable, 503, 'Dojo did not answer; the link stays requested and is resumed on retry (same Idempotency-Key) or by the recovery sweep.', { linkId: state.linkId }, error)
+  })
   if (options.lookFirst) {
-    const intent = await findIntent(client, state)
+    const intent = await lookUp()
     if (intent !== undefined) return { intent }
   }
   // The customer's contact details go to Dojo only while its key exists.
@@ -58,7 +64,7 @@ export async function createIntentOnce (
         return { refused: { reason: `Dojo refused the payment intent: ${error.message}`.slice(0, 2000), code: error.code } }
       }
       options.log.warn({ err: error, linkId: state.linkId, attempt }, 'Dojo create failed; looking the intent up by reference')
-      const intent = await findIntent(client, state)
+      const intent = await lookUp()
       if (intent !== undefined) return { intent }
       if (attempt >= attempts) throw linkError(LinkErrorCodes.dojoUnavailable, 503, 'Dojo did not answer; the link stays requested and is resumed on retry (same Idempotency-Key) or by the recovery sweep.', { linkId: state.linkId }, error)
       await sleep(100 * 2 ** attempt * (1 + Math.random()))
