@@ -7,6 +7,8 @@ import { serviceKit } from '@paylinks/service-kit'
 import type { LinkIssuerConfig } from './config.js'
 import { createMerchantDirectory } from './dojo.js'
 import { createIssuer } from './issuer.js'
+import { startInstanceLock } from './issuing/instance.js'
+import { deleteLease, findAbandonedLeases } from './issuing/leases.js'
 import { registry } from './link.js'
 import { createMailer } from './mailer.js'
 import { startOrderIntake } from './orders.js'
@@ -46,8 +48,13 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const customers = createCustomerKeys({ db: merchantDb(db), box, cacheMs: config.CUSTOMER_KEY_CACHE_MS })
   const merchants = createMerchantDirectory({ db, box, timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })
   const mailer = config.SMTP_URL === undefined ? undefined : createMailer({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS })
-  // A lease outlives the longest create: each attempt's timeout, its retries, and the look-ups.
-  const leaseMs = config.DOJO_TIMEOUT_MS * (config.DOJO_RETRIES + 1) * 4 + 5000
+  // This process's session lock: its issue leases are free the moment the process is gone, and
+  // the replica holding the leader lock runs the sweeps.
+  const instance = await startInstanceLock({ connectionString: config.DATABASE_URL, log: fastify.log })
+  fastify.addHook('onClose', async () => { await instance.close() })
+  // The longest create (each attempt's timeout, its retries, and the look-ups): an order in a
+  // handler is not redelivered before it. The lease is short and renewed instead.
+  const createBudgetMs = config.DOJO_TIMEOUT_MS * (config.DOJO_RETRIES + 1) * 4 + 5000
   const issuer = createIssuer({
     db,
     store,
@@ -55,8 +62,9 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     merchants,
     customers,
     publicUrl: config.PUBLIC_URL.replace(/\/+$/, ''),
-    leaseMs,
-    waitMs: Math.min(leaseMs, config.REQUEST_TIMEOUT_MS - 1000),
+    leaseMs: config.ISSUE_LEASE_MS,
+    ownerLock: () => instance.key,
+    waitMs: Math.max(0, Math.min(config.ISSUE_WAIT_MS, config.REQUEST_TIMEOUT_MS - 1000)),
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
@@ -80,10 +88,50 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined
-  let sweep: NodeJS.Timeout | undefined
-  let sweeping: Promise<void> | undefined
+  const timers: NodeJS.Timeout[] = []
+  const running = new Set<Promise<void>>()
 
-  /** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail; then expired Idempotency-Keys. */
+  /**
+   * Every `intervalMs`, `task` on the one replica that holds the sweep leader lock (so each side
+   * effect of a sweep has one owner across replicas; each link's lease and e-mail claim guard it
+   * again), never two runs of it at once; `now` also runs it at start.
+   */
+  function every (name: string, intervalMs: number, task: () => Promise<void>, now = false): void {
+    if (intervalMs <= 0) return
+    let current: Promise<void> | undefined
+    const tick = (): void => {
+      current ??= (async () => { if (await instance.lead()) await task() })()
+        .catch((error: unknown) => { fastify.log.error({ err: error, sweep: name }, 'sweep failed') })
+        .finally(() => { running.delete(current!); current = undefined })
+      running.add(current)
+    }
+    const timer = setInterval(tick, intervalMs)
+    timer.unref()
+    timers.push(timer)
+    if (now) tick()
+  }
+
+  /**
+   * Links whose issue lease its holder left: its process is gone (its instance lock was
+   * released) or it stopped renewing. Resumed at once, in parallel: the new holder looks the
+   * intent up first, so a create the old holder got to Dojo is adopted, not repeated.
+   */
+  async function takeOver (): Promise<void> {
+    const abandoned = await findAbandonedLeases(db, 32)
+    await Promise.all(abandoned.map(async (lease) => {
+      try {
+        const state = await issuer.resume(lease.linkId)
+        fastify.log.info({ linkId: lease.linkId, status: state?.status }, 'took over a link its lease holder left')
+      } catch (error) {
+        fastify.log.warn({ err: error, linkId: lease.linkId }, 'taking over a link failed; next sweep tries again')
+      } finally {
+        // The left lease itself, if nobody took it (the link had its outcome already).
+        await deleteLease(db, lease).catch(() => {})
+      }
+    }))
+  }
+
+  /** Links stuck in `requested` without a lease (a crash, a Dojo outage) or issued with an unsent e-mail; then expired Idempotency-Keys. */
   async function recover (): Promise<void> {
     const stuck = await findStuckLinks(db, new Date(Date.now() - config.RECOVERY_AFTER_MS), 20)
     for (const linkId of stuck) {
@@ -94,7 +142,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
         fastify.log.warn({ err: error, linkId }, 'link recovery failed; next sweep tries again')
       }
     }
-    // Bounded per sweep; every replica may run it (the batches skip each other's rows).
+    // Bounded per sweep; safe on any replica (the batches skip each other's rows).
     const pruned = await pruneIdempotencyKeys(db, { ttlHours: config.IDEMPOTENCY_KEY_TTL_HOURS })
     if (pruned > 0) fastify.log.info({ pruned }, 'expired idempotency keys deleted')
   }
@@ -115,22 +163,19 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
       concurrency: config.ORDERS_CONCURRENCY,
       maxAttempts: config.ORDERS_MAX_ATTEMPTS,
       retryDelayMs: config.ORDERS_RETRY_DELAY_MS,
-      ackWaitMs: leaseMs + 5000,
+      ackWaitMs: createBudgetMs + 5000,
       log: fastify.log
     })
-    if (config.RECOVERY_INTERVAL_MS > 0) {
-      sweep = setInterval(() => {
-        sweeping ??= recover().catch((error: unknown) => { fastify.log.error({ err: error }, 'recovery sweep failed') }).finally(() => { sweeping = undefined })
-      }, config.RECOVERY_INTERVAL_MS)
-      sweep.unref()
-    }
+    // A restarted instance resumes the links its predecessor left at once, not after an interval.
+    every('takeover', config.RECOVERY_TAKEOVER_INTERVAL_MS, takeOver, true)
+    every('recovery', config.RECOVERY_INTERVAL_MS, recover)
   })
 
   // Drain in order: stop taking orders and sweeping, let handlers settle, then close connections.
   fastify.addHook('onClose', async () => {
-    clearInterval(sweep)
+    for (const timer of timers) clearInterval(timer)
     await orders?.stop()
-    await sweeping
+    await Promise.all(running)
     await issuer.close()
     await readModel.stop()
     await merchants.close()

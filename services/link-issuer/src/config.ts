@@ -32,8 +32,11 @@ export const LinkIssuerConfigSchema = Type.Composite([
     CUSTOMER_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a customer\'s data key is remembered this long; an erasure on another instance takes effect here within it' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     IDEMPOTENCY_KEY_TTL_HOURS: Type.Number({ default: 24, minimum: 24, description: 'an Idempotency-Key replays its first answer (and refuses another body) at least this long; older keys are pruned by the periodic sweep (RECOVERY_INTERVAL_MS). A reference stays unique forever regardless' }),
-    RECOVERY_INTERVAL_MS: Type.Integer({ default: 30_000, minimum: 0, description: 'how often links stuck in requested are re-driven and expired Idempotency-Keys pruned (0: never)' }),
-    RECOVERY_AFTER_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'a link is stuck when requested longer than this' }),
+    ISSUE_LEASE_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 120_000, description: 'an issue lease (who calls Dojo create for a link) lasts this long unless renewed; its holder renews it every third of it while the create is in flight. A holder whose process is gone loses it at once' }),
+    ISSUE_WAIT_MS: Type.Integer({ default: 5000, minimum: 0, maximum: 60_000, description: 'a create request waits this long (at most REQUEST_TIMEOUT_MS - 1 s) for another holder\'s outcome, then answers 202 with the link requested' }),
+    RECOVERY_TAKEOVER_INTERVAL_MS: Type.Integer({ default: 1000, minimum: 0, description: 'how often the sweep leader resumes links whose issue lease was left by a holder that is gone or stalled (0: never)' }),
+    RECOVERY_INTERVAL_MS: Type.Integer({ default: 10_000, minimum: 0, description: 'how often links stuck in requested without a lease are re-driven, unsent e-mails sent and expired Idempotency-Keys pruned (0: never); one replica at a time runs it' }),
+    RECOVERY_AFTER_MS: Type.Integer({ default: 15_000, minimum: 0, description: 'a link without a lease is stuck when requested longer than this' }),
     LIST_LINGER_MS: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'the list of links (GET /v1/payment-links) trails the log by up to this much more, so a burst updates it in fewer, larger transactions; one link by id is always current' }),
     LIST_CONSISTENCY_WAIT_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 10_000, description: 'a list waits up to this long for the read model to reach the caller\'s own writes (then answers with Paylinks-Stale: true)' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })

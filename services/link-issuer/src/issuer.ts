@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CommandErrorCodes, handleCommand, type KnownState, type RetryOptions } from '@paylinks/commands'
 import { paymentLinkStream, PaymentLinkRequested, splitMetadata, type NewEvent } from '@paylinks/contracts'
-import { isDojoError, isDojoRefusal } from '@paylinks/dojo-client'
+import { isDojoError, isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
 import type { EventStore } from '@paylinks/event-store'
 import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideCancel, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
+import { decideAbandon, decideCancel, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, needsEmail } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
+import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
 import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
 import { customerView, evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
@@ -34,8 +35,10 @@ export interface IssuerOptions {
   customers: CustomerKeys
   mailer?: Mailer
   publicUrl: string
-  /** How long one holder may be creating an intent before another may take over. */
+  /** How long an issue lease lasts without its heartbeat (renewed every third of it while held). */
   leaseMs: number
+  /** This process's instance lock key (issuing/instance.ts): its leases are free once its process is gone. */
+  ownerLock: () => number
   /** How long a request waits for another holder's outcome before answering LINK_IN_PROGRESS. */
   waitMs: number
   /**
@@ -51,6 +54,12 @@ export interface Issuer {
   request: (input: LinkRequest) => Promise<IssuerLinkState>
   /** Drive a requested link to its outcome (recovery after a crash or an outage). */
   resume: (linkId: string) => Promise<IssuerLinkState | undefined>
+  /**
+   * The order gave up (attempts exhausted): its link, if still requested, becomes failed, decided
+   * on the link's stream, so the recovery sweep can never issue it after the order is rejected.
+   * The link after it: `issued` when it was issued first (then the order must not be rejected).
+   */
+  abandonOrder: (merchantId: string, orderId: string, reference: string, reason: string) => Promise<IssuerLinkState | undefined>
   /** The link as its events tell it, its customer's personal data opened (or erased). */
   load: (linkId: string) => Promise<IssuerLinkState | undefined>
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<IssuerLinkState>
@@ -72,7 +81,7 @@ const known = (state: IssuerLinkState): KnownState<IssuerLinkState | undefined> 
  */
 export function createIssuer (options: IssuerOptions): Issuer {
   const { store, publisher, merchants, customers, log } = options
-  const leases = createLeases({ db: options.db, owner: randomUUID(), leaseMs: options.leaseMs, log })
+  const leases = createLeases({ db: options.db, owner: randomUUID(), ownerLock: options.ownerLock, leaseMs: options.leaseMs, log })
   const references = createReferenceClaims({ db: options.db })
   const claimTakeoverMs = options.claimTakeoverMs ?? 300_000
   const requestRetry: RetryOptions = { retries: 40, minDelayMs: 5, maxDelayMs: 200 }
@@ -110,11 +119,35 @@ export function createIssuer (options: IssuerOptions): Issuer {
     }
   }
 
+  /**
+   * E-mail the issued link, at most once per link whatever the replicas and retries: the e-mail is
+   * claimed in li_email_claims before it is sent. A crash after the claim and before the SMTP
+   * server's answer leaves the claim `sending`: that link is never e-mailed again (we cannot know
+   * whether the server took it, and the issue asks for at most one e-mail, not at least one). An
+   * e-mail the server accepted is marked `accepted` with its message id, so `sent` is published
+   * from that after a crash, without sending again. A certain refusal gives the claim back.
+   */
   async function sendEmail (initial: IssuerLinkState): Promise<IssuerLinkState> {
     const state = await opened(initial)
     if (options.mailer === undefined || !needsEmail(state, options.mailer)) return state
-    const messageId = await emailLink(state, { mailer: options.mailer, merchants, log })
-    if (messageId === undefined) return state
+    const claim = await claimEmail(options.db, state.linkId)
+    let messageId: string
+    if (claim.claimed) {
+      const result = await emailLink(state, { mailer: options.mailer, merchants, log })
+      if (!('messageId' in result)) {
+        if (result.definite) await releaseEmail(options.db, state.linkId)
+        return state
+      }
+      messageId = result.messageId
+      await acceptEmail(options.db, state.linkId, messageId).catch((error: unknown) => {
+        // Accepted by SMTP but not marked: the claim stays `sending`, so it is still never re-sent.
+        log.warn({ err: error, linkId: state.linkId }, 'link e-mailed but its claim not marked accepted')
+      })
+    } else if (claim.status === 'accepted') {
+      messageId = claim.messageId ?? ''
+    } else {
+      return state
+    }
     try {
       return (await decideOn(state.linkId, (s) => decideSent(s, messageId), known(state), { retries: 40 })).state ?? state
     } catch (error) {
@@ -124,14 +157,50 @@ export function createIssuer (options: IssuerOptions): Issuer {
     }
   }
 
-  /** Take the link from `requested` to issued or failed; `fresh` when we just requested it. */
+  /**
+   * An intent this holder has that the link's recorded outcome does not name (a fenced holder's,
+   * or one whose outcome lost the race): cancel it at Dojo, so the link has one payable intent.
+   */
+  async function disown (state: IssuerLinkState, mine: { intent: PaymentIntent, client: DojoClient }): Promise<void> {
+    if (state.paymentIntentId === mine.intent.id) return
+    try {
+      await mine.client.cancelPaymentIntent(mine.intent.id)
+      log.warn({ linkId: state.linkId, paymentIntentId: mine.intent.id, recorded: state.paymentIntentId }, 'canceled a second intent the link does not use')
+    } catch (error) {
+      log.error({ err: error, linkId: state.linkId, paymentIntentId: mine.intent.id }, 'a second intent the link does not use was not canceled at Dojo')
+    }
+  }
+
+  /**
+   * Take the link from `requested` to issued or failed; `fresh` when we just requested it.
+   *
+   * Why a late holder (one whose lease was taken over while its create was in flight: a pause, a
+   * lost Postgres session) is harmless:
+   * - it publishes no outcome once it knows it lost the lease (`confirm` renews its generation
+   *   right before publishing; the heartbeat tells it earlier);
+   * - it may learn too late (lease lost between `confirm` and the publish): the outcome is published
+   *   on the sequence of the link's `requested` event (expected last subject sequence), so of the
+   *   two holders' outcomes at most one lands; the other is refused, reloads and finds the link
+   *   decided (`decideOutcome` returns nothing);
+   * - the next holder looks the intent up by its unique Dojo reference before creating one (Dojo
+   *   has no idempotency key for creates: the reference is ours), so an intent created before that
+   *   look-up is adopted, not duplicated;
+   * - an intent created after it (the late create landed last) is named by no outcome: its holder
+   *   cancels it at Dojo once it sees the outcome (`disown`). Its URL was never published, so no
+   *   customer can hold it. test/leases-fencing.test.ts shows each case with real processes.
+   */
   async function drive (initial: IssuerLinkState, fresh: boolean): Promise<IssuerLinkState> {
     let state = initial
     const deadline = Date.now() + options.waitMs
     let lookFirst = !fresh
+    let mine: { intent: PaymentIntent, client: DojoClient } | undefined
     for (let round = 0; ; round++) {
-      if (state.status !== 'requested') return await sendEmail(state)
-      if (await leases.take(state.linkId)) {
+      if (state.status !== 'requested') {
+        if (mine !== undefined) await disown(state, mine)
+        return await sendEmail(state)
+      }
+      const lease = await leases.take(state.linkId)
+      if (lease !== undefined) {
         try {
           // Holding the lease, re-read unless our state is the one we just wrote: another holder
           // may have finished since we loaded.
@@ -145,15 +214,23 @@ export function createIssuer (options: IssuerOptions): Issuer {
           state = await opened(state)
           const outcome = await createIntentOnce(client, state, { lookFirst, publicUrl: options.publicUrl, log })
           lookFirst = true
+          if ('intent' in outcome) mine = { intent: outcome.intent, client }
+          if (!await leases.confirm(lease)) {
+            // Fenced: another holder has the link now and decides it; we wait for its outcome.
+            log.warn({ linkId: state.linkId, paymentIntentId: mine?.intent.id }, 'issue lease lost during the create; outcome left to its new holder')
+            state = (await load(state.linkId)) ?? state
+            continue
+          }
           const decided = await decideOn(state.linkId, (s) => decideOutcome(s, outcome, client.baseUrl), known(state))
           state = decided.state ?? state
           if (decided.published && state.status === 'issued') log.info({ linkId: state.linkId, paymentIntentId: state.paymentIntentId }, 'link issued')
           continue
         } finally {
-          if (state.status === 'requested') await leases.release(state.linkId)
-          else leases.releaseLater(state.linkId)
+          if (state.status === 'requested') await leases.release(lease)
+          else leases.releaseLater(lease)
         }
       } else if (Date.now() > deadline) {
+        if (mine !== undefined) log.warn({ linkId: state.linkId, paymentIntentId: mine.intent.id }, 'gave up waiting for the new holder; an intent of ours may stay unused at Dojo until it expires')
         throw linkError(LinkErrorCodes.inProgress, 503, 'Another request is issuing this link right now; retry shortly with the same Idempotency-Key.', { linkId: state.linkId })
       }
       await sleep(Math.min(250, 10 * 2 ** Math.min(round, 5)) * (0.5 + Math.random()))
@@ -217,6 +294,13 @@ export function createIssuer (options: IssuerOptions): Issuer {
       if (state === undefined) return undefined
       return await opened(await drive(state, false))
     },
+    async abandonOrder (merchantId, orderId, reference, reason) {
+      const linkId = linkIdFor(merchantId, reference)
+      const state = await load(linkId)
+      // No link, or another order's (a reference taken): nothing of this order to stop.
+      if (state === undefined || state.orderId !== orderId || state.merchantId !== merchantId) return undefined
+      return (await decideOn(linkId, (s) => decideAbandon(s, reason), known(state), { retries: 20 })).state
+    },
     async cancel (merchant, linkId, reason) {
       const state = await load(linkId)
       if (state === undefined || state.merchantId !== merchant.id) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
@@ -242,6 +326,6 @@ export function createIssuer (options: IssuerOptions): Issuer {
     async settle (state) {
       await store.waitForPosition(state.position, 10_000)
     },
-    close: leases.flush
+    close: leases.close
   }
 }

@@ -77,6 +77,33 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     return ack()
   }
 
+  /**
+   * The order failed its last attempt. One outcome per order: its link (if any) is failed on its
+   * own stream first, on the state decided on. If the link was issued meanwhile (the sweep,
+   * another replica) that wins and the order is not rejected; once failed, no sweep can issue it
+   * after the rejection.
+   */
+  async function giveUp (msg: JsMsg, error: unknown): Promise<Outcome> {
+    let orderId = `seq-${msg.seq}`
+    let merchantId: string | undefined
+    let reference: string | undefined
+    try {
+      const b = msg.json<{ orderId?: unknown, merchantId?: unknown, reference?: unknown }>()
+      if (typeof b.orderId === 'string' && b.orderId !== '') orderId = b.orderId
+      if (typeof b.merchantId === 'string') merchantId = b.merchantId
+      if (typeof b.reference === 'string' && b.reference !== '') reference = b.reference
+    } catch {}
+    const reason = `gave up after ${msg.info.deliveryCount} attempts: ${error instanceof Error ? error.message : String(error)}`
+    if (merchantId !== undefined) {
+      const link = await options.issuer.abandonOrder(merchantId, orderId, reference ?? orderId, reason)
+      if (link !== undefined && link.status !== 'failed') {
+        log.info({ orderId, merchantId, linkId: link.linkId, status: link.status }, 'order given up, but its link has its outcome already: not rejected')
+        return ack()
+      }
+    }
+    return await reject(msg, orderId, merchantId, reason)
+  }
+
   async function handle (msg: JsMsg): Promise<Outcome> {
     const subjectMerchant = msg.subject.slice(`${options.subjectPrefix}.v1.`.length)
     let body: unknown
@@ -126,7 +153,9 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
       if (code === LinkErrorCodes.referenceTaken || code === LinkErrorCodes.orderTaken) return await reject(msg, order.orderId, order.merchantId, (error as Error).message)
       if (code === LinkErrorCodes.dojoUnavailable || code === LinkErrorCodes.inProgress || code === LinkErrorCodes.contention) {
         log.warn({ orderId: order.orderId, code, attempt: msg.info.deliveryCount }, 'order not settled yet; redelivery scheduled')
-        if (msg.info.deliveryCount >= options.maxAttempts) throw error
+        // Settled here with an ack rather than left to the loop's term: nats-server 2.9 ignores a
+        // `+TERM` that carries a reason, so such a message would come back after every ack wait.
+        if (msg.info.deliveryCount >= options.maxAttempts) return await giveUp(msg, error)
         return nak(options.retryDelayMs * 2 ** Math.min(msg.info.deliveryCount - 1, 6))
       }
       throw error
@@ -141,16 +170,7 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     maxAttempts: options.maxAttempts,
     retryBaseDelayMs: options.retryDelayMs,
     log,
-    onGiveUp: async (msg, error) => {
-      let orderId = `seq-${msg.seq}`
-      let merchantId: string | undefined
-      try {
-        const b = msg.json<{ orderId?: unknown, merchantId?: unknown }>()
-        if (typeof b.orderId === 'string' && b.orderId !== '') orderId = b.orderId
-        if (typeof b.merchantId === 'string') merchantId = b.merchantId
-      } catch {}
-      await reject(msg, orderId, merchantId, `gave up after ${msg.info.deliveryCount} attempts: ${error instanceof Error ? error.message : String(error)}`)
-    }
+    onGiveUp: async (msg, error) => { await giveUp(msg, error) }
   })
   log.info({ stream: options.stream, durable: options.durable }, 'taking orders')
   return loop

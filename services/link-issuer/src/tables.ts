@@ -14,6 +14,16 @@ export interface IssueLeasesTable {
   link_id: string
   owner: string
   expires_at: Date
+  generation: number
+  owner_lock: number | null
+}
+
+export interface EmailClaimsTable {
+  link_id: string
+  status: 'sending' | 'accepted'
+  message_id: string | null
+  claimed_at: Date | undefined
+  accepted_at: Date | null | undefined
 }
 
 export interface ReferencesTable {
@@ -47,6 +57,7 @@ export interface LinksTable {
 export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_idempotency_keys: IdempotencyKeysTable
   li_issue_leases: IssueLeasesTable
+  li_email_claims: EmailClaimsTable
   li_links: LinksTable
   li_references: ReferencesTable
 }

@@ -102,13 +102,23 @@ export interface Mailbox {
   messages: Array<{ from: string, to: string[], raw: string }>
 }
 
-/** A real SMTP server (smtp-server) on loopback that keeps what it receives. */
-export async function startSmtp (t: TestContext): Promise<Mailbox> {
+/**
+ * A real SMTP server (smtp-server) on loopback that keeps what it receives; while `refuse()` is
+ * true it refuses every recipient (550), so the sender knows for certain nothing was sent.
+ */
+export async function startSmtp (t: TestContext, options: { refuse?: () => boolean } = {}): Promise<Mailbox> {
   const messages: Mailbox['messages'] = []
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo (_address, _session, callback) {
+      if (options.refuse?.() === true) {
+        const error = new Error('mailbox unavailable') as Error & { responseCode: number }
+        error.responseCode = 550
+        callback(error)
+      } else callback()
+    },
     onData (stream, session, callback) {
       let raw = ''
       stream.setEncoding('utf8')
@@ -125,22 +135,45 @@ export async function startSmtp (t: TestContext): Promise<Mailbox> {
   return { url: `smtp://127.0.0.1:${port}`, messages }
 }
 
-export type Fault = 'pass' | 'slow' | 'fail500' | 'fail400'
+export type Fault = 'pass' | 'slow' | 'fail500' | 'fail400' | 'hold'
+
+export interface FaultyProxy {
+  url: string
+  /** Creates that reached the proxy so far. */
+  creates: () => number
+  /** Creates held (`hold`) and not yet released. */
+  held: () => number
+  /** Forward the oldest `count` held creates (default all) to Dojo now; their callers get Dojo's answer if still listening. */
+  release: (count?: number) => void
+  /** The fault of creates past the plan (default `pass`). */
+  setDefault: (fault: Fault) => void
+}
 
 /**
  * A node:http proxy in front of the sandbox. Creates (POST /payment-intents) follow `plan`:
  * `slow` forwards and answers after `slowMs` (the intent exists at Dojo, the caller timed out),
- * `fail500` answers 500 without forwarding; everything else passes through.
+ * `hold` keeps the create from Dojo until `release()` (Dojo has not seen it yet), `fail500`
+ * answers 500 without forwarding; everything else passes through.
  */
-export async function startFaultyProxy (t: TestContext, target: string, plan: Fault[], slowMs = 3000): Promise<{ url: string, creates: () => number }> {
+export async function startFaultyProxy (t: TestContext, target: string, plan: Fault[], slowMs = 3000): Promise<FaultyProxy> {
   let creates = 0
+  let fallback: Fault = 'pass'
   const pending = new Set<ServerResponse>()
+  const holding: Array<() => void> = []
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const isCreate = req.method === 'POST' && req.url === '/payment-intents'
-      const fault: Fault = isCreate ? plan[creates++] ?? 'pass' : 'pass'
+      const fault: Fault = isCreate ? plan[creates++] ?? fallback : 'pass'
+      if (fault === 'hold') {
+        pending.add(res)
+        holding.push(() => { pending.delete(res); forward('pass') })
+        return
+      }
+      forward(fault)
+    })
+    function forward (fault: Fault): void {
       if (fault === 'fail400') {
         res.writeHead(400, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://tools.ietf.org/html/rfc7231#section-6.5.1', title: 'One or more validation errors occurred.', status: 400, errors: { Reference: ['The Reference field is invalid.'] }, traceId: '00-00000000000000000000000000000000-0000000000000000-01' }))
         return
@@ -161,9 +194,9 @@ export async function startFaultyProxy (t: TestContext, target: string, plan: Fa
           } else answer()
         })
       })
-      upstream.on('error', () => { res.writeHead(502).end() })
+      upstream.on('error', () => { if (!res.destroyed) res.writeHead(502).end() })
       upstream.end(Buffer.concat(chunks))
-    })
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   onTeardown(t, async () => {
@@ -171,7 +204,13 @@ export async function startFaultyProxy (t: TestContext, target: string, plan: Fa
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
   })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, creates: () => creates }
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    creates: () => creates,
+    held: () => holding.length,
+    release: (count) => { for (const go of holding.splice(0, count ?? holding.length)) go() },
+    setDefault: (fault) => { fallback = fault }
+  }
 }
 
 export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })

@@ -89,6 +89,21 @@ export function decideOutcome (state: IssuerLinkState | undefined, outcome: Inte
   }, { streamId, metadata: metadataOf(state) })]
 }
 
+/** The code of the `issue-failed` recorded when a link's order was given up (and rejected). */
+export const ORDER_ABANDONED_CODE = 'LINK_ORDER_ABANDONED'
+
+/**
+ * Stop a link whose order was given up: a non-retryable `issue-failed`, so nothing issues it after
+ * the order's rejection; nothing when the link has its outcome already (issued first: then the
+ * order is not rejected). Published on the state decided on, so the two can never both land.
+ */
+export function decideAbandon (state: IssuerLinkState | undefined, reason: string): NewEvent[] {
+  if (state?.status !== 'requested') return []
+  return [registry.create('payment-link.issue-failed', {
+    linkId: state.linkId, merchantId: state.merchantId, reason: `The order was given up: ${reason}`.slice(0, 2000), code: ORDER_ABANDONED_CODE, retryable: false
+  }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
+}
+
 /** Record that the link was e-mailed; nothing when a `sent` is recorded already. */
 export function decideSent (state: IssuerLinkState | undefined, messageId: string): NewEvent[] {
   if (state === undefined || state.emailSentAt !== undefined) return []

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
+import { isDojoError, isDojoRefusal, type DojoClient, type PaymentIntent } from '@paylinks/dojo-client'
 import { LinkErrorCodes, linkError } from '../errors.js'
 import { dojoReferenceFor, metadataView, type IssuerLinkState } from '../link.js'
 import { personalOf } from './email.js'
@@ -7,12 +7,15 @@ import { personalOf } from './email.js'
 /** What Dojo made of a create: the intent (new or found), or a definite refusal. */
 export type IntentOutcome = { intent: PaymentIntent } | { refused: { reason: string, code: string } }
 
-/** The oldest intent Dojo holds for the link's reference, if any. */
+/**
+ * The oldest intent Dojo holds for the link's reference, if any; never one canceled (a second
+ * intent a fenced holder canceled, see `drive` in issuer.ts).
+ */
 export async function findIntent (client: DojoClient, state: IssuerLinkState): Promise<PaymentIntent | undefined> {
   const found = await client.findPaymentIntentsByReference(dojoReferenceFor(state.reference, state.linkId), {
     createdFrom: new Date(new Date(state.createdAt).getTime() - 5 * 60_000)
   })
-  return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]
+  return found.filter((i) => i.status !== 'Canceled').sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0]
 }
 
 /**
@@ -25,8 +28,14 @@ export async function createIntentOnce (
   state: IssuerLinkState,
   options: { lookFirst: boolean, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
 ): Promise<IntentOutcome> {
+  // A look-up Dojo does not answer leaves the create's outcome unknown: never create again
+  // then; the link stays requested and its next holder looks first.
+  const lookUp = async (): Promise<PaymentIntent | undefined> => await findIntent(client, state).catch((error: unknown) => {
+    if (!isDojoError(error) || isDojoRefusal(error)) throw error
+    throw linkError(LinkErrorCodes.dojoUnavailable, 503, 'Dojo did not answer; the link stays requested and is resumed on retry (same Idempotency-Key) or by the recovery sweep.', { linkId: state.linkId }, error)
+  })
   if (options.lookFirst) {
-    const intent = await findIntent(client, state)
+    const intent = await lookUp()
     if (intent !== undefined) return { intent }
   }
   // The customer's contact details go to Dojo only while its key exists.
@@ -55,7 +64,7 @@ export async function createIntentOnce (
         return { refused: { reason: `Dojo refused the payment intent: ${error.message}`.slice(0, 2000), code: error.code } }
       }
       options.log.warn({ err: error, linkId: state.linkId, attempt }, 'Dojo create failed; looking the intent up by reference')
-      const intent = await findIntent(client, state)
+      const intent = await lookUp()
       if (intent !== undefined) return { intent }
       if (attempt >= attempts) throw linkError(LinkErrorCodes.dojoUnavailable, 503, 'Dojo did not answer; the link stays requested and is resumed on retry (same Idempotency-Key) or by the recovery sweep.', { linkId: state.linkId }, error)
       await sleep(100 * 2 ** attempt * (1 + Math.random()))

@@ -17,30 +17,46 @@ export function needsEmail (state: IssuerLinkState, mailer: Mailer | undefined):
     personalOf(state)?.email !== undefined && state.url !== undefined
 }
 
+/** What became of one e-mail: accepted by the SMTP server, or not sent (`definite`: certainly not). */
+export type EmailResult = { messageId: string } | { failed: true, definite: boolean }
+
 /**
- * E-mail the link to its customer; the SMTP message id, or undefined when it was not sent (the
- * recovery sweep tries again). Recording `sent` is a decision of its own.
+ * True when an SMTP error proves the server did not take the message: it refused the login, the
+ * sender, a recipient or the message itself, or nobody answered at all. A timeout or reset in
+ * between may come after the server accepted it: then we cannot know.
+ */
+export function certainlyNotSent (error: unknown): boolean {
+  const { code, errno } = error as { code?: string, errno?: string | number }
+  return ['EAUTH', 'EENVELOPE', 'EMESSAGE', 'EDNS', 'EREQUIRETLS'].includes(code ?? '') || errno === 'ECONNREFUSED' || code === 'ECONNREFUSED'
+}
+
+/**
+ * E-mail the link to its customer; the SMTP message id, or why it was not sent. Claiming the
+ * e-mail first (one per link) and recording `sent` are the caller's.
  */
 export async function emailLink (
   state: IssuerLinkState,
   options: { mailer: Mailer, merchants: MerchantDirectory, log: { warn: (obj: object, msg: string) => void } }
-): Promise<string | undefined> {
+): Promise<EmailResult> {
   const personal = personalOf(state)
-  if (personal?.email === undefined) return undefined
+  if (personal?.email === undefined) return { failed: true, definite: true }
   const merchant = await options.merchants.get(state.merchantId)
   try {
-    return await options.mailer.sendLink({
-      to: personal.email,
-      ...(personal.name === undefined ? {} : { name: personal.name }),
-      merchantName: merchant?.name ?? 'The merchant',
-      url: state.url!,
-      amount: state.amount,
-      reference: state.reference,
-      ...(state.description === undefined ? {} : { description: state.description }),
-      expiresAt: state.expiresAt
-    })
+    return {
+      messageId: await options.mailer.sendLink({
+        to: personal.email,
+        ...(personal.name === undefined ? {} : { name: personal.name }),
+        merchantName: merchant?.name ?? 'The merchant',
+        url: state.url!,
+        amount: state.amount,
+        reference: state.reference,
+        ...(state.description === undefined ? {} : { description: state.description }),
+        expiresAt: state.expiresAt
+      })
+    }
   } catch (error) {
-    options.log.warn({ err: error, linkId: state.linkId }, 'link e-mail not sent; the recovery sweep tries again')
-    return undefined
+    const definite = certainlyNotSent(error)
+    options.log.warn({ err: error, linkId: state.linkId, definite }, definite ? 'link e-mail not sent; the recovery sweep tries again' : 'link e-mail may or may not have been accepted; not sent again (at most one e-mail per link)')
+    return { failed: true, definite }
   }
 }

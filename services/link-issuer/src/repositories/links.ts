@@ -40,14 +40,22 @@ export async function listLinks (db: Db, filter: LinkFilter): Promise<LinkPage> 
   return { rows: page, nextCursor: rows.length > filter.limit && last !== undefined ? encodeCursor([last.created_at.toISOString(), last.link_id]) : null }
 }
 
-/** Links stuck in `requested` (a crash, a Dojo outage) or issued with an unsent e-mail, untouched since `before`. */
+/**
+ * Links stuck in `requested` with no issue lease (a crash before the lease, a Dojo outage), or
+ * issued with an e-mail asked for, neither sent nor claimed; untouched since `before`. Links with
+ * a lease are the takeover sweep's (findAbandonedLeases); a claimed e-mail is never sent twice.
+ */
 export async function findStuckLinks (db: Db, before: Date, limit: number): Promise<string[]> {
   const rows = await db.selectFrom('li_links').select('link_id')
     .where((eb) => eb.or([
-      eb('status', '=', 'requested'),
-      eb.and([eb('status', '=', 'issued'), eb('email_requested', '=', true), eb('email_sent_at', 'is', null)])
+      eb.and([eb('status', '=', 'requested'), eb.not(eb.exists(eb.selectFrom('li_issue_leases').select('li_issue_leases.link_id').whereRef('li_issue_leases.link_id', '=', 'li_links.link_id')))]),
+      eb.and([
+        eb('status', '=', 'issued'), eb('email_requested', '=', true), eb('email_sent_at', 'is', null),
+        eb.not(eb.exists(eb.selectFrom('li_email_claims').select('li_email_claims.link_id').whereRef('li_email_claims.link_id', '=', 'li_links.link_id').where('li_email_claims.status', '=', 'sending')))
+      ])
     ]))
     .where('updated_at', '<', before)
-    .limit(limit).execute()
+    // Oldest first: a link left longest is resumed first.
+    .orderBy('updated_at').limit(limit).execute()
   return rows.map((r) => r.link_id)
 }

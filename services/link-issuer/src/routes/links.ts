@@ -94,9 +94,16 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     schema: {
       tags: ['payment links'],
       summary: 'Create a payment link (Dojo payment intent); exactly once per reference',
+      description: 'Answers within a bounded wait (`ISSUE_WAIT_MS`, default 5 s): **201** with the issued link, or **202** with the link still `requested` ' +
+        'when another request or instance is issuing it right now (a retry with the same `Idempotency-Key` while the first is in flight, or after an ' +
+        'instance was lost): poll `Location` (GET) after `Retry-After` seconds, or retry the POST with the same key.',
       headers: IdempotencyHeadersSchema,
       body: CreateLinkBodySchema,
-      response: { 201: LinkSchema, ...problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503) }
+      response: {
+        201: LinkSchema,
+        202: { ...LinkSchema, description: 'Being issued: the link is `requested`; GET `Location` after `Retry-After` seconds (or retry with the same Idempotency-Key).' },
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503)
+      }
     }
   }, async (request, reply) => {
     const merchant = await merchantOf(request)
@@ -113,7 +120,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       }
       causationId = `idem:${sha256(`${merchant.id}\u0000${key}`).slice(0, 32)}`
     }
-    const state = await issuer.request({
+    const input = {
       merchant,
       reference: body.reference,
       amount: body.amount,
@@ -126,7 +133,23 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       source: 'api',
       causationId,
       correlationId: request.id
-    })
+    } as const
+    let state: LinkState
+    try {
+      state = await issuer.request(input)
+    } catch (error) {
+      if ((error as { code?: string }).code !== LinkErrorCodes.inProgress) throw error
+      // Being issued by another request or instance: answer now with the link as it is (202 while
+      // requested), never hold the partner past the bounded wait.
+      const current = await issuer.load(linkIdFor(merchant.id, body.reference))
+      if (current === undefined) throw error
+      state = current
+      if (state.status === 'requested') {
+        await issuer.settle(state)
+        wrote(reply, state)
+        return reply.code(202).header('location', `/v1/payment-links/${state.linkId}`).header('retry-after', '1').send(linkView(state) as any)
+      }
+    }
     await issuer.settle(state)
     wrote(reply, state)
     if (state.status === 'failed') {

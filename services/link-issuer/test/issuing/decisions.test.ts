@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Merchant } from '@paylinks/merchants'
 import { LinkErrorCodes } from '../../src/errors.js'
-import { decideCancel, decideOutcome, decideRequest, decideSent, type LinkRequest } from '../../src/issuing/decisions.js'
+import { decideAbandon, decideCancel, decideOutcome, decideRequest, decideSent, ORDER_ABANDONED_CODE, type LinkRequest } from '../../src/issuing/decisions.js'
 import { foldLink, linkIdFor, type IssuerLinkState } from '../../src/link.js'
 import type { RecordedEvent, NewEvent } from '@paylinks/contracts'
 
@@ -67,4 +67,16 @@ t.test('decideCancel should cancel by the contracts\' rule: once, and never afte
   const paid = { ...issued, status: 'paid' as const }
   t.throws(() => decideCancel(paid, linkId), { code: LinkErrorCodes.notCancelable })
   t.throws(() => decideCancel(undefined, linkId), { code: LinkErrorCodes.notFound })
+})
+
+t.test('decideAbandon should fail a link still requested, and leave an issued one issued', async (t) => {
+  const requested = after(undefined, decideRequest(undefined, { ...input, reference: 'order-gone', source: 'order', orderId: 'gone' }, linkIdFor(merchant.id, 'order-gone')))
+  const [failed] = decideAbandon(requested, 'Dojo did not answer')
+  t.match(failed, { type: 'payment-link.issue-failed', data: { code: ORDER_ABANDONED_CODE, retryable: false, reason: /given up: Dojo did not answer/ } })
+  const abandoned = after(requested, [failed!])
+  t.equal(abandoned.status, 'failed')
+  t.same(decideAbandon(abandoned, 'again'), [], 'once')
+  t.same(decideOutcome(abandoned, { intent }, 'https://api.dojo.tech'), [], 'a late create is not recorded after it')
+  const issued = after(requested, decideOutcome(requested, { intent }, 'https://api.dojo.tech'))
+  t.same(decideAbandon(issued, 'too late'), [], 'an issued link is never failed for its order')
 })
