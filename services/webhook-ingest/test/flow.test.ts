@@ -128,10 +128,10 @@ t.test('delayed deliveries should end in the right status', async (t) => {
   const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { manual: true })
   await sandbox.pay(intentId)
   await s.dojo.reversePaymentIntent(intentId)
-  await until(async () => (await moves(clients.store, linkId)).includes('reversed'), 20_000, 'reversed')
+  await until(async () => (await moves(clients.store, linkId)).includes('released'), 20_000, 'released')
   await settled(s)
   const all = await moves(clients.store, linkId)
-  t.ok(['reversed', 'authorized,reversed'].includes(all.join(',')), `forward only: ${all.join(',')}`)
+  t.ok(['released', 'authorized,released'].includes(all.join(',')), `forward only: ${all.join(',')}`)
 })
 
 t.test('dropped deliveries should be caught by the reconciler', async (t) => {
