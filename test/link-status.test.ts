@@ -2,7 +2,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { sql, type Transaction } from 'kysely'
 import {
-  createEventRegistry, domainEvents, foldLink, foldLinkStatus, LINK_STATUSES, paymentLinkStream, type LinkStatus, type RecordedEvent
+  createEventRegistry, domainEvents, evolveLink, foldLink, foldLinkStatus, isForwardMove, LINK_STATUSES, paymentLinkStream,
+  type LinkState, type LinkStatus, type RecordedEvent
 } from '@paylinks/contracts'
 import { createDatabase, type Executor } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
@@ -25,7 +26,10 @@ await sql.raw(payments.createTables(projectorTable)).execute(db)
 
 type Kind =
   | { kind: 'requested' } | { kind: 'issued' } | { kind: 'issue-failed', retryable: boolean } | { kind: 'sent' }
-  | { kind: 'canceled' } | { kind: 'webhook-received' } | { kind: 'status-changed', from: LinkStatus, to: LinkStatus }
+  | { kind: 'canceled' } | { kind: 'webhook-received' } | { kind: 'status-changed', from: LinkStatus, to: LinkStatus, capturedAmount: number }
+  | { kind: 'captured', captureId: string, value: number, capturedAmount: number }
+  | { kind: 'refunded', refundId: string, value: number, refundedAmount: number, capturedAmount: number }
+  | { kind: 'released' }
 
 const status = fc.constantFrom(...LINK_STATUSES)
 const kind: fc.Arbitrary<Kind> = fc.oneof(
@@ -35,7 +39,11 @@ const kind: fc.Arbitrary<Kind> = fc.oneof(
   fc.constant({ kind: 'sent' as const }),
   fc.constant({ kind: 'canceled' as const }),
   fc.constant({ kind: 'webhook-received' as const }),
-  fc.record({ from: status, to: status }).map((m) => ({ kind: 'status-changed' as const, ...m }))
+  fc.record({ from: status, to: status, capturedAmount: fc.constantFrom(0, 1234) }).map((m) => ({ kind: 'status-changed' as const, ...m })),
+  // Amounts around the link's total (1234), past it too: the rule must cap them.
+  fc.record({ captureId: fc.constantFrom('cp_a', 'cp_b', 'cp_c'), value: fc.integer({ min: 1, max: 1300 }), capturedAmount: fc.integer({ min: 1, max: 1500 }) }).map((m) => ({ kind: 'captured' as const, ...m })),
+  fc.record({ refundId: fc.constantFrom('rf_a', 'rf_b', 'rf_c'), value: fc.integer({ min: 1, max: 1300 }), refundedAmount: fc.integer({ min: 1, max: 1500 }), capturedAmount: fc.constantFrom(400, 1234, 1500) }).map((m) => ({ kind: 'refunded' as const, ...m })),
+  fc.constant({ kind: 'released' as const })
 )
 // Mostly histories that start with the request, some that never had one.
 const story = fc.tuple(fc.boolean(), fc.boolean(), fc.array(kind, { maxLength: 10 }))
@@ -61,7 +69,10 @@ function eventOf (linkId: string, k: Kind, occurredAt: string, streamVersion: nu
       case 'sent': return { linkId, channel: 'email' }
       case 'canceled': return { linkId }
       case 'webhook-received': return { linkId, paymentIntentId: pi, dojoEventId: `evt_${position}`, event: 'payment_intent.status_updated', paymentStatus: 'Captured', receivedAt: occurredAt }
-      case 'status-changed': return { linkId, paymentIntentId: pi, from: k.from, to: k.to, dojoStatus: 'Captured', amount: { value: 1234, currencyCode: 'GBP' }, capturedAmount: 1234, refundedAmount: 0, source: 'webhook', observedAt: occurredAt }
+      case 'status-changed': return { linkId, paymentIntentId: pi, from: k.from, to: k.to, dojoStatus: 'Captured', amount: { value: 1234, currencyCode: 'GBP' }, capturedAmount: k.capturedAmount, refundedAmount: 0, source: 'webhook', observedAt: occurredAt }
+      case 'captured': return { linkId, paymentIntentId: pi, captureId: k.captureId, amount: { value: k.value, currencyCode: 'GBP' }, capturedAmount: k.capturedAmount, source: 'api', observedAt: occurredAt }
+      case 'refunded': return { linkId, paymentIntentId: pi, refundId: k.refundId, amount: { value: k.value, currencyCode: 'GBP' }, refundedAmount: k.refundedAmount, capturedAmount: k.capturedAmount, source: 'reconciler', observedAt: occurredAt }
+      case 'released': return { linkId, paymentIntentId: pi, source: 'webhook', observedAt: occurredAt }
     }
   })()
   const created = registry.create(`payment-link.${k.kind}`, data as never, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'property' }, occurredAt: new Date(occurredAt) })
@@ -104,6 +115,14 @@ async function statusesIn (table: string, linkIds: string[]): Promise<Map<string
   return new Map(rows.map((r) => [r.link_id, r.status]))
 }
 
+async function amountsIn (table: string, linkIds: string[]): Promise<Map<string, string>> {
+  const { rows } = await sql<{ link_id: string, c: string, r: string }>`SELECT link_id, captured_amount AS c, refunded_amount AS r FROM ${sql.raw(table)} WHERE link_id = ANY(${linkIds})`.execute(db)
+  return new Map(rows.map((r) => [r.link_id, `${Number(r.c)}/${Number(r.r)}`]))
+}
+
+const amountsOf = (state: Pick<LinkState, 'capturedAmount' | 'refundedAmount'> | undefined): string | undefined =>
+  state === undefined ? undefined : `${state.capturedAmount}/${state.refundedAmount}`
+
 t.test('every service\'s fold should agree with the contracts\' linkStatusAfter on random histories', async (t) => {
   let compared = 0
   let requestedLinks = 0
@@ -116,6 +135,7 @@ t.test('every service\'s fold should agree with the contracts\' linkStatusAfter 
     await applyInBatches(batches.map((b) => b.filter((e) => paymentTypes.has(e.type))), async (trx, batch) => { await payments.apply(trx as unknown as Transaction<ProjectorTables>, batch as Parameters<typeof payments.apply>[1], projectorTable) })
     const readModel = await statusesIn('li_links', linkIds)
     const projector = await statusesIn(projectorTable('links'), linkIds)
+    const projectorAmounts = await amountsIn(projectorTable('links'), linkIds)
 
     for (const linkId of linkIds) {
       const history = events.filter((e) => (e.data as { linkId: string }).linkId === linkId)
@@ -128,9 +148,32 @@ t.test('every service\'s fold should agree with the contracts\' linkStatusAfter 
         'link-issuer read model (li_links)': readModel.get(linkId),
         'projector payments (links)': projector.get(linkId)
       }
+      const told = (): string => history.map((e) => e.type.slice(13) + (e.type.endsWith('status-changed') ? `:${String(e.data.to)}` : e.type.endsWith('failed') ? `:${String(e.data.retryable)}` : e.type.endsWith('refunded') ? `:${String(e.data.refundedAmount)}/${String(e.data.capturedAmount)}` : e.type.endsWith('captured') ? `:${String(e.data.capturedAmount)}` : '')).join(', ')
       for (const [view, actual] of Object.entries(views)) {
-        if (actual !== expected) {
-          throw new Error(`${view} says ${String(actual)}, linkStatusAfter says ${String(expected)} for ${history.map((e) => e.type.slice(13) + (e.type.endsWith('status-changed') ? `:${String(e.data.to)}` : e.type.endsWith('failed') ? `:${String(e.data.retryable)}` : '')).join(', ')}`)
+        if (actual !== expected) throw new Error(`${view} says ${String(actual)}, linkStatusAfter says ${String(expected)} for ${told()}`)
+      }
+      // The money half of the rule: every view holds the same amounts.
+      const state = foldLink(history)
+      const amountViews = {
+        'link-issuer foldLink': amountsOf(foldIssuerLink(history)),
+        'webhook-ingest evolveIngestLink': amountsOf(history.reduce<IngestLinkState | undefined>(evolveIngestLink, undefined)),
+        'projector payments (links)': projectorAmounts.get(linkId)
+      }
+      for (const [view, actual] of Object.entries(amountViews)) {
+        if (actual !== amountsOf(state)) throw new Error(`${view} says ${String(actual)}, evolveLink says ${String(amountsOf(state))} for ${told()}`)
+      }
+      if (state !== undefined) {
+        // Amounts never exceed what holds them; statuses never move back; a refund or capture repeated changes nothing.
+        if (!(state.refundedAmount <= state.capturedAmount && state.capturedAmount <= state.amount.value)) throw new Error(`amounts ${amountsOf(state)} exceed ${state.amount.value} for ${told()}`)
+        let s: LinkState | undefined
+        for (const e of history) {
+          const next = evolveLink(s, e)
+          if (s !== undefined && next !== undefined && next.status !== s.status && !isForwardMove(s.status, next.status)) throw new Error(`${s.status} → ${next.status} is not forward`)
+          if (s !== undefined && next !== undefined && (e.type === 'payment-link.refunded' || e.type === 'payment-link.captured')) {
+            const again = evolveLink(next, e)
+            if (again.status !== next.status || amountsOf(again) !== amountsOf(next) || again.refundIds.length !== next.refundIds.length || again.captureIds.length !== next.captureIds.length) throw new Error(`${e.type} twice is not once for ${told()}`)
+          }
+          s = next
         }
       }
       compared++

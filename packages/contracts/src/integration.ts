@@ -6,7 +6,8 @@ import { LinkIdSchema, LinkStatusSchema, MerchantIdSchema, PaymentIntentIdSchema
  * Integration events: the stable, versioned contract order systems subscribe to, published from
  * recorded events on `<prefix>.v1.<kind>.<merchantId>` (default prefix `paylinks`) with the
  * source event's id as `Nats-Msg-Id`. Internal events may change; these change only by a new
- * version on a new subject.
+ * version on a new subject. `payment.status-changed` is also sent when only the money moved (a
+ * second partial refund or capture: `status` equals `previousStatus`).
  */
 export const IntegrationSubjects = {
   linkIssued: 'link.issued',
@@ -60,6 +61,8 @@ export const PaymentStatusChangedV1Schema = Type.Object({
   previousStatus: LinkStatusSchema,
   status: LinkStatusSchema,
   amount: MoneySchema,
-  refundedAmount: Type.Integer({ minimum: 0 })
+  refundedAmount: Type.Integer({ minimum: 0 }),
+  /** Minor units captured so far (added with refunds and captures; absent from older messages). */
+  capturedAmount: Type.Optional(Type.Integer({ minimum: 0 }))
 }, { additionalProperties: false, title: 'PaymentStatusChangedV1' })
 export type PaymentStatusChangedV1 = Static<typeof PaymentStatusChangedV1Schema>

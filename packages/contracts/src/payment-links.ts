@@ -20,31 +20,60 @@ export const CustomerSchema = Type.Object({
 }, { additionalProperties: false })
 export type Customer = Static<typeof CustomerSchema>
 
+/** Dojo's capture mode: `Auto` takes the money at payment; `Manual` only authorises it. */
+export const CaptureModeSchema = Type.Union([Type.Literal('Auto'), Type.Literal('Manual')], { description: 'Dojo capture mode (default Auto)' })
+export type CaptureMode = Static<typeof CaptureModeSchema>
+/** Dojo's `autoExpireIn` for Manual intents: a .NET TimeSpan `dd.hh:MM:ss`, more than 30 s and less than 7 days. */
+export const AutoExpireInSchema = Type.String({ pattern: '^(\\d{1,2}\\.)?\\d{2}:\\d{2}:\\d{2}$', description: 'dd.hh:MM:ss, more than 30 seconds and less than 7 days' })
+/** What Dojo does with a Manual intent still uncaptured `autoExpireIn` after authorisation. */
+export const AutoExpireActionSchema = Type.Union([Type.Literal('Release'), Type.Literal('Capture')])
+export type AutoExpireAction = Static<typeof AutoExpireActionSchema>
+
 /** The stream of one link. */
 export const paymentLinkStream = (linkId: string): string => `payment-link.${linkId}`
 
 /**
- * A link's status. `requested` → `issued` → `authorized` (manual capture) → `paid` → `refunded`;
- * `failed`, `reversed`, `canceled` and `expired` end it early. Status only moves forward.
+ * A link's status, following Dojo's intent statuses. `requested` → `issued`, then:
+ * - Auto capture: `paid` (Dojo `Captured`);
+ * - Manual capture: `authorized` (Dojo `Authorized`) → `captured` at the first capture. Dojo
+ *   itself reports `Captured` after a partial capture, so a link partly captured is `captured`
+ *   with `capturedAmount` below the amount; further captures only raise `capturedAmount`.
+ * - refunds: `paid` | `captured` → `partially_refunded` (Dojo keeps `Captured`) → `refunded`
+ *   once `refundedAmount` reaches `capturedAmount` (Dojo `Refunded`);
+ * - `released`: the authorisation or same-day payment was reversed (Dojo `Reversed`; recorded
+ *   as `reversed` before, upcast to `released` when read);
+ * - `failed`, `canceled` and `expired` end it before payment.
+ * Status only moves forward.
  */
 export const LinkStatusSchema = Type.Union([
   Type.Literal('requested'), Type.Literal('issued'), Type.Literal('failed'), Type.Literal('authorized'), Type.Literal('paid'),
-  Type.Literal('refunded'), Type.Literal('reversed'), Type.Literal('canceled'), Type.Literal('expired')
+  Type.Literal('captured'), Type.Literal('partially_refunded'), Type.Literal('refunded'), Type.Literal('released'),
+  Type.Literal('canceled'), Type.Literal('expired')
 ])
 export type LinkStatus = Static<typeof LinkStatusSchema>
 
 /** For each status, the statuses it may move to. Anything else is a late or reordered report. */
 export const LINK_STATUS_MOVES: Readonly<Record<LinkStatus, readonly LinkStatus[]>> = {
   requested: ['issued', 'failed', 'canceled'],
-  issued: ['authorized', 'paid', 'canceled', 'expired', 'reversed'],
+  issued: ['authorized', 'paid', 'canceled', 'expired'],
   failed: [],
-  authorized: ['paid', 'reversed', 'canceled'],
-  paid: ['refunded'],
+  // Dojo: an authorisation is captured, reversed (within 7 days), or auto-expired into either.
+  authorized: ['captured', 'released', 'canceled'],
+  // Dojo: an Auto payment may be reversed on the day it was taken, and refunded after.
+  paid: ['partially_refunded', 'refunded', 'released'],
+  // Dojo: a Manual payment once captured can only be refunded.
+  captured: ['partially_refunded', 'refunded'],
+  partially_refunded: ['refunded'],
   refunded: [],
-  reversed: [],
+  released: [],
   canceled: [],
   expired: []
 }
+
+/** Statuses in which money was taken and may be refunded. */
+export const REFUNDABLE_STATUSES: ReadonlySet<LinkStatus> = new Set<LinkStatus>(['paid', 'captured', 'partially_refunded'])
+/** Statuses in which a Manual payment may be captured (again, up to its amount). */
+export const CAPTURABLE_STATUSES: ReadonlySet<LinkStatus> = new Set<LinkStatus>(['authorized', 'captured'])
 
 /** True when `to` moves a link forward from `from`. */
 export function isForwardMove (from: LinkStatus, to: LinkStatus): boolean {
@@ -71,7 +100,10 @@ export const PaymentLinkRequested = defineEvent('payment-link.requested', Type.O
   metadata: Type.Optional(MetadataSchema),
   sendEmail: Type.Boolean(),
   source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
-  orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 }))
+  orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  captureMode: Type.Optional(CaptureModeSchema),
+  autoExpireIn: Type.Optional(AutoExpireInSchema),
+  autoExpireAction: Type.Optional(AutoExpireActionSchema)
 }, { additionalProperties: false }), {
   version: 2,
   upcasters: {
@@ -129,7 +161,15 @@ export const PaymentLinkWebhookReceived = defineEvent('payment-link.webhook-rece
   receivedAt: DateTimeSchema
 }, { additionalProperties: false }))
 
-/** Dojo confirmed a status that moves the link forward. Amounts are minor units. */
+const renamedStatus = (status: unknown): unknown => status === 'reversed' ? 'released' : status
+const MoneySourceSchema = Type.Union([Type.Literal('api'), Type.Literal('webhook'), Type.Literal('reconciler')], {
+  description: 'Who observed it: our partner API (`api`), a Dojo webhook confirmed with Dojo (`webhook`), or the reconciler asking Dojo (`reconciler`)'
+})
+
+/**
+ * Dojo confirmed a status that moves the link forward. Amounts are minor units.
+ * v2: Dojo's `Reversed` is the link status `released`; v1's `reversed` is upcast to it.
+ */
 export const PaymentLinkStatusChanged = defineEvent('payment-link.status-changed', Type.Object({
   linkId: LinkIdSchema,
   paymentIntentId: PaymentIntentIdSchema,
@@ -139,21 +179,74 @@ export const PaymentLinkStatusChanged = defineEvent('payment-link.status-changed
   amount: MoneySchema,
   capturedAmount: Type.Integer({ minimum: 0 }),
   refundedAmount: Type.Integer({ minimum: 0 }),
-  source: Type.Union([Type.Literal('webhook'), Type.Literal('reconciler'), Type.Literal('api')]),
+  source: MoneySourceSchema,
   observedAt: DateTimeSchema
+}, { additionalProperties: false }), {
+  version: 2,
+  upcasters: { 1: (data) => ({ ...data, from: renamedStatus(data.from), to: renamedStatus(data.to) }) }
+})
+
+/** Our request's id on money events: a replay of the same partner request finds its event. */
+const RequestIdSchema = Type.String({ minLength: 1, maxLength: 200 })
+
+/**
+ * Money was captured on a Manual link (one capture of Dojo's, partial or whole): the link is
+ * `captured`. `capturedAmount` is the total captured after it. Captures are told apart by
+ * `captureId`; one recorded twice changes nothing.
+ */
+export const PaymentLinkCaptured = defineEvent('payment-link.captured', Type.Object({
+  linkId: LinkIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  captureId: Type.String({ minLength: 1, maxLength: 100 }),
+  amount: MoneySchema,
+  capturedAmount: Type.Integer({ minimum: 1 }),
+  source: MoneySourceSchema,
+  observedAt: DateTimeSchema,
+  requestId: Type.Optional(RequestIdSchema)
+}, { additionalProperties: false }))
+
+/**
+ * Money was refunded (one refund, partial or whole). `refundedAmount` is the total refunded after
+ * it and `capturedAmount` what had been captured: equal, the link is `refunded`, else
+ * `partially_refunded`. A refund made outside the platform (Dojo's portal) is found by the
+ * reconciler, with a `refundId` derived from the amounts (Dojo does not list refunds).
+ */
+export const PaymentLinkRefunded = defineEvent('payment-link.refunded', Type.Object({
+  linkId: LinkIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  refundId: Type.String({ minLength: 1, maxLength: 100 }),
+  amount: MoneySchema,
+  refundedAmount: Type.Integer({ minimum: 1 }),
+  capturedAmount: Type.Integer({ minimum: 1 }),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+  source: MoneySourceSchema,
+  observedAt: DateTimeSchema,
+  requestId: Type.Optional(RequestIdSchema)
+}, { additionalProperties: false }))
+
+/** The merchant released (reversed) the payment through our API: the link is `released`. */
+export const PaymentLinkReleased = defineEvent('payment-link.released', Type.Object({
+  linkId: LinkIdSchema,
+  paymentIntentId: PaymentIntentIdSchema,
+  reversalId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  source: MoneySourceSchema,
+  observedAt: DateTimeSchema,
+  requestId: Type.Optional(RequestIdSchema)
 }, { additionalProperties: false }))
 
 /** Every event of a payment link's stream. */
 export const paymentLinkEvents = [
   PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
-  PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged
+  PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged,
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased
 ] as const
 
 export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkRequested> | RecordedEventOf<typeof PaymentLinkIssued>
   | RecordedEventOf<typeof PaymentLinkIssueFailed> | RecordedEventOf<typeof PaymentLinkSent>
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
-  | RecordedEventOf<typeof PaymentLinkStatusChanged>
+  | RecordedEventOf<typeof PaymentLinkStatusChanged> | RecordedEventOf<typeof PaymentLinkCaptured>
+  | RecordedEventOf<typeof PaymentLinkRefunded> | RecordedEventOf<typeof PaymentLinkReleased>
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
@@ -166,7 +259,12 @@ export type PaymentLinkEvent =
  *   `authorized`): a merchant's cancel that arrives after the payment (`paid`, `refunded`, …) is
  *   late and changes nothing, and Dojo's later `Canceled` webhook after ours is not a move;
  * - `status-changed` applies only when `to` is one forward move from the current status
- *   (`LINK_STATUS_MOVES`): a late, repeated or reordered report never moves a link back.
+ *   (`LINK_STATUS_MOVES`): a late, repeated or reordered report never moves a link back;
+ * - `captured` moves an `authorized` link to `captured` (later captures are no move);
+ * - `refunded` moves a link holding money to `refunded` when the refunded total reaches the
+ *   captured total, else to `partially_refunded` (a second partial refund is no move);
+ * - `released` moves an `authorized` or `paid` link to `released`.
+ * The amounts follow with `linkAmountsAfter`.
  */
 export function linkStatusAfter (status: LinkStatus | undefined, event: { type: string, data: Record<string, unknown> }): LinkStatus | undefined {
   if (status === undefined) return event.type === PaymentLinkRequested.type ? 'requested' : undefined
@@ -175,10 +273,52 @@ export function linkStatusAfter (status: LinkStatus | undefined, event: { type: 
     case PaymentLinkIssueFailed.type: return status === 'requested' && event.data.retryable !== true ? 'failed' : status
     case PaymentLinkCanceled.type: return isForwardMove(status, 'canceled') ? 'canceled' : status
     case PaymentLinkStatusChanged.type: {
-      const to = event.data.to as LinkStatus
+      const to = renamedStatus(event.data.to) as LinkStatus
       return isForwardMove(status, to) ? to : status
     }
+    case PaymentLinkCaptured.type: return isForwardMove(status, 'captured') ? 'captured' : status
+    case PaymentLinkRefunded.type: {
+      const to: LinkStatus = Number(event.data.refundedAmount) >= Number(event.data.capturedAmount) ? 'refunded' : 'partially_refunded'
+      return isForwardMove(status, to) ? to : status
+    }
+    case PaymentLinkReleased.type: return isForwardMove(status, 'released') ? 'released' : status
     default: return status
+  }
+}
+
+/** What a link has captured and refunded, in minor units. */
+export interface LinkAmounts {
+  capturedAmount: number
+  refundedAmount: number
+}
+
+/**
+ * A link's amounts after one of its events, given its status and amounts before it and its
+ * total: the money half of the one rule. Amounts only grow, and never past what holds them
+ * (refunded ≤ captured ≤ total); events carry totals, so a repeated or reordered report of one
+ * capture or refund changes nothing:
+ * - `status-changed` sets them only when it moves the link (a late report is ignored whole);
+ * - `captured` applies while the link is `authorized` or `captured`;
+ * - `refunded` applies while money is held (`paid`, `captured`, `partially_refunded`).
+ */
+export function linkAmountsAfter (status: LinkStatus, amounts: LinkAmounts, total: number, event: { type: string, data: Record<string, unknown> }): LinkAmounts {
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+  const grow = (current: number, reported: unknown, cap: number): number => Math.min(cap, Math.max(current, num(reported)))
+  switch (event.type) {
+    case PaymentLinkStatusChanged.type: {
+      if (linkStatusAfter(status, event) === status) return amounts
+      const capturedAmount = grow(amounts.capturedAmount, event.data.capturedAmount, total)
+      return { capturedAmount, refundedAmount: grow(amounts.refundedAmount, event.data.refundedAmount, capturedAmount) }
+    }
+    case PaymentLinkCaptured.type:
+      if (!CAPTURABLE_STATUSES.has(status)) return amounts
+      return { ...amounts, capturedAmount: grow(amounts.capturedAmount, event.data.capturedAmount, total) }
+    case PaymentLinkRefunded.type: {
+      if (!REFUNDABLE_STATUSES.has(status)) return amounts
+      const capturedAmount = grow(amounts.capturedAmount, event.data.capturedAmount, total)
+      return { capturedAmount, refundedAmount: grow(amounts.refundedAmount, event.data.refundedAmount, capturedAmount) }
+    }
+    default: return amounts
   }
 }
 
@@ -256,6 +396,16 @@ export interface LinkState {
   /** Why issuing failed, once the link is `failed`. */
   failure?: { reason: string, code?: string, retryable: boolean }
   emailSentAt?: string
+  /** Dojo capture mode: `Manual` links are `authorized` first and captured by the merchant. */
+  captureMode: CaptureMode
+  /** Minor units captured so far (the whole amount once an Auto link is paid). */
+  capturedAmount: number
+  /** Minor units refunded so far. */
+  refundedAmount: number
+  /** Dojo's capture ids recorded on the link, in order. */
+  captureIds: string[]
+  /** The refund ids recorded on the link, in order. */
+  refundIds: string[]
   createdAt: string
   /** When the last event of the link (of any type) occurred. */
   updatedAt: string
@@ -291,13 +441,24 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       source: d.source,
       ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
       status: 'requested',
+      captureMode: d.captureMode ?? 'Auto',
+      capturedAmount: 0,
+      refundedAmount: 0,
+      captureIds: [],
+      refundIds: [],
       createdAt: event.occurredAt,
       updatedAt: event.occurredAt,
       position: event.position
     }
   }
   const status = linkStatusAfter(state.status, event) ?? state.status
-  const next: S = { ...state, status, updatedAt: event.occurredAt, position: event.position }
+  const { capturedAmount, refundedAmount } = linkAmountsAfter(state.status, state, state.amount.value, event)
+  const next: S = { ...state, status, capturedAmount, refundedAmount, updatedAt: event.occurredAt, position: event.position }
+  if (is(event, PaymentLinkCaptured) && CAPTURABLE_STATUSES.has(state.status) && !state.captureIds.includes(event.data.captureId)) {
+    next.captureIds = [...state.captureIds, event.data.captureId]
+  } else if (is(event, PaymentLinkRefunded) && REFUNDABLE_STATUSES.has(state.status) && !state.refundIds.includes(event.data.refundId)) {
+    next.refundIds = [...state.refundIds, event.data.refundId]
+  }
   if (status !== state.status) {
     if (is(event, PaymentLinkIssued)) {
       next.paymentIntentId = event.data.paymentIntentId

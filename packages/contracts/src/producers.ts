@@ -33,6 +33,10 @@ export const domainEventProducers: Readonly<Record<DomainEventType, readonly str
   'payment-link.canceled': [Producers.linkIssuer],
   'payment-link.webhook-received': [Producers.webhookIngest],
   'payment-link.status-changed': [Producers.webhookIngest],
+  // Money moves: made through our API (link-issuer), or seen at Dojo (webhooks, the reconciler).
+  'payment-link.captured': [Producers.linkIssuer, Producers.webhookIngest],
+  'payment-link.refunded': [Producers.linkIssuer, Producers.webhookIngest],
+  'payment-link.released': [Producers.linkIssuer, Producers.webhookIngest],
   'order.rejected': [Producers.linkIssuer],
   'customer.erased': [Producers.linkIssuer],
   'webhook-endpoint.created': [Producers.webhookDispatch],

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  createEventRegistry, derivedCustomerId, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, is, isForwardMove, LINK_STATUS_MOVES, PaymentLinkCanceled,
+  createEventRegistry, derivedCustomerId, domainEvents, evolveLink, foldLink, foldLinkStatus, forwardPath, is, isForwardMove, LINK_STATUS_MOVES, linkAmountsAfter, PaymentLinkCanceled,
   isPersonalMetadataKey, PaymentLinkIssued, PaymentLinkRequested, paymentLinkStream, type LinkStatus, type RecordedEvent
 } from '../src/index.js'
 
@@ -14,7 +14,7 @@ t.test('isForwardMove should let status only move forward', async (t) => {
   t.notOk(isForwardMove('refunded', 'paid'))
   t.notOk(isForwardMove('paid', 'paid'), 'the same status is not a move')
   const terminal = (Object.keys(LINK_STATUS_MOVES) as LinkStatus[]).filter((s) => LINK_STATUS_MOVES[s].length === 0)
-  t.same(terminal.sort(), ['canceled', 'expired', 'failed', 'refunded', 'reversed'])
+  t.same(terminal.sort(), ['canceled', 'expired', 'failed', 'refunded', 'released'])
 })
 
 t.test('payment-link events should validate money, ids and references', async (t) => {
@@ -64,6 +64,8 @@ t.test('linkStatusAfter should ignore events of a link never requested, repeats 
 t.test('forwardPath should only move forward, through the statuses a lost report skipped', async (t) => {
   t.same(forwardPath('issued', 'paid'), ['paid'])
   t.same(forwardPath('issued', 'refunded'), ['paid', 'refunded'])
+  t.same(forwardPath('issued', 'captured'), ['authorized', 'captured'])
+  t.same(forwardPath('captured', 'released'), [], 'a captured Manual payment is never released')
   t.same(forwardPath('paid', 'authorized'), [])
   t.same(forwardPath('canceled', 'paid'), [])
   t.same(forwardPath('paid', 'paid'), [])
@@ -138,4 +140,54 @@ t.test('payment-link.requested v1 should upcast its clear personal fields into c
 t.test('isPersonalMetadataKey should tell personal metadata keys by the documented rule', async (t) => {
   for (const key of ['email', 'customerEmail', 'customer_phone', 'Name', 'first-name', 'address', 'postcode', 'dob']) t.ok(isPersonalMetadataKey(key), key)
   for (const key of ['cart', 'orderRef', 'customerId', 'channel']) t.notOk(isPersonalMetadataKey(key), key)
+})
+
+t.test('refunds, captures and releases should fold into status and amounts by the one rule', async (t) => {
+  const linkId = 'lnk_moneymoneymoney0001'
+  const streamId = paymentLinkStream(linkId)
+  const pi = 'pi_sandbox_moneymoney01'
+  let position = 0
+  const ev = (type: any, data: any): RecordedEvent =>
+    ({ ...registry.create(type, data, { streamId, metadata }), position: ++position, streamVersion: position, recordedAt: new Date().toISOString() })
+  const money = { source: 'api' as const, observedAt: '2026-12-20T10:00:00.000Z', paymentIntentId: pi, linkId }
+  const requested = (captureMode?: 'Manual') => ev('payment-link.requested', { linkId, merchantId: 'mer_demo01', reference: 'r-money', amount: { value: 1000, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: false, source: 'api', ...(captureMode === undefined ? {} : { captureMode, autoExpireAction: 'Release' }) })
+  const issued = () => ev('payment-link.issued', { linkId, merchantId: 'mer_demo01', paymentIntentId: pi, url: 'https://pay.example/checkout/x', expiresAt: '2026-12-26T12:00:00.000Z' })
+  const changed = (from: string, to: string, capturedAmount: number) => ev('payment-link.status-changed', { ...money, from, to, dojoStatus: 'Captured', amount: { value: 1000, currencyCode: 'GBP' }, capturedAmount, refundedAmount: 0, source: 'webhook' })
+  const refund = (refundId: string, value: number, refundedAmount: number, capturedAmount = 1000) => ev('payment-link.refunded', { ...money, refundId, amount: { value, currencyCode: 'GBP' }, refundedAmount, capturedAmount })
+  const capture = (captureId: string, value: number, capturedAmount: number) => ev('payment-link.captured', { ...money, captureId, amount: { value, currencyCode: 'GBP' }, capturedAmount })
+
+  const partial = refund('rfnd_1', 300, 300)
+  const auto = [requested(), issued(), changed('issued', 'paid', 1000), partial]
+  t.match(foldLink(auto), { status: 'partially_refunded', captureMode: 'Auto', capturedAmount: 1000, refundedAmount: 300, refundIds: ['rfnd_1'] })
+  t.match(foldLink([...auto, partial]), { status: 'partially_refunded', refundedAmount: 300, refundIds: ['rfnd_1'] }, 'the same refund twice refunds once')
+  t.match(foldLink([...auto, refund('rfnd_2', 200, 500)]), { status: 'partially_refunded', refundedAmount: 500, refundIds: ['rfnd_1', 'rfnd_2'] }, 'a second partial refund moves money, not status')
+  t.match(foldLink([...auto, refund('rfnd_2', 700, 1000)]), { status: 'refunded', refundedAmount: 1000 })
+  t.match(foldLink([...auto, refund('rfnd_2', 700, 1000), refund('rfnd_3', 700, 1700, 1700)]), { status: 'refunded', refundedAmount: 1000, capturedAmount: 1000 }, 'never more than the total')
+  t.match(foldLink([requested(), issued(), refund('rfnd_1', 300, 300)]), { status: 'issued', refundedAmount: 0, refundIds: [] }, 'no refund before the payment')
+  t.match(foldLink([...auto.slice(0, 3), ev('payment-link.released', { ...money })]), { status: 'released' }, 'an Auto payment can be released (same-day reversal)')
+
+  const manual = [requested('Manual'), issued(), changed('issued', 'authorized', 0)]
+  t.match(foldLink(manual), { status: 'authorized', captureMode: 'Manual', capturedAmount: 0 })
+  const first = capture('cp_1', 400, 400)
+  t.match(foldLink([...manual, first]), { status: 'captured', capturedAmount: 400, captureIds: ['cp_1'] }, 'Dojo says Captured after a partial capture')
+  t.match(foldLink([...manual, first, first, capture('cp_2', 600, 1000)]), { status: 'captured', capturedAmount: 1000, captureIds: ['cp_1', 'cp_2'] })
+  t.match(foldLink([...manual, first, capture('cp_2', 600, 1000), refund('rfnd_1', 1000, 1000)]), { status: 'refunded', refundedAmount: 1000 })
+  t.match(foldLink([...manual, first, ev('payment-link.released', { ...money })]), { status: 'captured' }, 'a captured Manual payment is only refunded, never released')
+  t.match(foldLink([...manual, ev('payment-link.released', { ...money, reversalId: 'rvs_1' })]), { status: 'released' })
+  t.same(linkAmountsAfter('issued', { capturedAmount: 0, refundedAmount: 0 }, 1000, first), { capturedAmount: 0, refundedAmount: 0 }, 'no capture before the authorisation')
+})
+
+t.test('status-changed v1 should upcast Dojo\'s reversed to released', async (t) => {
+  const linkId = 'lnk_moneymoneymoney0002'
+  const upcast = registry.upcast({
+    id: '00000000-0000-4000-8000-000000000001',
+    type: 'payment-link.status-changed',
+    schemaVersion: 1,
+    streamId: paymentLinkStream(linkId),
+    occurredAt: '2026-01-01T00:00:00.000Z',
+    data: { linkId, paymentIntentId: 'pi_sandbox_moneymoney02', from: 'authorized', to: 'reversed', dojoStatus: 'Reversed', amount: { value: 1, currencyCode: 'GBP' }, capturedAmount: 0, refundedAmount: 0, source: 'webhook', observedAt: '2026-01-01T00:00:00.000Z' },
+    metadata
+  })
+  t.match(upcast, { schemaVersion: 2, data: { from: 'authorized', to: 'released' } })
+  t.equal(foldLinkStatus([{ type: 'payment-link.requested', data: {} }, { type: 'payment-link.issued', data: {} }, { type: 'payment-link.status-changed', data: { to: 'authorized' } }, { type: 'payment-link.status-changed', data: { to: 'reversed' } }]), 'released', 'even read raw')
 })

@@ -59,6 +59,9 @@ export type PaymentOutcome =
   | { outcome: 'Declined' }
   | { outcome: 'ChallengeRequired', challengeToken: string }
 
+/** How long after authorisation a Manual payment can be reversed (and is, if left uncaptured). */
+const REVERSAL_WINDOW_MS = 7 * 86_400_000
+
 // Which status may follow which. Everything else is a 409.
 const MOVES: Record<PaymentIntentStatus, PaymentIntentStatus[]> = {
   Created: ['Authorized', 'Captured', 'Canceled'],
@@ -81,6 +84,8 @@ export class Sandbox {
   readonly #subscriptions = new Map<string, Subscription>()
   #seq = 0
   #sweeper: NodeJS.Timeout | undefined
+  /** How far the sandbox's clock runs ahead of the real one (the `/sandbox/clock` control). */
+  #clockOffsetMs = 0
 
   constructor (options: SandboxOptions, registry?: Registry) {
     this.options = options
@@ -100,6 +105,18 @@ export class Sandbox {
     await this.webhooks.close()
   }
 
+  /** The sandbox's time: every rule with a deadline (expiry, auto-expiry, reversal windows) reads it. */
+  now (): Date {
+    return new Date(Date.now() + this.#clockOffsetMs)
+  }
+
+  /** Sandbox control: move the clock forward, then run what fell due. Returns the new time. */
+  advanceClock (ms: number): Date {
+    this.#clockOffsetMs += ms
+    this.expireDue()
+    return this.now()
+  }
+
   account (key: string): Account {
     let account = this.#accounts.get(key)
     if (account === undefined) {
@@ -113,7 +130,7 @@ export class Sandbox {
 
   createIntent (key: string, request: CreatePaymentIntentRequest): Intent {
     const account = this.account(key)
-    const now = new Date()
+    const now = this.now()
     const expireAt = request.expireAt == null ? new Date(now.getTime() + this.options.intentExpiryMs) : new Date(request.expireAt)
     if (Number.isNaN(expireAt.getTime())) throw validationError('ExpireAt', 'The ExpireAt field is not a valid date-time.')
     if (!isCurrency(request.amount.currencyCode)) throw validationError('Amount.CurrencyCode', `The currency code '${request.amount.currencyCode}' is not supported.`)
@@ -151,7 +168,7 @@ export class Sandbox {
   getIntent (key: string, id: string, options: { returnCanceled?: boolean } = {}): Intent {
     const intent = this.account(key).intents.get(id)
     if (intent === undefined) throw notFound('Payment intent')
-    this.#expireIfDue(intent)
+    if (!this.#expireIfDue(intent)) this.#autoExpireIfDue(intent)
     if (intent.status === 'Canceled' && options.returnCanceled !== true) throw notFound('Payment intent')
     return intent
   }
@@ -159,7 +176,7 @@ export class Sandbox {
   /** Any intent by id: the checkout page and the sandbox controls are not tied to a key. */
   findIntent (id: string): Intent | undefined {
     const intent = this.#intents.get(id)
-    if (intent !== undefined) this.#expireIfDue(intent)
+    if (intent !== undefined && !this.#expireIfDue(intent)) this.#autoExpireIfDue(intent)
     return intent
   }
 
@@ -177,7 +194,7 @@ export class Sandbox {
     const remaining = totalAmount(intent).value - intent.capturedAmount
     if (remaining <= 0) throw conflict(`Payment intent ${intent.id} is already fully captured.`)
     if (amount > remaining) throw validationError('Amount', `The Amount must not exceed the uncaptured amount (${remaining}).`)
-    const capture: CaptureDetails = { id: newId(ID_PREFIX.capture), amount, status: 'Successful', createdAt: new Date().toISOString() }
+    const capture: CaptureDetails = { id: newId(ID_PREFIX.capture), amount, status: 'Successful', createdAt: this.now().toISOString() }
     intent.captures.push(capture)
     intent.capturedAmount += amount
     this.#event(intent, 'Captured', intent.paymentDetails?.authCode ?? '')
@@ -223,9 +240,25 @@ export class Sandbox {
     intent.receipts.push([...emails])
   }
 
+  /**
+   * Dojo's reversal rules: an Auto payment while `Captured`, on the calendar day it was taken; a
+   * Manual one while `Authorized`, within 7 days of the authorisation. A Manual payment once
+   * captured can only be refunded, and so can any payment past its window or with refunds.
+   */
   reverse (key: string, id: string): { message: string, reversalId: string } {
     const intent = this.getIntent(key, id)
     if (intent.refundedAmount > 0) throw conflict(`Payment intent ${intent.id} has refunds: it cannot be reversed.`)
+    const now = this.now()
+    if (intent.captureMode === 'Manual' && intent.status === 'Captured') {
+      throw conflict(`Payment intent ${intent.id} was captured in Manual capture mode: it can only be refunded.`)
+    }
+    if (intent.captureMode === 'Manual' && intent.status === 'Authorized' && intent.authorizedAt !== undefined && now.getTime() - intent.authorizedAt.getTime() > REVERSAL_WINDOW_MS) {
+      throw conflict(`Payment intent ${intent.id} was authorised more than 7 days ago: it can no longer be reversed.`)
+    }
+    const takenAt = intent.paymentDetails?.transactionDateTime
+    if (intent.captureMode === 'Auto' && intent.status === 'Captured' && takenAt !== undefined && takenAt.slice(0, 10) !== now.toISOString().slice(0, 10)) {
+      throw conflict(`Payment intent ${intent.id} was paid on ${takenAt.slice(0, 10)}: it can only be reversed on that day, and refunded after.`)
+    }
     this.#move(intent, 'Reversed', 'only an Authorized or Captured payment can be reversed')
     this.#event(intent, 'Reversed', '')
     return { message: 'Reversal successful', reversalId: newId(ID_PREFIX.reversal) }
@@ -233,8 +266,8 @@ export class Sandbox {
 
   refreshSessionSecret (key: string, id: string): Intent {
     const intent = this.getIntent(key, id)
-    Object.assign(intent, newSessionSecret(new Date()))
-    intent.updatedAt = new Date()
+    Object.assign(intent, newSessionSecret(this.now()))
+    intent.updatedAt = this.now()
     return intent
   }
 
@@ -312,13 +345,13 @@ export class Sandbox {
   /** Sandbox control: make an intent expire now. */
   forceExpire (intent: Intent): Intent {
     if (intent.status !== 'Created') throw conflict(`Payment intent ${intent.id} is ${intent.status}: only an unpaid intent expires.`)
-    intent.expireAt = new Date()
+    intent.expireAt = this.now()
     this.#expireIfDue(intent)
     return intent
   }
 
   isExpired (intent: Intent): boolean {
-    return intent.expireAt.getTime() <= Date.now()
+    return intent.expireAt.getTime() <= this.now().getTime()
   }
 
   view (intent: Intent): PaymentIntentView {
@@ -370,7 +403,7 @@ export class Sandbox {
 
   createSubscription (key: string, input: { events: string[], url: string, description?: string | null }): Subscription {
     const account = this.account(key)
-    const now = new Date()
+    const now = this.now()
     const subscription: Subscription = {
       id: newId(ID_PREFIX.subscription),
       accountKey: key,
@@ -406,7 +439,7 @@ export class Sandbox {
     if (input.events != null) subscription.events = [...new Set(input.events)]
     if (input.url != null) subscription.url = input.url
     if (input.description != null) subscription.description = input.description
-    subscription.updatedAt = new Date()
+    subscription.updatedAt = this.now()
     return subscription
   }
 
@@ -421,7 +454,7 @@ export class Sandbox {
     const subscription = this.getSubscription(key, id)
     // New secrets start inactive so a receiver can learn them before they are used to sign.
     subscription.secrets.push(newSecret(false))
-    subscription.updatedAt = new Date()
+    subscription.updatedAt = this.now()
     return subscription
   }
 
@@ -430,7 +463,7 @@ export class Sandbox {
     const secret = subscription.secrets.find((s) => s.id === secretId)
     if (secret === undefined) throw notFound('Secret')
     for (const s of subscription.secrets) s.isActive = s === secret
-    subscription.updatedAt = new Date()
+    subscription.updatedAt = this.now()
   }
 
   deleteSecret (key: string, id: string, secretId: string): void {
@@ -439,7 +472,7 @@ export class Sandbox {
     if (secret === undefined) throw notFound('Secret')
     if (secret.isActive) throw conflict('The active secret cannot be deleted: activate another one first.')
     subscription.secrets = subscription.secrets.filter((s) => s !== secret)
-    subscription.updatedAt = new Date()
+    subscription.updatedAt = this.now()
   }
 
   // Internals
@@ -452,7 +485,7 @@ export class Sandbox {
   #authorise (intent: Intent, card: MaskedCard): PaymentOutcome {
     const authCode = String(randomInt(0, 1_000_000)).padStart(6, '0')
     const transactionId = randomUUID()
-    const now = new Date().toISOString()
+    const now = this.now().toISOString()
     const to = intent.captureMode === 'Manual' ? 'Authorized' : 'Captured'
     intent.paymentDetails = {
       transactionId,
@@ -462,7 +495,7 @@ export class Sandbox {
       card: { cardNumber: card.cardNumber, cardName: card.cardName, expiryDate: card.expiryDate, cardType: card.cardType, last4PAN: card.last4 }
     }
     if (to === 'Captured') intent.capturedAmount = totalAmount(intent).value
-    else intent.authorizedAt = new Date()
+    else intent.authorizedAt = this.now()
     this.#event(intent, to, authCode, card, transactionId)
     this.#move(intent, to, '')
     return { outcome: to }
@@ -471,7 +504,7 @@ export class Sandbox {
   #decline (intent: Intent, card: MaskedCard): PaymentOutcome {
     // A decline is an event, not a status: the intent stays Created and can be paid again.
     this.#event(intent, 'Declined', '', card)
-    intent.updatedAt = new Date()
+    intent.updatedAt = this.now()
     return { outcome: 'Declined' }
   }
 
@@ -479,7 +512,7 @@ export class Sandbox {
     const c = card ?? cardOfIntent(intent)
     intent.paymentEvents.push({
       transactionId: transactionId ?? intent.paymentDetails?.transactionId ?? randomUUID(),
-      transactionDateTime: new Date().toISOString(),
+      transactionDateTime: this.now().toISOString(),
       eventType,
       authCode,
       cardNumber: c?.cardNumber ?? '',
@@ -494,19 +527,21 @@ export class Sandbox {
     if (!MOVES[intent.status].includes(to)) throw conflict(`Payment intent ${intent.id} is ${intent.status}${why === '' ? '' : `: ${why}`}.`)
     const from = intent.status
     intent.status = to
-    intent.updatedAt = new Date()
+    intent.updatedAt = this.now()
     if (from !== to) this.#emit(intent, 'payment_intent.status_updated')
   }
 
   // A Manual intent still Authorized `autoExpireIn` after authorisation is captured (its
   // uncaptured rest) or released (reversed), as `autoExpireAction` says (default Release).
+  // Without `autoExpireIn`, Dojo reverses an authorisation still uncaptured after 7 days.
   #autoExpireIfDue (intent: Intent): boolean {
     const span = intent.request.autoExpireIn
-    if (intent.status !== 'Authorized' || span == null || intent.authorizedAt === undefined) return false
-    if (intent.authorizedAt.getTime() + (timespanMs(span) ?? 0) > Date.now()) return false
-    if (intent.request.autoExpireAction === 'Capture') {
+    if (intent.status !== 'Authorized' || intent.authorizedAt === undefined) return false
+    const after = span == null ? REVERSAL_WINDOW_MS : timespanMs(span) ?? REVERSAL_WINDOW_MS
+    if (intent.authorizedAt.getTime() + after > this.now().getTime()) return false
+    if (span != null && intent.request.autoExpireAction === 'Capture') {
       const remaining = totalAmount(intent).value - intent.capturedAmount
-      intent.captures.push({ id: newId(ID_PREFIX.capture), amount: remaining, status: 'Successful', createdAt: new Date().toISOString() })
+      intent.captures.push({ id: newId(ID_PREFIX.capture), amount: remaining, status: 'Successful', createdAt: this.now().toISOString() })
       intent.capturedAmount += remaining
       this.#event(intent, 'Captured', intent.paymentDetails?.authCode ?? '')
       this.#move(intent, 'Captured', '')
@@ -535,7 +570,7 @@ export class Sandbox {
         id: newId(ID_PREFIX.event),
         event,
         accountId: intent.accountId,
-        createdAt: new Date().toISOString(),
+        createdAt: this.now().toISOString(),
         data: { paymentIntentId: intent.id, paymentStatus: intent.status, captureMode: intent.captureMode }
       })
     }
@@ -545,7 +580,7 @@ export class Sandbox {
     const subscription = this.#subscriptions.get(subscriptionId)
     const secret = subscription?.secrets.find((s) => s.isActive)
     if (subscription === undefined || secret === undefined) return undefined
-    secret.lastUsedAt = new Date()
+    secret.lastUsedAt = this.now()
     return { url: subscription.url, secret: secret.value }
   }
 }

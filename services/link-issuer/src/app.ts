@@ -18,6 +18,8 @@ import { findStuckLinks } from './repositories/links.js'
 import { pruneIdempotencyKeys } from './repositories/idempotency-ttl.js'
 import customerRoutes from './routes/customers.js'
 import linkRoutes from './routes/links.js'
+import moneyRoutes from './routes/money.js'
+import { createMoney } from './money/operations.js'
 import resultRoutes from './routes/result.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
 
@@ -82,6 +84,14 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
     readYourWrites,
     emailAvailable: mailer !== undefined,
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
+  })
+  await fastify.register(moneyRoutes, {
+    prefix: '/v1',
+    money: createMoney({ db, store, publisher, merchants }),
+    merchants,
+    authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
+    readYourWrites,
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
   })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })

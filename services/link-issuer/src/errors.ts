@@ -19,7 +19,15 @@ export const LinkErrorCodes = {
   notIssued: 'LINK_NOT_ISSUED',
   rateLimited: 'LINK_RATE_LIMITED',
   authLimited: 'LINK_AUTH_LIMITED',
-  customerNotFound: 'LINK_CUSTOMER_NOT_FOUND'
+  customerNotFound: 'LINK_CUSTOMER_NOT_FOUND',
+  /** Refunds, captures and releases (money/). */
+  notRefundable: 'LINK_NOT_REFUNDABLE',
+  overRefund: 'LINK_OVER_REFUND',
+  notManual: 'LINK_NOT_MANUAL_CAPTURE',
+  notCapturable: 'LINK_NOT_CAPTURABLE',
+  overCapture: 'LINK_OVER_CAPTURE',
+  notReleasable: 'LINK_NOT_RELEASABLE',
+  idempotencyKeyRequired: 'LINK_IDEMPOTENCY_KEY_REQUIRED'
 } as const
 export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
 

@@ -306,7 +306,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
       if (state === undefined || state.merchantId !== merchant.id) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
       if (state.status === 'canceled') return state
       if (state.status !== 'issued' || state.paymentIntentId === undefined) {
-        throw linkError(LinkErrorCodes.notCancelable, 409, `Link ${linkId} is ${state.status}; only an issued, unpaid link can be canceled.`, { linkId, status: state.status })
+        throw linkError(LinkErrorCodes.notCancelable, 409, `Link ${linkId} is ${state.status}; only an issued, unpaid link can be canceled.`, { linkId, linkStatus: state.status })
       }
       const client = await merchants.dojo(merchant)
       try {

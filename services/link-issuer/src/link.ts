@@ -109,6 +109,9 @@ export function linkView (state: LinkState): Record<string, unknown> {
     source: state.source,
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
     email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null },
+    captureMode: state.captureMode,
+    capturedAmount: state.capturedAmount,
+    refundedAmount: state.refundedAmount,
     ...(state.failure === undefined ? {} : { failure: { reason: state.failure.reason, ...(state.failure.code === undefined ? {} : { code: state.failure.code }) } }),
     createdAt: state.createdAt,
     updatedAt: state.updatedAt

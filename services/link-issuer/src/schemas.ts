@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { CustomerSchema, DateTimeSchema, LinkIdSchema, LinkStatusSchema, MetadataSchema } from '@paylinks/contracts'
+import { AutoExpireInSchema, CaptureModeSchema, CustomerSchema, DateTimeSchema, LinkIdSchema, LinkStatusSchema, MetadataSchema } from '@paylinks/contracts'
 
 // An enum reads better in a validation error than a union of literals ("must be equal to one
 // of the allowed values" instead of three messages about constants).
@@ -18,7 +18,10 @@ export const CreateLinkBodySchema = Type.Object({
   expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the link stops working (future; default: the merchant\'s link expiry).' })),
   redirectUrl: Type.Optional(HttpUrl),
   metadata: Type.Optional(MetadataSchema),
-  sendEmail: Type.Optional(Type.Boolean({ default: false, description: 'E-mail the link to customer.email.' }))
+  sendEmail: Type.Optional(Type.Boolean({ default: false, description: 'E-mail the link to customer.email.' })),
+  captureMode: Type.Optional(Type.Union([Type.Literal('Auto'), Type.Literal('Manual')], { description: '`Manual`: the payment is only authorised; capture it (POST …/captures) or release it (POST …/release). Default `Auto`.' })),
+  autoExpireAction: Type.Optional(Type.Union([Type.Literal('Release'), Type.Literal('Capture')], { description: 'Manual only: what Dojo does with an authorisation still uncaptured after `autoExpireIn` (default `Release`).' })),
+  autoExpireIn: Type.Optional(Type.String({ pattern: AutoExpireInSchema.pattern, description: 'Manual only: `dd.hh:MM:ss`, more than 30 seconds and less than 7 days (Dojo releases after 7 days without it).' }))
 }, { additionalProperties: false, title: 'CreatePaymentLink' })
 export type CreateLinkBody = Static<typeof CreateLinkBodySchema>
 
@@ -46,6 +49,9 @@ export const LinkSchema = Type.Object({
   source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
   orderId: Type.Optional(Type.String()),
   email: Type.Object({ requested: Type.Boolean(), sentAt: Type.Union([DateTimeSchema, Type.Null()]) }),
+  captureMode: CaptureModeSchema,
+  capturedAmount: Type.Integer({ description: 'Minor units captured (all of an Auto payment once paid; Manual captures add up)' }),
+  refundedAmount: Type.Integer({ description: 'Minor units refunded' }),
   failure: Type.Optional(Type.Object({ reason: Type.String(), code: Type.Optional(Type.String()) })),
   createdAt: DateTimeSchema,
   updatedAt: DateTimeSchema

@@ -79,7 +79,7 @@ async function rowsAfter (apply: Apply, batches: RecordedEvent[][]): Promise<unk
 
 let position = 0
 let serial = 0
-const STATUSES: LinkStatus[] = ['requested', 'issued', 'failed', 'authorized', 'paid', 'refunded', 'reversed', 'canceled', 'expired']
+const STATUSES: LinkStatus[] = ['requested', 'issued', 'failed', 'authorized', 'paid', 'captured', 'partially_refunded', 'refunded', 'released', 'canceled', 'expired']
 
 function event (type: string, data: Record<string, unknown>, occurredAt: string): RecordedEvent {
   const created = registry.create(type as any, data as any, { streamId: paymentLinkStream(data.linkId as string), metadata: { correlationId: 'read-model-test' } })

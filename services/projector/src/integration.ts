@@ -2,8 +2,8 @@ import type { Transaction } from 'kysely'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Value } from '@sinclair/typebox/value'
 import {
-  createEventRegistry, IntegrationSubjects, integrationSubject, is, LinkIssuedV1Schema, linkStatusAfter, OrderRejected, OrderRejectedV1Schema,
-  PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkStatusChanged,
+  createEventRegistry, IntegrationSubjects, integrationSubject, is, LinkIssuedV1Schema, linkAmountsAfter, linkStatusAfter, OrderRejected, OrderRejectedV1Schema,
+  PaymentLinkCanceled, PaymentLinkCaptured, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkRequested, PaymentLinkStatusChanged,
   PaymentStatusChangedV1Schema, type IntegrationKind, type RecordedEventsOf
 } from '@paylinks/contracts'
 import { createStoreSubscriber, replayParked, type EventStore, type ParkedEvent, type ReplayResult, type StoreSubscriber } from '@paylinks/event-store'
@@ -19,7 +19,10 @@ export interface IntegrationPublisherOptions {
   onParked?: (parked: ParkedEvent) => void
 }
 
-const EVENTS = [PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkCanceled, PaymentLinkStatusChanged, OrderRejected] as const
+const EVENTS = [
+  PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkCanceled, PaymentLinkStatusChanged,
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, OrderRejected
+] as const
 type IntegrationSource = RecordedEventsOf<typeof EVENTS[number]>
 type Trx = Transaction<ProjectorTables>
 
@@ -67,8 +70,10 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
     }
     const before = link.status
     const after = linkStatusAfter(before, event) ?? before
-    const refunded = is(event, PaymentLinkStatusChanged) ? event.data.refundedAmount : Number(link.refunded)
-    await trx.updateTable('pr_integration_links').set({ status: after, refunded, updated_at: new Date() }).where('link_id', '=', link.link_id).execute()
+    const amounts = linkAmountsAfter(before, { capturedAmount: Number(link.captured), refundedAmount: Number(link.refunded) }, Number(link.amount_value), event)
+    const moneyMoved = amounts.capturedAmount !== Number(link.captured) || amounts.refundedAmount !== Number(link.refunded)
+    const refunded = amounts.refundedAmount
+    await trx.updateTable('pr_integration_links').set({ status: after, refunded, captured: amounts.capturedAmount, updated_at: new Date() }).where('link_id', '=', link.link_id).execute()
     const common = {
       ...envelope,
       linkId: link.link_id,
@@ -81,9 +86,10 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
       await publish(IntegrationSubjects.linkIssued, link.merchant_id, LinkIssuedV1Schema, {
         ...common, type: 'link.issued', url: event.data.url, paymentIntentId: event.data.paymentIntentId, expiresAt: event.data.expiresAt
       })
-    } else if (after !== before && after !== 'issued') {
+    } else if ((after !== before && after !== 'issued') || moneyMoved) {
+      // A second partial refund or capture moves no status but money: order systems hear of it too.
       await publish(IntegrationSubjects.paymentStatusChanged, link.merchant_id, PaymentStatusChangedV1Schema, {
-        ...common, type: 'payment.status-changed', previousStatus: before, status: after, refundedAmount: refunded
+        ...common, type: 'payment.status-changed', previousStatus: before, status: after, refundedAmount: refunded, capturedAmount: amounts.capturedAmount
       })
     }
   }

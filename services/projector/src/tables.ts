@@ -16,6 +16,7 @@ export interface LinksTable {
   amount_value: number
   currency: 'GBP' | 'EUR'
   status: LinkStatus
+  capture_mode: 'Auto' | 'Manual'
   captured_amount: number
   refunded_amount: number
   payment_intent_id: string | null
@@ -26,8 +27,10 @@ export interface LinksTable {
   sent_at: Date | null
   authorized_at: Date | null
   paid_at: Date | null
+  captured_at: Date | null
+  partially_refunded_at: Date | null
   refunded_at: Date | null
-  reversed_at: Date | null
+  released_at: Date | null
   canceled_at: Date | null
   expired_at: Date | null
   failed_at: Date | null
@@ -53,11 +56,16 @@ export interface DailyTable {
   currency: string
   issued: number
   paid: number
+  /** Manual links captured (first capture) that day. */
+  captured: number
   canceled: number
   expired: number
   failed: number
-  reversed: number
+  released: number
+  /** Links fully refunded that day. */
   refunded: number
+  /** Refunds recorded that day (partial and full). */
+  refunds: number
   captured_amount: number
   refunded_amount: number
 }
@@ -72,6 +80,8 @@ export interface IntegrationLinksTable {
   currency: string
   status: LinkStatus
   refunded: Generated<number>
+  /** Minor units captured (migration 0020). */
+  captured: Generated<number>
   updated_at: Generated<Date>
 }
 

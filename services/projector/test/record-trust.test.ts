@@ -79,9 +79,9 @@ t.test('a forged status change should be dead-lettered by the recorder and never
 })
 
 // The next release's status change also says why; this projector is not upgraded yet.
-const StatusChangedV2 = defineEvent(PaymentLinkStatusChanged.type, Type.Object({ ...PaymentLinkStatusChanged.schema.properties, note: Type.String() }, { additionalProperties: false }), {
-  version: 2,
-  upcasters: { 1: (data) => ({ ...data, note: '' }) }
+const StatusChangedV3 = defineEvent(PaymentLinkStatusChanged.type, Type.Object({ ...PaymentLinkStatusChanged.schema.properties, note: Type.String() }, { additionalProperties: false }), {
+  version: 3,
+  upcasters: { ...PaymentLinkStatusChanged.upcasters, 2: (data) => ({ ...data, note: '' }) }
 })
 
 async function storeOf (t: TestContext): Promise<EventStore> {
@@ -101,7 +101,7 @@ t.test('a projection meeting a newer event version should park it, keep projecti
   const store = await storeOf(t)
   const [a, b, c] = [newLinkId(), newLinkId(), newLinkId()]
   const v1 = paid(a, byIngest)
-  const newer = { ...v1, schemaVersion: 2, data: { ...v1.data, note: 'captured at the till' } } // from an upgraded webhook-ingest
+  const newer = { ...v1, schemaVersion: 3, data: { ...v1.data, note: 'captured at the till' } } // from an upgraded webhook-ingest
   let position = 0
   const at = (events: NewEvent[]): Array<{ position: number, event: NewEvent }> => events.map((event) => ({ position: ++position, event }))
   await record(store.db, at([...issuedLink(a), newer, ...issuedLink(b), paid(b, byIngest)]))
@@ -113,7 +113,7 @@ t.test('a projection meeting a newer event version should park it, keep projecti
   t.match(await link(store, a), { status: 'issued', paid_at: null }, 'the unreadable event is not applied')
   t.match(await link(store, b), { status: 'paid' }, 'the events after it are')
   const parked = await listParked(store.db)
-  t.match(parked, [{ subscriber: subscriberName('payments', 1), position: 3, eventId: newer.id, schemaVersion: 2, code: ContractErrorCodes.unsupportedVersion }])
+  t.match(parked, [{ subscriber: subscriberName('payments', 1), position: 3, eventId: newer.id, schemaVersion: 3, code: ContractErrorCodes.unsupportedVersion }])
 
   await record(store.db, at(issuedLink(c)))
   await until(async () => await caughtUp(old))
@@ -121,7 +121,7 @@ t.test('a projection meeting a newer event version should park it, keep projecti
   t.same((await old.replayParked('payments'))[0]?.stillParked.map((p) => p.position), [3], 'the old code still cannot read it')
   await old.stop()
 
-  const upgraded: Projection = { ...payments, events: paymentLinkEvents.map((d) => d.type === StatusChangedV2.type ? StatusChangedV2 : d) }
+  const upgraded: Projection = { ...payments, events: paymentLinkEvents.map((d) => d.type === StatusChangedV3.type ? StatusChangedV3 : d) }
   const next = runner(t, store, upgraded)
   const [replay] = await next.replayParked('payments')
   t.same(replay?.replayed.map((p) => p.position), [3])

@@ -37,7 +37,10 @@ declare module 'fastify' {
   }
 }
 
-const WATCHED = ['payment-link.issued', 'payment-link.status-changed', 'payment-link.canceled', 'payment-link.webhook-received'] as const
+const WATCHED = [
+  'payment-link.issued', 'payment-link.status-changed', 'payment-link.canceled', 'payment-link.webhook-received',
+  'payment-link.captured', 'payment-link.refunded', 'payment-link.released'
+] as const
 
 /**
  * webhook-ingest as a Fastify plugin: the Dojo webhook endpoint, and behind it the store

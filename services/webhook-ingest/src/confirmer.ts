@@ -6,8 +6,8 @@ import type { EventStore } from '@paylinks/event-store'
 import type { EventPublisher } from '@paylinks/messaging'
 import { scrubSecrets } from '@paylinks/service-kit'
 import { IngestError, IngestErrorCodes } from './errors.js'
-import { statusChangeEventId } from './ids.js'
-import { capturedAmountOf, evolveIngestLink, linkStatusFor } from './status.js'
+import { moneyEventId, statusChangeEventId } from './ids.js'
+import { capturedAmountOf, evolveIngestLink, linkStatusFor, moneyMoves } from './status.js'
 import type { ConfirmationsTable, Tables } from './tables.js'
 
 export type Confirmation = Selectable<ConfirmationsTable>
@@ -45,6 +45,8 @@ export interface ConfirmerOptions {
 export interface ConfirmResult {
   /** The statuses the link moved through, in order; empty when Dojo's status is not ahead. */
   moves: string[]
+  /** How many captures and refunds were recorded. */
+  money: number
   dojoStatus: string
 }
 
@@ -85,6 +87,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     const intent = await dojo.getPaymentIntent(row.payment_intent_id, { returnCanceled: true })
     const streamId = paymentLinkStream(link.link_id)
     let moves: LinkStatus[] = []
+    let moneyCount = 0
     try {
       await handleCommand({
         store,
@@ -104,8 +107,8 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
           const correlationId = state.issueCorrelationId ?? `link:${link.link_id}`
           const captured = capturedAmountOf(intent)
           let from = state.status
-          return moves.map((to, i) => {
-            const last = i === moves.length - 1
+          const metadata = { correlationId, producer: 'webhook-ingest', ...(row.cause_event_id === null ? {} : { causationId: row.cause_event_id }) }
+          const changes = moves.map((to) => {
             const event = registry.create('payment-link.status-changed', {
               linkId: link.link_id,
               paymentIntentId: intent.id,
@@ -113,20 +116,26 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
               to,
               dojoStatus: intent.status,
               amount: { value: intent.amount.value, currencyCode: intent.amount.currencyCode },
-              capturedAmount: to === 'authorized' ? 0 : captured,
-              // A move on the way (paid, before refunded) is reported as it was: nothing refunded yet.
-              refundedAmount: last ? intent.refundedAmount ?? 0 : 0,
+              // Only an Auto payment is captured by its status move; Manual captures are events of their own.
+              capturedAmount: to === 'paid' ? captured : 0,
+              // Refunds are events of their own (below), never carried by a status move.
+              refundedAmount: 0,
               source: row.source,
               observedAt: now.toISOString()
-            }, {
-              streamId,
-              id: statusChangeEventId(link.link_id, from, to),
-              occurredAt: now,
-              metadata: { correlationId, producer: 'webhook-ingest', ...(row.cause_event_id === null ? {} : { causationId: row.cause_event_id }) }
-            })
+            }, { streamId, id: statusChangeEventId(link.link_id, from, to), occurredAt: now, metadata })
             from = to
             return event
           })
+          const currency = intent.amount.currencyCode
+          const money = moneyMoves(state, from, intent).map((m) => m.kind === 'captured'
+            ? registry.create('payment-link.captured', {
+              linkId: link.link_id, paymentIntentId: intent.id, captureId: m.captureId, amount: { value: m.amount, currencyCode: currency }, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
+            }, { streamId, id: moneyEventId(link.link_id, 'capture', m.captureId), occurredAt: now, metadata })
+            : registry.create('payment-link.refunded', {
+              linkId: link.link_id, paymentIntentId: intent.id, refundId: m.refundId, amount: { value: m.amount, currencyCode: currency }, refundedAmount: m.refundedAmount, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
+            }, { streamId, id: moneyEventId(link.link_id, 'refund', String(m.refundedAmount)), occurredAt: now, metadata }))
+          moneyCount = money.length
+          return [...changes, ...money]
         }
       })
     } catch (error) {
@@ -135,8 +144,8 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
       }
       throw error
     }
-    if (moves.length > 0) log.info({ linkId: link.link_id, paymentIntentId: intent.id, moves, source: row.source }, 'status changed')
-    return { moves, dojoStatus: intent.status }
+    if (moves.length > 0 || moneyCount > 0) log.info({ linkId: link.link_id, paymentIntentId: intent.id, moves, money: moneyCount, source: row.source }, 'status changed')
+    return { moves, money: moneyCount, dojoStatus: intent.status }
   }
 
   /**
@@ -194,7 +203,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
       const result = await confirm({ payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id }, () => held)
       clearInterval(renew)
       await sql`DELETE FROM wi_confirmations WHERE ${leased(rows)}`.execute(db)
-      report(result.moves.length > 0 ? 'changed' : 'unchanged')
+      report(result.moves.length > 0 || result.money > 0 ? 'changed' : 'unchanged')
     } catch (error) {
       clearInterval(renew)
       if ((error as { code?: string }).code === IngestErrorCodes.leaseLost) {

@@ -17,3 +17,6 @@ export const webhookEventId = (dojoEventId: string): string => uuidV5(`dojo-webh
 
 /** The id of a status change: a link makes each forward move at most once. */
 export const statusChangeEventId = (linkId: string, from: string, to: string): string => uuidV5(`status:${linkId}:${from}:${to}`)
+
+/** The id of a capture or refund seen at Dojo: each is recorded once, whoever sees it first. */
+export const moneyEventId = (linkId: string, kind: string, id: string): string => uuidV5(`${kind}:${linkId}:${id}`)

@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely'
 import {
-  is, linkStatusMoves, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkStatusChanged, PaymentLinkWebhookReceived,
+  is, linkStatusMoves, PaymentLinkCanceled, PaymentLinkCaptured, PaymentLinkIssued, PaymentLinkRefunded, PaymentLinkReleased,
+  PaymentLinkStatusChanged, PaymentLinkWebhookReceived,
   type LinkStatus, type RecordedEvent
 } from '@paylinks/contracts'
 import { SETTLED_STATUSES } from './status.js'
@@ -46,7 +47,7 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
         // Checked once quiet, or just after it expires if that is sooner (Dojo voids it then).
         next_check_at: new Date(Math.min(occurred.getTime() + options.quietAfterMs, expires.getTime() + 5000))
       })
-    } else if (is(event, PaymentLinkStatusChanged) || is(event, PaymentLinkCanceled)) {
+    } else if (is(event, PaymentLinkStatusChanged) || is(event, PaymentLinkCanceled) || is(event, PaymentLinkCaptured) || is(event, PaymentLinkRefunded) || is(event, PaymentLinkReleased)) {
       moves.push(event)
     } else if (is(event, PaymentLinkWebhookReceived)) {
       deliveries.push({

@@ -21,14 +21,19 @@ const changed = (linkId: string, paymentIntentId: string, from: string, to: stri
   linkId, paymentIntentId, from, to, dojoStatus: 'Captured', amount: { value: 100, currencyCode: 'GBP' }, capturedAmount: 100, refundedAmount: 0, source: 'webhook', observedAt: new Date().toISOString()
 })
 
-t.test('applyEvents should move wi_links by the contracts\' status rule: a late cancel leaves a paid link paid', async (t) => {
+t.test('applyEvents should move wi_links by the contracts\' status rule: a late cancel leaves a paid link paid, refunds move it on', async (t) => {
   const linkId = 'lnk_wilinks_latecancel01'
   const paymentIntentId = 'pi_sandbox_wilinks_late01'
   const issued = recorded('payment-link.issued', { linkId, merchantId: 'mer_wilinks', paymentIntentId, url: 'https://pay.example/x', expiresAt: new Date(Date.now() + 86_400_000).toISOString() })
   await applyEvents(db, [issued, changed(linkId, paymentIntentId, 'issued', 'paid')], { quietAfterMs: 60_000 })
   await applyEvents(db, [recorded('payment-link.canceled', { linkId }), changed(linkId, paymentIntentId, 'paid', 'authorized')], { quietAfterMs: 60_000 })
-  t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'paid', settled: true })
-  await applyEvents(db, [changed(linkId, paymentIntentId, 'paid', 'refunded')], { quietAfterMs: 60_000 })
+  t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'paid', settled: false }, 'a paid link is still checked: it may be refunded at Dojo')
+  const refund = (refundId: string, refundedAmount: number): RecordedEvent => recorded('payment-link.refunded', {
+    linkId, paymentIntentId, refundId, amount: { value: 50, currencyCode: 'GBP' }, refundedAmount, capturedAmount: 100, source: 'api', observedAt: new Date().toISOString()
+  })
+  await applyEvents(db, [refund('rfnd_1', 50)], { quietAfterMs: 60_000 })
+  t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'partially_refunded', settled: false })
+  await applyEvents(db, [refund('rfnd_2', 100)], { quietAfterMs: 60_000 })
   t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'refunded', settled: true })
 })
 

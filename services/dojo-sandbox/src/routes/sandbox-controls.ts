@@ -75,6 +75,15 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
     return i
   }
 
+  api.post('/clock', {
+    schema: {
+      tags,
+      summary: 'Move the sandbox clock forward (expiry, Manual auto-expiry, reversal windows), then run what fell due',
+      body: Type.Object({ advanceMs: Type.Integer({ minimum: 0, maximum: 366 * 86_400_000 }) }, { additionalProperties: false, title: 'SandboxClockAdvance' }),
+      response: { 200: Type.Object({ now: Type.String({ format: 'date-time' }) }, { title: 'SandboxClock' }), ...problems }
+    }
+  }, async (request) => ({ now: sandbox.advanceClock(request.body.advanceMs).toISOString() }))
+
   api.get('/webhooks/:subscriptionId/deliveries', {
     schema: { tags, summary: "A subscription's delivery log: every attempt, its status and latency (last 1000)", params: SubscriptionParams, response: { 200: DeliveryLogSchema, ...problems } }
   }, async (request) => {

@@ -1,4 +1,6 @@
-import { linkStatusAfter, PaymentLinkCanceled, paymentLinkStream, splitMetadata, type Customer, type CustomerRef, type Money, type NewEvent } from '@paylinks/contracts'
+import {
+  linkStatusAfter, PaymentLinkCanceled, paymentLinkStream, splitMetadata, type AutoExpireAction, type CaptureMode, type Customer, type CustomerRef, type Money, type NewEvent
+} from '@paylinks/contracts'
 import { checkoutUrlFor } from '@paylinks/dojo-client'
 import type { Merchant } from '@paylinks/merchants'
 import { LinkErrorCodes, linkError } from '../errors.js'
@@ -25,6 +27,10 @@ export interface LinkRequest {
   sendEmail: boolean
   source: 'api' | 'order'
   orderId?: string
+  /** Dojo capture mode (default Auto); Manual links may carry Dojo's auto-expiry. */
+  captureMode?: CaptureMode
+  autoExpireAction?: AutoExpireAction
+  autoExpireIn?: string
   /** Same value on every retry of one request (idempotency key, order id): its replays find their link. */
   causationId: string
   correlationId: string
@@ -62,7 +68,10 @@ export function decideRequest (state: IssuerLinkState | undefined, input: LinkRe
     ...(metadata === undefined ? {} : { metadata }),
     sendEmail: input.sendEmail,
     source: input.source,
-    ...(input.orderId === undefined ? {} : { orderId: input.orderId })
+    ...(input.orderId === undefined ? {} : { orderId: input.orderId }),
+    ...(input.captureMode !== 'Manual'
+      ? {}
+      : { captureMode: 'Manual' as const, autoExpireAction: input.autoExpireAction ?? 'Release', ...(input.autoExpireIn === undefined ? {} : { autoExpireIn: input.autoExpireIn }) })
   }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: input.correlationId, causationId: input.causationId, producer: PRODUCER } })]
 }
 

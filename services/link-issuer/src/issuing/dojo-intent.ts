@@ -4,6 +4,11 @@ import { LinkErrorCodes, linkError } from '../errors.js'
 import { dojoReferenceFor, metadataView, type IssuerLinkState } from '../link.js'
 import { personalOf } from './email.js'
 
+/** The link's request as recorded (its Manual capture options live there). */
+function requestedOf (state: IssuerLinkState): { autoExpireAction?: 'Release' | 'Capture', autoExpireIn?: string } {
+  return (state.events.find((e) => e.type === 'payment-link.requested')?.data ?? {}) as { autoExpireAction?: 'Release' | 'Capture', autoExpireIn?: string }
+}
+
 /** What Dojo made of a create: the intent (new or found), or a definite refusal. */
 export type IntentOutcome = { intent: PaymentIntent } | { refused: { reason: string, code: string } }
 
@@ -53,7 +58,11 @@ export async function createIntentOnce (
       ...(state.description === undefined ? {} : { title: state.description.slice(0, 100) })
     },
     metadata: { ...metadataView(state), paylinksLinkId: state.linkId },
-    paymentSource: 'payment-links'
+    paymentSource: 'payment-links',
+    // Dojo requires autoExpireAction for Manual capture; autoExpireIn is optional (7 days then).
+    ...(state.captureMode !== 'Manual'
+      ? {}
+      : { captureMode: 'Manual' as const, autoExpireAction: requestedOf(state).autoExpireAction ?? 'Release', ...(requestedOf(state).autoExpireIn === undefined ? {} : { autoExpireIn: requestedOf(state).autoExpireIn }) })
   }
   const attempts = 3
   for (let attempt = 1; ; attempt++) {

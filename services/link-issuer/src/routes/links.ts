@@ -12,6 +12,7 @@ import type { Issuer } from '../issuer.js'
 import type { MerchantDirectory } from '../dojo.js'
 import { linkIdFor, linkView, type LinkState } from '../link.js'
 import { checkLinkRequest, linkRequestError } from '../link-request.js'
+import { checkCaptureMode, manualCapture } from '../money/capture-mode.js'
 import type { ReadYourWrites } from '../read-your-writes.js'
 import { claimIdempotencyKey } from '../repositories/idempotency.js'
 import { listLinks } from '../repositories/links.js'
@@ -110,6 +111,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     const body: CreateLinkBody = request.body
     const sendEmail = body.sendEmail ?? false
     const problem = checkLinkRequest({ ...body, sendEmail }, { emailAvailable: options.emailAvailable })
+    checkCaptureMode(body)
     if (problem !== undefined) throw linkRequestError(problem, '/body')
     const key = request.headers['idempotency-key']
     let causationId = `req:${request.id}`
@@ -131,6 +133,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
       sendEmail,
       source: 'api',
+      ...manualCapture(body),
       causationId,
       correlationId: request.id
     } as const

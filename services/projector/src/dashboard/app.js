@@ -26,6 +26,7 @@
     text('total-paid', String(d.totals.paid))
     text('total-conversion', d.totals.conversionRate === null ? '–' : (d.totals.conversionRate * 100).toFixed(1) + ' %')
     text('total-captured', d.totals.captured.length === 0 ? '–' : d.totals.captured.map(function (c) { return money(c.amount, c.currency) }).join(' · '))
+    text('total-refunded', d.totals.refunded.length === 0 ? '–' : d.totals.refunded.map(function (c) { return money(c.amount, c.currency) }).join(' · '))
     const labels = d.daily.map(function (x) { return x.day.slice(5) })
     const issued = d.daily.map(function (x) { return x.issued })
     const paid = d.daily.map(function (x) { return x.paid })

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import {
-  is, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkSent,
-  PaymentLinkStatusChanged, type LinkStatus, type RecordedEventsOf
+  is, linkAmountsAfter, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRefunded, PaymentLinkRequested,
+  PaymentLinkSent, type LinkStatus, type RecordedEventsOf
 } from '@paylinks/contracts'
 import type { DailyTable, LinksTable, TimelineTable } from '../tables.js'
 import { maskContactDetails } from './personal-data.js'
@@ -15,9 +15,24 @@ type DailyRow = Omit<DailyTable, 'day'> & { day: string }
 type Daily = Map<string, DailyRow>
 type TimelineRow = Omit<TimelineTable, 'occurred_at'> & { occurred_at: string }
 
-const STATUS_TIME: Partial<Record<LinkStatus, 'authorized_at' | 'paid_at' | 'refunded_at' | 'reversed_at' | 'canceled_at' | 'expired_at' | 'failed_at'>> = {
-  authorized: 'authorized_at', paid: 'paid_at', refunded: 'refunded_at', reversed: 'reversed_at', canceled: 'canceled_at', expired: 'expired_at', failed: 'failed_at'
+type StatusTime = 'authorized_at' | 'paid_at' | 'captured_at' | 'partially_refunded_at' | 'refunded_at' | 'released_at' | 'canceled_at' | 'expired_at' | 'failed_at'
+const STATUS_TIME: Partial<Record<LinkStatus, StatusTime>> = {
+  authorized: 'authorized_at',
+  paid: 'paid_at',
+  captured: 'captured_at',
+  partially_refunded: 'partially_refunded_at',
+  refunded: 'refunded_at',
+  released: 'released_at',
+  canceled: 'canceled_at',
+  expired: 'expired_at',
+  failed: 'failed_at'
 }
+/** The statuses counted per day when a link reaches them. */
+const COUNTED: ReadonlySet<LinkStatus> = new Set<LinkStatus>(['paid', 'captured', 'canceled', 'expired', 'failed', 'released', 'refunded'])
+type Counter = 'issued' | 'paid' | 'captured' | 'canceled' | 'expired' | 'failed' | 'released' | 'refunded' | 'refunds' | 'captured_amount' | 'refunded_amount'
+const COUNTERS: readonly Counter[] = ['issued', 'paid', 'captured', 'canceled', 'expired', 'failed', 'released', 'refunded', 'refunds', 'captured_amount', 'refunded_amount']
+
+const money = (value: number, currency: string): string => `${value} ${currency}`
 
 function summary (event: PaymentsEvent): string {
   switch (event.type) {
@@ -29,15 +44,18 @@ function summary (event: PaymentsEvent): string {
     case 'payment-link.canceled': return 'canceled by the merchant'
     case 'payment-link.webhook-received': return `Dojo webhook ${event.data.event}: ${event.data.paymentStatus}`
     case 'payment-link.status-changed': return `${event.data.from} → ${event.data.to} (Dojo ${event.data.dojoStatus}, ${event.data.source})`
+    case 'payment-link.captured': return `captured ${money(event.data.amount.value, event.data.amount.currencyCode)}, ${event.data.capturedAmount} in all (${event.data.source})`
+    case 'payment-link.refunded': return `refunded ${money(event.data.amount.value, event.data.amount.currencyCode)}, ${event.data.refundedAmount} in all (${event.data.source})`
+    case 'payment-link.released': return `released (${event.data.source})`
   }
 }
 
-function bump (daily: Daily, link: LinkRow, at: string, field: 'issued' | 'paid' | 'canceled' | 'expired' | 'failed' | 'reversed' | 'refunded' | 'captured_amount' | 'refunded_amount', by = 1): void {
+function bump (daily: Daily, link: LinkRow, at: string, field: Counter, by = 1): void {
   const day = at.slice(0, 10)
   const key = `${day}|${link.merchant_id}|${link.currency}`
   let row = daily.get(key)
   if (row === undefined) {
-    row = { day, merchant_id: link.merchant_id, currency: link.currency, issued: 0, paid: 0, canceled: 0, expired: 0, failed: 0, reversed: 0, refunded: 0, captured_amount: 0, refunded_amount: 0 }
+    row = { day, merchant_id: link.merchant_id, currency: link.currency, issued: 0, paid: 0, captured: 0, canceled: 0, expired: 0, failed: 0, released: 0, refunded: 0, refunds: 0, captured_amount: 0, refunded_amount: 0 }
     daily.set(key, row)
   }
   row[field] += by
@@ -57,6 +75,7 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
       amount_value: d.amount.value,
       currency: d.amount.currencyCode,
       status: 'requested',
+      capture_mode: d.captureMode ?? 'Auto',
       captured_amount: 0,
       refunded_amount: 0,
       payment_intent_id: null,
@@ -67,8 +86,10 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
       sent_at: null,
       authorized_at: null,
       paid_at: null,
+      captured_at: null,
+      partially_refunded_at: null,
       refunded_at: null,
-      reversed_at: null,
+      released_at: null,
       canceled_at: null,
       expired_at: null,
       failed_at: null,
@@ -96,18 +117,20 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
     link.failure_reason = maskContactDetails(event.data.reason)
   } else if (is(event, PaymentLinkSent)) {
     link.sent_at ??= event.occurredAt
-  } else if (is(event, PaymentLinkStatusChanged)) {
-    const d = event.data
-    const newlyRefunded = Math.max(0, d.refundedAmount - link.refunded_amount)
-    if (after === 'paid' && before !== 'paid') bump(daily, link, event.occurredAt, 'captured_amount', d.capturedAmount)
-    if (newlyRefunded > 0) bump(daily, link, event.occurredAt, 'refunded_amount', newlyRefunded)
-    link.captured_amount = d.capturedAmount
-    link.refunded_amount = d.refundedAmount
   }
+  // The amounts by the contracts' rule; the day's figures get what grew.
+  const amounts = linkAmountsAfter(before, { capturedAmount: link.captured_amount, refundedAmount: link.refunded_amount }, link.amount_value, event)
+  if (amounts.capturedAmount > link.captured_amount) bump(daily, link, event.occurredAt, 'captured_amount', amounts.capturedAmount - link.captured_amount)
+  if (amounts.refundedAmount > link.refunded_amount) {
+    bump(daily, link, event.occurredAt, 'refunded_amount', amounts.refundedAmount - link.refunded_amount)
+    if (is(event, PaymentLinkRefunded)) bump(daily, link, event.occurredAt, 'refunds')
+  }
+  link.captured_amount = amounts.capturedAmount
+  link.refunded_amount = amounts.refundedAmount
   if (after !== before) {
     const column = STATUS_TIME[after]
     if (column !== undefined) link[column] = event.occurredAt
-    if (after === 'paid' || after === 'canceled' || after === 'expired' || after === 'failed' || after === 'reversed' || after === 'refunded') bump(daily, link, event.occurredAt, after)
+    if (COUNTED.has(after)) bump(daily, link, event.occurredAt, after as Counter)
   }
   return after
 }
@@ -120,17 +143,19 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
  */
 export const payments: Projection<typeof paymentLinkEvents[number]> = {
   name: 'payments',
-  version: 2,
+  // v3: captures, refunds and releases (statuses, amounts by linkAmountsAfter, daily counts).
+  version: 3,
   events: paymentLinkEvents,
   tables: ['links', 'timeline', 'daily'],
   views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures'],
   createTables: (t) => `
     CREATE TABLE ${t('links')} (
       link_id text PRIMARY KEY, merchant_id text NOT NULL, reference text NOT NULL, order_id text, source text NOT NULL,
-      amount_value bigint NOT NULL, currency text NOT NULL, status text NOT NULL,
+      amount_value bigint NOT NULL, currency text NOT NULL, status text NOT NULL, capture_mode text NOT NULL,
       captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL, payment_intent_id text, url text, failure_reason text,
       created_at timestamptz NOT NULL, issued_at timestamptz, sent_at timestamptz, authorized_at timestamptz, paid_at timestamptz,
-      refunded_at timestamptz, reversed_at timestamptz, canceled_at timestamptz, expired_at timestamptz, failed_at timestamptz,
+      captured_at timestamptz, partially_refunded_at timestamptz, refunded_at timestamptz, released_at timestamptz,
+      canceled_at timestamptz, expired_at timestamptz, failed_at timestamptz,
       expires_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, last_position bigint NOT NULL);
     CREATE INDEX ON ${t('links')} (merchant_id, created_at DESC, link_id DESC);
     CREATE INDEX ON ${t('links')} (created_at DESC, link_id DESC);
@@ -142,8 +167,9 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
     CREATE INDEX ON ${t('timeline')} (link_id, position);
     CREATE TABLE ${t('daily')} (
       day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL,
-      issued integer NOT NULL, paid integer NOT NULL, canceled integer NOT NULL, expired integer NOT NULL, failed integer NOT NULL,
-      reversed integer NOT NULL, refunded integer NOT NULL, captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL,
+      issued integer NOT NULL, paid integer NOT NULL, captured integer NOT NULL, canceled integer NOT NULL, expired integer NOT NULL,
+      failed integer NOT NULL, released integer NOT NULL, refunded integer NOT NULL, refunds integer NOT NULL,
+      captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL,
       PRIMARY KEY (day, merchant_id, currency));`,
   createViews: (t) => `
     CREATE VIEW analytics.payments AS SELECT * FROM ${t('links')};
@@ -174,7 +200,7 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
         ON CONFLICT (position) DO NOTHING`.execute(trx)
     }
     if (daily.size > 0) {
-      const sums = ['issued', 'paid', 'canceled', 'expired', 'failed', 'reversed', 'refunded', 'captured_amount', 'refunded_amount']
+      const sums = COUNTERS
       await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::jsonb)
         ON CONFLICT (day, merchant_id, currency) DO UPDATE SET ${sql.raw(sums.map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', '))}`.execute(trx)
     }

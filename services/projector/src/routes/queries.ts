@@ -11,6 +11,7 @@ interface Row {
   status: Payment['status']
   amount_value: number
   currency: 'GBP' | 'EUR'
+  capture_mode: 'Auto' | 'Manual'
   captured_amount: number
   refunded_amount: number
   payment_intent_id: string | null
@@ -31,6 +32,7 @@ function toPayment (r: Row): Payment {
     orderId: r.order_id,
     status: r.status,
     amount: { value: Number(r.amount_value), currencyCode: r.currency },
+    captureMode: r.capture_mode,
     capturedAmount: Number(r.captured_amount),
     refundedAmount: Number(r.refunded_amount),
     paymentIntentId: r.payment_intent_id,
@@ -92,8 +94,8 @@ export async function dailyFigures (db: Kysely<ProjectorTables>, range: Range): 
   checkRange(range)
   const rows = await sql<Record<string, any>>`
     SELECT to_char(day, 'YYYY-MM-DD') AS day, ${range.merchantId === undefined ? sql`'*'` : sql`merchant_id`} AS merchant_id, currency,
-      sum(issued)::int AS issued, sum(paid)::int AS paid, sum(canceled)::int AS canceled, sum(expired)::int AS expired,
-      sum(failed)::int AS failed, sum(reversed)::int AS reversed, sum(refunded)::int AS refunded,
+      sum(issued)::int AS issued, sum(paid)::int AS paid, sum(captured)::int AS captured, sum(canceled)::int AS canceled, sum(expired)::int AS expired,
+      sum(failed)::int AS failed, sum(released)::int AS released, sum(refunded)::int AS refunded, sum(refunds)::int AS refunds,
       sum(captured_amount)::bigint AS captured_amount, sum(refunded_amount)::bigint AS refunded_amount
     FROM analytics.daily_figures
     WHERE day BETWEEN ${range.from}::date AND ${range.to}::date
@@ -106,11 +108,13 @@ export async function dailyFigures (db: Kysely<ProjectorTables>, range: Range): 
     currency: r.currency,
     issued: r.issued,
     paid: r.paid,
+    captured: r.captured,
     canceled: r.canceled,
     expired: r.expired,
     failed: r.failed,
-    reversed: r.reversed,
+    released: r.released,
     refunded: r.refunded,
+    refunds: r.refunds,
     capturedAmount: Number(r.captured_amount),
     refundedAmount: Number(r.refunded_amount)
   }))
@@ -157,10 +161,10 @@ export async function dailySeries (db: Kysely<ProjectorTables>, days: number, me
 }
 
 /** Amounts captured per currency over the last `days` days. */
-export async function capturedTotals (db: Kysely<ProjectorTables>, days: number, merchantId: string | undefined): Promise<Array<{ currency: string, amount: number }>> {
+export async function capturedTotals (db: Kysely<ProjectorTables>, days: number, merchantId: string | undefined, column: 'captured_amount' | 'refunded_amount' = 'captured_amount'): Promise<Array<{ currency: string, amount: number }>> {
   const rows = await sql<{ currency: string, amount: number }>`
-    SELECT currency, sum(captured_amount)::bigint AS amount FROM analytics.daily_figures
+    SELECT currency, sum(${sql.ref(column)})::bigint AS amount FROM analytics.daily_figures
     WHERE day > (now() AT TIME ZONE 'UTC')::date - ${days}::int AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})
-    GROUP BY currency HAVING sum(captured_amount) > 0 ORDER BY currency`.execute(db)
+    GROUP BY currency HAVING sum(${sql.ref(column)}) > 0 ORDER BY currency`.execute(db)
   return rows.rows.map((r) => ({ currency: r.currency, amount: Number(r.amount) }))
 }

@@ -12,8 +12,9 @@ export const PaymentSchema = Type.Object({
   orderId: Type.Union([Type.String(), Type.Null()]),
   status: LinkStatusSchema,
   amount: MoneySchema,
-  capturedAmount: Type.Integer(),
-  refundedAmount: Type.Integer(),
+  captureMode: Type.Union([Type.Literal('Auto'), Type.Literal('Manual')]),
+  capturedAmount: Type.Integer({ description: 'minor units captured (all of an Auto payment; Manual captures add up)' }),
+  refundedAmount: Type.Integer({ description: 'minor units refunded' }),
   paymentIntentId: Type.Union([Type.String(), Type.Null()]),
   url: Type.Union([Type.String(), Type.Null()]),
   createdAt: DateTime,
@@ -61,11 +62,13 @@ export const DailyFigureSchema = Type.Object({
   currency: CurrencyCodeSchema,
   issued: Type.Integer(),
   paid: Type.Integer(),
+  captured: Type.Integer({ description: 'Manual links captured (first capture)' }),
   canceled: Type.Integer(),
   expired: Type.Integer(),
   failed: Type.Integer(),
-  reversed: Type.Integer(),
-  refunded: Type.Integer(),
+  released: Type.Integer({ description: 'links released (Dojo reversal)' }),
+  refunded: Type.Integer({ description: 'links fully refunded' }),
+  refunds: Type.Integer({ description: 'refunds recorded, partial and full' }),
   capturedAmount: Type.Integer({ description: 'minor units' }),
   refundedAmount: Type.Integer({ description: 'minor units' })
 }, { title: 'DailyFigure' })
@@ -89,7 +92,8 @@ export const DashboardSchema = Type.Object({
     issued: Type.Integer(),
     paid: Type.Integer(),
     conversionRate: Type.Union([Type.Number(), Type.Null()]),
-    captured: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer({ description: 'minor units' }) }))
+    captured: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer({ description: 'minor units' }) })),
+    refunded: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer({ description: 'minor units' }) }))
   }),
   daily: Type.Array(Type.Object({ day: Day, issued: Type.Integer(), paid: Type.Integer() })),
   funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() }),

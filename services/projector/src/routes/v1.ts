@@ -86,13 +86,13 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
     const today = new Date()
     const from = new Date(today.getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10)
     const range = { from, to: today.toISOString().slice(0, 10), merchantId }
-    const [daily, captured, funnel, latest, lag] = await Promise.all([
-      dailySeries(db, days, merchantId), capturedTotals(db, days, merchantId), conversion(db, range),
+    const [daily, captured, refunded, funnel, latest, lag] = await Promise.all([
+      dailySeries(db, days, merchantId), capturedTotals(db, days, merchantId), capturedTotals(db, days, merchantId, 'refunded_amount'), conversion(db, range),
       listPayments(db, { merchantId, limit: 10 }), options.lag()
     ])
     return {
       days,
-      totals: { issued: funnel.issued as number, paid: funnel.paid as number, conversionRate: funnel.conversionRate as number | null, captured },
+      totals: { issued: funnel.issued as number, paid: funnel.paid as number, conversionRate: funnel.conversionRate as number | null, captured, refunded },
       daily,
       funnel: funnel.funnel as any,
       timeToPaySeconds: funnel.timeToPaySeconds as any,
