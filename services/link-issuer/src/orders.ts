@@ -170,6 +170,8 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     maxAttempts: options.maxAttempts,
     retryBaseDelayMs: options.retryDelayMs,
     log,
+    // A deleted ORDERS consumer (an operator, a lost stream) is declared again and pulled from.
+    redeclare: async () => { await declareOrders(options) },
     onGiveUp: async (msg, error) => { await giveUp(msg, error) }
   })
   log.info({ stream: options.stream, durable: options.durable }, 'taking orders')

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import {
-  linkStatusAfter, MoneySchema, PaymentLinkCanceled, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkStatusChanged,
+  linkStatusAfter, MoneySchema, PaymentLinkCanceled, PaymentLinkCaptured, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRequested, PaymentLinkStatusChanged,
   WebhookDisabledReasonSchema, WebhookEventTypeSchema, type LinkStatus, type Money, type WebhookEventType
 } from '@paylinks/contracts'
 
@@ -129,6 +129,10 @@ export function toPartnerEvent (event: SourceEvent, before: LinkView | undefined
       refundedAmount: after.refundedAmount,
       ...(typeof d.refundId === 'string' && d.amount !== undefined ? { refund: { refundId: d.refundId, amount: d.amount } } : {})
     }
+  } else if (event.type === PaymentLinkCaptured.type && moved && after.status === 'captured') {
+    // A Manual link's first capture is its payment: later partial captures move no status.
+    type = 'payment_link.paid'
+    data = { ...base, capturedAmount: Number(d.capturedAmount ?? 0) }
   } else if (event.type === PaymentLinkStatusChanged.type && moved) {
     const to = after.status as string
     if ((to === 'paid' || to === 'captured') && before.status !== 'paid') {

@@ -56,3 +56,10 @@ t.test('toPartnerEvent should map issued, paid, canceled, expired and failed, an
   t.notMatch(JSON.stringify(failed[0]!.data), /Dojo said no/, 'Dojo\'s message is not sent on')
   t.same(run([issued(), status('issued', 'paid')]), [], 'events of a link never requested make nothing')
 })
+
+t.test('toPartnerEvent should send a Manual link\'s first capture as payment_link.paid, and later partial captures as nothing', async (t) => {
+  const captured = (captureId: string, value: number, total: number): ReturnType<typeof ev> => ev('payment-link.captured', { linkId, paymentIntentId: 'pi_sandbox_abcdefghijkl', captureId, amount: { value, currencyCode: 'GBP' }, capturedAmount: total, source: 'api', observedAt: at })
+  const out = run([requested(), issued(), status('issued', 'authorized'), captured('cap_1', 2000, 2000), captured('cap_2', 3000, 5000)])
+  t.same(out.map((o) => o.type), ['payment_link.issued', 'payment_link.paid'])
+  t.match(out[1]!.data, { status: 'captured', capturedAmount: 2000 })
+})
