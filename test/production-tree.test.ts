@@ -9,17 +9,14 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DATABASE_ROLES } from '@paylinks/event-store'
-import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, until } from '@paylinks/test-kit'
+import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, runCommand, until } from '@paylinks/test-kit'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
+/** A command run to its end: its exit code and everything it wrote. */
 async function run (command: string, args: string[], options: { cwd: string, env?: Record<string, string> }): Promise<{ code: number, output: string }> {
-  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, output }
+  const { code, out, err } = await runCommand(command, args, options)
+  return { code, output: out + err }
 }
 
 t.test('the bundled services should run on production dependencies alone', async (t) => {

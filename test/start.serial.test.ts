@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { chromium } from 'playwright-core'
-import { createTestDatabase, freePort, until } from '@paylinks/test-kit'
+import { createTestDatabase, freePort, runCommand, until } from '@paylinks/test-kit'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -43,16 +43,6 @@ function alive (pid: number): boolean {
   } catch {
     return false
   }
-}
-
-async function run (command: string, args: string[], env: Record<string, string>): Promise<{ code: number, out: string, err: string }> {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, out, err }
 }
 
 t.test('pnpm start should run the whole system from nothing, its sample link should be payable, and Ctrl-C should stop everything it started', async (t) => {
@@ -120,7 +110,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   t.equal(paid.status, 'paid')
 
   // pnpm admin beside it: nothing set, only its own output.
-  const admin = await run('pnpm', ['admin', 'merchant', 'list'], { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '' })
+  const admin = await runCommand('pnpm', ['admin', 'merchant', 'list'], { cwd: root, env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '' } })
   t.equal(admin.code, 0, admin.err)
   t.match(admin.out, /^mer_demo0001\t/, 'pnpm admin finds pnpm start\'s database and prints only its own output')
   t.equal(admin.err, '')

@@ -1,7 +1,7 @@
 export { onTeardown, uniqueSuffix, type TestContext } from './context.js'
 export { eventsStreamEnv, natsTestNames, TEST_NATS_URL, type NatsTestNames } from './nats.js'
 export { createTestDatabase, roleUrl, TEST_DATABASE_URL, type TestDatabase } from './postgres.js'
-export { freePort, spawnService, type ServiceProcess } from './process.js'
+export { freePort, runCommand, spawnService, type ServiceProcess } from './process.js'
 export { startRecorder, startSandbox, type SandboxProcess } from './services.js'
 export { until, type UntilOptions } from './until.js'
 export { credit, LedgerCredited, LedgerOpened, testProducers, testRegistry } from './events.js'

@@ -68,3 +68,14 @@ export async function freePort (): Promise<number> {
     })
   })
 }
+
+/** Run a command to its end: its exit code and what it wrote to stdout and stderr. */
+export async function runCommand (command: string, args: string[], options: { cwd?: string, env?: Record<string, string> } = {}): Promise<{ code: number, out: string, err: string }> {
+  const child = spawn(command, args, { ...(options.cwd === undefined ? {} : { cwd: options.cwd }), env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
+  return { code, out, err }
+}

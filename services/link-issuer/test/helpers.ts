@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,7 +10,7 @@ import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import type { Messaging } from '@paylinks/messaging'
-import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, until, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import app from '../src/app.js'
@@ -23,13 +22,7 @@ const ADMIN_ENTRY = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
 
 /** `pnpm admin <args>` as a process, with `env` over this process's environment: its exit code and output. */
 export async function runAdmin (env: Record<string, string>, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', ADMIN_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => { resolve(c ?? 1) }))
-  return { code, out, err }
+  return await runCommand(process.execPath, ['--import=tsx', ADMIN_ENTRY, ...args], { env })
 }
 
 /** Environment for link-issuer on this test file's own database (migrated as the owner, used as its own role) and streams. */
