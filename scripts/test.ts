@@ -96,5 +96,7 @@ await pass('parallel pass', parallel, 2)
 await pass('serial pass', serial, 1)
 log.end()
 console.log('\nfull TAP output: .tap/last-run.tap')
-console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped > 0 ? `, ${totals.skipped} skipped` : ''}`)
+// Skips on a line of their own: the last line is exactly `N passed, N failed`, which CI reads.
+if (totals.skipped > 0) console.log(`${totals.skipped} skipped (not counted below)`)
+console.log(`${totals.passed} passed, ${totals.failed} failed`)
 process.exitCode = totals.failed > 0 || files.length === 0 ? 1 : 0
