@@ -1,7 +1,10 @@
 // Runs every test file with tap in two passes and ends with one line: `N passed, N failed`.
 //
 // Files named `*.serial.test.ts` hold transactions open or assert on commit visibility; the
-// snapshot horizon is cluster-wide, so they run alone after the parallel pass.
+// snapshot horizon is cluster-wide, so they run alone after the parallel pass. Files named
+// `*.isolated.test.ts` start Postgres and nats-servers of their own (the soak, infrastructure
+// restarts): nothing they do reaches the shared servers, so they run one at a time beside the
+// serial files instead of after them.
 // Usage: pnpm test [path-fragment …]   (only files whose path contains a fragment)
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync } from 'node:fs'
@@ -25,8 +28,9 @@ function findTests (dir: string, out: string[] = []): string[] {
 
 const files = roots.filter((r) => existsSync(join(root, r))).flatMap((r) => findTests(join(root, r))).filter((f) => /(^|\/)test\//.test(f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
-const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'))
+const parallel = files.filter((f) => !f.endsWith('.serial.test.ts') && !f.endsWith('.isolated.test.ts'))
 const serial = files.filter((f) => f.endsWith('.serial.test.ts'))
+const isolated = files.filter((f) => f.endsWith('.isolated.test.ts'))
 
 mkdirSync(join(root, '.tap'), { recursive: true })
 const log = createWriteStream(join(root, '.tap', 'last-run.tap'))
@@ -66,7 +70,7 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
   for await (const line of createInterface({ input: child.stdout })) {
     log.write(line + '\n')
     const sub = /^ {4}(not ok|ok) \d+ - (.*)$/.exec(line)
-    const top = /^(not ok|ok) \d+ - (\S+)/.exec(line)
+    const top = /^(not ok|ok) \d+ - (\S+)(?:.*# time=([\d.]+)ms)?/.exec(line)
     if (sub !== null) {
       subtestsSeen++
       if (/# SKIP/i.test(sub[2]!)) totals.skipped++
@@ -76,7 +80,7 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
       // A file that failed without a failing test (crash, timeout, exit code) is one failure.
       fileFailedWithoutTests = top[1] === 'not ok' && subtestsSeen === 0
       if (fileFailedWithoutTests) { totals.failed++; failedBlock = 40 }
-      console.log(`${top[1] === 'ok' ? 'ok    ' : 'FAILED'} ${top[2]}`)
+      console.log(`${top[1] === 'ok' ? 'ok    ' : 'FAILED'} ${top[2]}${top[3] === undefined ? '' : ` (${(Number(top[3]) / 1000).toFixed(1)} s)`}`)
       subtestsSeen = 0
       continue
     } else if (/^ {4}# Subtest/.test(line) || /^# Subtest/.test(line)) {
@@ -92,8 +96,8 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
 }
 
 await ensureTapBuilt()
-await pass('parallel pass', parallel, 2)
-await pass('serial pass', serial, 1)
+await pass('parallel pass', parallel, 3)
+await Promise.all([pass('serial pass', serial, 1), pass('isolated, beside the serial pass', isolated, 1)])
 log.end()
 console.log('\nfull TAP output: .tap/last-run.tap')
 // Skips on a line of their own: the last line is exactly `N passed, N failed`, which CI reads.

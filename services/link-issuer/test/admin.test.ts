@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { writeLocalSetup } from '@paylinks/service-kit'
-import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, runAdmin } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, runAdmin, runAdminProcess } from './helpers.js'
 
 const env = await issuerEnv(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' })
 
@@ -57,7 +57,8 @@ t.test('after pnpm start, the admin CLI should find the database and the secrets
   writeLocalSetup(dir, { DATABASE_URL: env.DATABASE_URL!, NATS_URL: 'nats://127.0.0.1:4222' })
   writeFileSync(join(dir, 'secrets.key'), ENCRYPTION_KEY + '\n', { mode: 0o600 })
   const unset = { DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '', NATS_URL: '', PAYLINKS_DATA_DIR: dir }
-  const created = await runAdmin(unset, 'merchant', 'create', '--name', 'Beside Start', '--dojo-key', 'sk_sandbox_besidestart9876', '--dojo-url', 'http://127.0.0.1:4010', '--json')
+  // As a process: what it reads is the environment it starts with.
+  const created = await runAdminProcess(unset, 'merchant', 'create', '--name', 'Beside Start', '--dojo-key', 'sk_sandbox_besidestart9876', '--dojo-url', 'http://127.0.0.1:4010', '--json')
   t.equal(created.code, 0, created.err)
   const merchant = JSON.parse(created.out)
   t.match(merchant, { id: /^mer_/, name: 'Beside Start', dojoKeyLast4: '9876' })

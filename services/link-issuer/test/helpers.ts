@@ -13,6 +13,7 @@ import type { Messaging } from '@paylinks/messaging'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
+import { admin } from '../src/admin-cli.js'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
 
@@ -21,8 +22,19 @@ export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
 const ADMIN_ENTRY = fileURLToPath(new URL('../src/admin.ts', import.meta.url))
 
 /** `pnpm admin <args>` as a process, with `env` over this process's environment: its exit code and output. */
-export async function runAdmin (env: Record<string, string>, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
+export async function runAdminProcess (env: Record<string, string>, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
   return await runCommand(process.execPath, ['--import=tsx', ADMIN_ENTRY, ...args], { env })
+}
+
+/**
+ * `pnpm admin <args>` in this process (the commands the process runs, minus Node's start-up):
+ * `env` over this process's environment, output as the process would have written it.
+ */
+export async function runAdmin (env: Record<string, string>, ...args: string[]): Promise<{ code: number, out: string, err: string }> {
+  let out = ''
+  let err = ''
+  const code = await admin(args, { env: { ...process.env, ...env }, out: (text) => { out += text + '\n' }, err: (text) => { err += text + '\n' } })
+  return { code, out, err }
 }
 
 /** Environment for link-issuer on this test file's own database (migrated as the owner, used as its own role) and streams. */

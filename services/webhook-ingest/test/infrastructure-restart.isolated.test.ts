@@ -1,4 +1,4 @@
-// Serial and heavy: a Postgres and a nats-server of the test's own, each stopped and started
+// Isolated and heavy: a Postgres and a nats-server of the test's own, each stopped and started
 // again under a steady load of signed webhooks, with the recorder, webhook-ingest and the
 // projector as real processes (and the sandbox as Dojo).
 import { randomBytes } from 'node:crypto'
