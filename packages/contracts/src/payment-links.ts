@@ -234,11 +234,23 @@ export const PaymentLinkReleased = defineEvent('payment-link.released', Type.Obj
   requestId: Type.Optional(RequestIdSchema)
 }, { additionalProperties: false }))
 
+/**
+ * The customer opened the link (its short URL, served by link-issuer, which then sends them on to
+ * Dojo's checkout). Not a status: a fact beside it. `opens` is the number of opens counted so far
+ * (it only grows: a later event with a lower count is a late one); `firstOpenedAt` when the first
+ * was. Published at the first open, then at most once a minute while opens keep coming.
+ */
+export const PaymentLinkOpened = defineEvent('payment-link.opened', Type.Object({
+  linkId: LinkIdSchema,
+  opens: Type.Integer({ minimum: 1 }),
+  firstOpenedAt: DateTimeSchema
+}, { additionalProperties: false }))
+
 /** Every event of a payment link's stream. */
 export const paymentLinkEvents = [
   PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
   PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged,
-  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened
 ] as const
 
 export type PaymentLinkEvent =
@@ -247,6 +259,7 @@ export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
   | RecordedEventOf<typeof PaymentLinkStatusChanged> | RecordedEventOf<typeof PaymentLinkCaptured>
   | RecordedEventOf<typeof PaymentLinkRefunded> | RecordedEventOf<typeof PaymentLinkReleased>
+  | RecordedEventOf<typeof PaymentLinkOpened>
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
@@ -396,6 +409,9 @@ export interface LinkState {
   /** Why issuing failed, once the link is `failed`. */
   failure?: { reason: string, code?: string, retryable: boolean }
   emailSentAt?: string
+  /** When the customer first opened the link's short URL, and how many opens are recorded. */
+  openedAt?: string
+  openCount: number
   /** Dojo capture mode: `Manual` links are `authorized` first and captured by the merchant. */
   captureMode: CaptureMode
   /** Minor units captured so far (the whole amount once an Auto link is paid). */
@@ -442,6 +458,7 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
       status: 'requested',
       captureMode: d.captureMode ?? 'Auto',
+      openCount: 0,
       capturedAmount: 0,
       refundedAmount: 0,
       captureIds: [],
@@ -470,6 +487,10 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
     }
   }
   if (is(event, PaymentLinkSent)) next.emailSentAt = event.occurredAt
+  if (is(event, PaymentLinkOpened)) {
+    next.openedAt ??= event.data.firstOpenedAt
+    next.openCount = Math.max(state.openCount, event.data.opens)
+  }
   return next
 }
 

@@ -21,6 +21,7 @@ import linkRoutes from './routes/links.js'
 import moneyRoutes from './routes/money.js'
 import { createMoney } from './money/operations.js'
 import resultRoutes from './routes/result.js'
+import shortLinkRoutes from './routes/short-links.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
 
 export interface AppOptions {
@@ -67,6 +68,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     leaseMs: config.ISSUE_LEASE_MS,
     ownerLock: () => instance.key,
     waitMs: Math.max(0, Math.min(config.ISSUE_WAIT_MS, config.REQUEST_TIMEOUT_MS - 1000)),
+    openEventIntervalMs: config.OPEN_EVENT_INTERVAL_MS,
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
@@ -84,6 +86,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
     readYourWrites,
     emailAvailable: mailer !== undefined,
+    publicUrl: config.PUBLIC_URL,
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
   })
   await fastify.register(moneyRoutes, {
@@ -96,6 +99,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
+  await fastify.register(shortLinkRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined
   const timers: NodeJS.Timeout[] = []
@@ -152,6 +156,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
         fastify.log.warn({ err: error, linkId }, 'link recovery failed; next sweep tries again')
       }
     }
+    const opens = await issuer.flushOpens()
+    if (opens > 0) fastify.log.info({ links: opens }, 'counts of opens published')
     // Bounded per sweep; safe on any replica (the batches skip each other's rows).
     const pruned = await pruneIdempotencyKeys(db, { ttlHours: config.IDEMPOTENCY_KEY_TTL_HOURS })
     if (pruned > 0) fastify.log.info({ pruned }, 'expired idempotency keys deleted')

@@ -30,6 +30,7 @@ export const LinkIssuerConfigSchema = Type.Composite([
     RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1, description: 'requests per API key per window' }),
     RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'rate-limit window' }),
     CUSTOMER_KEY_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'a customer\'s data key is remembered this long; an erasure on another instance takes effect here within it' }),
+    OPEN_EVENT_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 100, description: 'after a link\'s first open (published at once), payment-link.opened carries its count of opens at most this often; the recovery sweep publishes a count left waiting longer' }),
     RESULT_RATE_LIMIT_MAX: Type.Integer({ default: 120, minimum: 1, description: 'result-page requests per client IP per window' }),
     IDEMPOTENCY_KEY_TTL_HOURS: Type.Number({ default: 24, minimum: 24, description: 'an Idempotency-Key replays its first answer (and refuses another body) at least this long; older keys are pruned by the periodic sweep (RECOVERY_INTERVAL_MS). A reference stays unique forever regardless' }),
     ISSUE_LEASE_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 120_000, description: 'an issue lease (who calls Dojo create for a link) lasts this long unless renewed; its holder renews it every third of it while the create is in flight. A holder whose process is gone loses it at once' }),

@@ -8,10 +8,11 @@ import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideAbandon, decideCancel, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
+import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, needsEmail } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
+import { countOpen, markOpensPublished, unpublishedOpens, type OpenCount } from './repositories/opens.js'
 import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
 import { customerView, evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
@@ -41,6 +42,8 @@ export interface IssuerOptions {
   ownerLock: () => number
   /** How long a request waits for another holder's outcome before answering LINK_IN_PROGRESS. */
   waitMs: number
+  /** After the first open, `payment-link.opened` carries a new count at most this often. */
+  openEventIntervalMs: number
   /**
    * A reference claimed this long ago whose link still has no event was never requested (the
    * claimer failed before its publish): another requester may take it over. Default 5 minutes.
@@ -63,6 +66,13 @@ export interface Issuer {
   /** The link as its events tell it, its customer's personal data opened (or erased). */
   load: (linkId: string) => Promise<IssuerLinkState | undefined>
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<IssuerLinkState>
+  /**
+   * The customer opened the link's short URL: counted, and `payment-link.opened` published at the
+   * first open (before the caller sends them on) and then at most once per interval.
+   */
+  countOpen: (state: IssuerLinkState) => Promise<void>
+  /** Publish the counts of opens that waited longer than the interval (the sweep's); how many. */
+  flushOpens: () => Promise<number>
   /** Resolves once the store has recorded the link's last event (read-your-own-write). */
   settle: (state: IssuerLinkState) => Promise<void>
   /** Deletes the leases still waiting to be deleted; call before closing the database. */
@@ -133,7 +143,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
     const claim = await claimEmail(options.db, state.linkId)
     let messageId: string
     if (claim.claimed) {
-      const result = await emailLink(state, { mailer: options.mailer, merchants, log })
+      const result = await emailLink(state, { mailer: options.mailer, merchants, publicUrl: options.publicUrl, log })
       if (!('messageId' in result)) {
         if (result.definite) await releaseEmail(options.db, state.linkId)
         return state
@@ -155,6 +165,11 @@ export function createIssuer (options: IssuerOptions): Issuer {
       log.warn({ err: error, linkId: state.linkId }, 'link e-mailed but its sent event not published')
       return state
     }
+  }
+
+  async function publishOpens (count: OpenCount, from?: KnownState<IssuerLinkState | undefined>): Promise<void> {
+    await decideOn(count.linkId, (s) => decideOpened(s, count), from, { retries: 20 })
+    await markOpensPublished(options.db, count.linkId, count.opens)
   }
 
   /**
@@ -322,6 +337,15 @@ export function createIssuer (options: IssuerOptions): Issuer {
       }
       // Dojo has canceled the intent: record it on whatever the link is now.
       return await opened((await decideOn(linkId, (s) => decideCancel(s, linkId, reason), known(state), { retries: 20 })).state!)
+    },
+    async countOpen (state) {
+      const count = await countOpen(options.db, state.linkId, options.openEventIntervalMs)
+      if (count.due) await publishOpens(count, known(state))
+    },
+    async flushOpens () {
+      const pending = await unpublishedOpens(options.db, options.openEventIntervalMs)
+      for (const count of pending) await publishOpens(count)
+      return pending.length
     },
     async settle (state) {
       await store.waitForPosition(state.position, 10_000)

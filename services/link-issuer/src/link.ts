@@ -90,8 +90,13 @@ export function metadataView (state: Pick<LinkState, 'metadata' | 'personal'>): 
   return state.metadata === undefined && personal === undefined ? undefined : { ...state.metadata, ...personal }
 }
 
-/** What partners see of a link. */
-export function linkView (state: LinkState): Record<string, unknown> {
+/** The link's short URL at `publicUrl` (link-issuer's): opening it is recorded, then Dojo's checkout. */
+export function shortUrlOf (publicUrl: string, linkId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/l/${linkId.slice('lnk_'.length)}`
+}
+
+/** What partners see of a link; `publicUrl` is link-issuer's (its short URL). */
+export function linkView (state: LinkState, publicUrl: string): Record<string, unknown> {
   const customer = customerView(state)
   const metadata = metadataView(state)
   return {
@@ -99,6 +104,7 @@ export function linkView (state: LinkState): Record<string, unknown> {
     reference: state.reference,
     status: state.status,
     url: state.url ?? null,
+    shortUrl: state.url === undefined ? null : shortUrlOf(publicUrl, state.linkId),
     paymentIntentId: state.paymentIntentId ?? null,
     amount: state.amount,
     ...(state.description === undefined ? {} : { description: state.description }),
@@ -109,6 +115,7 @@ export function linkView (state: LinkState): Record<string, unknown> {
     source: state.source,
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
     email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null },
+    opened: { firstAt: state.openedAt ?? null, count: state.openCount },
     captureMode: state.captureMode,
     capturedAmount: state.capturedAmount,
     refundedAmount: state.refundedAmount,

@@ -38,7 +38,8 @@ export const LinkSchema = Type.Object({
   id: LinkIdSchema,
   reference: Type.String(),
   status: LinkStatusSchema,
-  url: Type.Union([Type.String(), Type.Null()], { description: 'The checkout link to give the customer (null until issued).' }),
+  url: Type.Union([Type.String(), Type.Null()], { description: 'Dojo\'s checkout page for the link (null until issued).' }),
+  shortUrl: Type.Union([Type.String(), Type.Null()], { description: 'The link to give the customer (null until issued): ours, so that opening it is recorded (`opened`); it sends them on to `url`, or says plainly that the link was paid, canceled or has expired.' }),
   paymentIntentId: Type.Union([Type.String(), Type.Null()]),
   amount: Type.Object({ value: Type.Integer(), currencyCode: Type.String() }),
   description: Type.Optional(Type.String()),
@@ -49,6 +50,10 @@ export const LinkSchema = Type.Object({
   source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
   orderId: Type.Optional(Type.String()),
   email: Type.Object({ requested: Type.Boolean(), sentAt: Type.Union([DateTimeSchema, Type.Null()]) }),
+  opened: Type.Object({
+    firstAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When the customer first opened `shortUrl`' }),
+    count: Type.Integer({ minimum: 0, description: 'Opens recorded so far: the first at once, later ones within about a minute' })
+  }),
   captureMode: CaptureModeSchema,
   capturedAmount: Type.Integer({ description: 'Minor units captured (all of an Auto payment once paid; Manual captures add up)' }),
   refundedAmount: Type.Integer({ description: 'Minor units refunded' }),

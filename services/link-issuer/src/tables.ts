@@ -26,6 +26,15 @@ export interface EmailClaimsTable {
   accepted_at: Date | null | undefined
 }
 
+export interface LinkOpensTable {
+  link_id: string
+  opens: number
+  first_opened_at: Date | undefined
+  last_opened_at: Date | undefined
+  published_opens: number | undefined
+  published_at: Date | null | undefined
+}
+
 export interface ReferencesTable {
   merchant_id: string
   reference: string
@@ -58,6 +67,7 @@ export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_idempotency_keys: IdempotencyKeysTable
   li_issue_leases: IssueLeasesTable
   li_email_claims: EmailClaimsTable
+  li_link_opens: LinkOpensTable
   li_links: LinksTable
   li_references: ReferencesTable
 }

@@ -28,7 +28,7 @@ t.test('a link asked to be e-mailed should reach a real SMTP server with text an
   const raw = unfold(message.raw)
   t.match(raw, /Content-Type: text\/plain/)
   t.match(raw, /Content-Type: text\/html/)
-  t.ok(raw.split(link.url).length >= 3, 'the link is in both parts')
+  t.ok(raw.split(link.shortUrl).length >= 3, 'the short link is in both parts')
   t.match(raw, /£12\.34|=C2=A312\.34/)
   t.match(raw, /A &lt;script&gt; tag/, 'HTML part is escaped')
   const events = (await app.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}/events`, headers: auth(m.apiKey) })).json()

@@ -4,7 +4,7 @@ import {
 import { checkoutUrlFor } from '@paylinks/dojo-client'
 import type { Merchant } from '@paylinks/merchants'
 import { LinkErrorCodes, linkError } from '../errors.js'
-import { registry, type IssuerLinkState } from '../link.js'
+import { registry, uuidFrom, type IssuerLinkState } from '../link.js'
 import type { IntentOutcome } from './dojo-intent.js'
 
 // Pure decisions: the state a command decided on in, the events to publish out (none when the
@@ -119,6 +119,17 @@ export function decideSent (state: IssuerLinkState | undefined, messageId: strin
   return [registry.create('payment-link.sent', {
     linkId: state.linkId, channel: 'email', ...(messageId === '' ? {} : { messageId: messageId.slice(0, 300) })
   }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
+}
+
+/**
+ * Record the count of opens of the link's short URL, unless the link already has as many (a
+ * repeat, or a later count got there first). Its id follows from the count: a retry is the same event.
+ */
+export function decideOpened (state: IssuerLinkState | undefined, count: { opens: number, firstOpenedAt: Date }): NewEvent[] {
+  if (state === undefined || state.openCount >= count.opens) return []
+  return [registry.create('payment-link.opened', {
+    linkId: state.linkId, opens: count.opens, firstOpenedAt: (state.openedAt === undefined ? count.firstOpenedAt : new Date(state.openedAt)).toISOString()
+  }, { id: uuidFrom(`${state.linkId} opened ${count.opens}`), streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
 }
 
 /** True when the contracts' rule lets a `canceled` move the link now. */

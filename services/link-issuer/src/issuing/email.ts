@@ -1,6 +1,6 @@
 import type { PersonalData } from '@paylinks/contracts'
 import type { MerchantDirectory } from '../dojo.js'
-import type { IssuerLinkState } from '../link.js'
+import { shortUrlOf, type IssuerLinkState } from '../link.js'
 import type { Mailer } from '../mailer.js'
 
 /** The customer's opened personal data; undefined when there is none or the customer was erased. */
@@ -36,7 +36,7 @@ export function certainlyNotSent (error: unknown): boolean {
  */
 export async function emailLink (
   state: IssuerLinkState,
-  options: { mailer: Mailer, merchants: MerchantDirectory, log: { warn: (obj: object, msg: string) => void } }
+  options: { mailer: Mailer, merchants: MerchantDirectory, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
 ): Promise<EmailResult> {
   const personal = personalOf(state)
   if (personal?.email === undefined) return { failed: true, definite: true }
@@ -47,7 +47,8 @@ export async function emailLink (
         to: personal.email,
         ...(personal.name === undefined ? {} : { name: personal.name }),
         merchantName: merchant?.name ?? 'The merchant',
-        url: state.url!,
+        // Our short URL, not Dojo's: opening it is recorded before the customer is sent on.
+        url: shortUrlOf(options.publicUrl, state.linkId),
         amount: state.amount,
         reference: state.reference,
         ...(state.description === undefined ? {} : { description: state.description }),

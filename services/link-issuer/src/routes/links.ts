@@ -29,6 +29,8 @@ export interface LinkRoutesOptions {
   authenticator: ApiKeyAuthenticator
   readYourWrites: ReadYourWrites
   emailAvailable: boolean
+  /** link-issuer's public URL: links' short URLs are under it. */
+  publicUrl: string
   rateLimit: { max: number, timeWindow: number }
 }
 
@@ -150,7 +152,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       if (state.status === 'requested') {
         await issuer.settle(state)
         wrote(reply, state)
-        return reply.code(202).header('location', `/v1/payment-links/${state.linkId}`).header('retry-after', '1').send(linkView(state) as any)
+        return reply.code(202).header('location', `/v1/payment-links/${state.linkId}`).header('retry-after', '1').send(linkView(state, options.publicUrl) as any)
       }
     }
     await issuer.settle(state)
@@ -158,12 +160,12 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     if (state.status === 'failed') {
       throw linkError(LinkErrorCodes.dojoRefused, 502, state.failure?.reason ?? 'Dojo refused the payment intent.', { linkId: state.linkId })
     }
-    return reply.code(201).header('location', `/v1/payment-links/${state.linkId}`).send(linkView(state) as any)
+    return reply.code(201).header('location', `/v1/payment-links/${state.linkId}`).send(linkView(state, options.publicUrl) as any)
   })
 
   app.get('/payment-links/:id', {
     schema: { tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 401, 404, 429) } }
-  }, async (request) => linkView(await visibleLink(request, request.params.id)) as any)
+  }, async (request) => linkView(await visibleLink(request, request.params.id), options.publicUrl) as any)
 
   app.get('/payment-links', {
     schema: {
@@ -207,7 +209,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     const state = await issuer.cancel(merchant, request.params.id, request.body?.reason)
     await issuer.settle(state)
     wrote(reply, state)
-    return linkView(state) as any
+    return linkView(state, options.publicUrl) as any
   })
 
   app.get('/payment-links/:id/events', {

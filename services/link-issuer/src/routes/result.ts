@@ -5,7 +5,8 @@ import { Type } from '@sinclair/typebox'
 import type { PaymentIntent } from '@paylinks/dojo-client'
 import type { Issuer } from '../issuer.js'
 import type { MerchantDirectory } from '../dojo.js'
-import { escapeHtml, formatMoney } from '../mailer.js'
+import { formatMoney } from '../mailer.js'
+import { customerPageHeaders, escapeHtml, page } from '../pages.js'
 
 export interface ResultRoutesOptions {
   issuer: Issuer
@@ -31,12 +32,6 @@ function verdictOf (intent: PaymentIntent): Verdict {
   }
 }
 
-function page (title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}a.button{display:inline-block;padding:.6rem 1rem;background:#222;color:#fff;border-radius:.3rem;text-decoration:none}</style></head>
-<body>${body}</body></html>`
-}
-
 /** GET /links/{id}/result: where Dojo sends the customer back; the status is confirmed with Dojo. */
 export default async function resultRoutes (fastify: FastifyInstance, options: ResultRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -50,10 +45,7 @@ export default async function resultRoutes (fastify: FastifyInstance, options: R
       response: { 200: Type.String(), 404: Type.String() }
     }
   }, async (request, reply) => {
-    reply.type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
+    customerPageHeaders(reply)
     const state = /^lnk_[A-Za-z0-9_-]{10,64}$/.test(request.params.id) ? await options.issuer.load(request.params.id) : undefined
     const merchant = state === undefined ? undefined : await options.merchants.get(state.merchantId)
     if (state === undefined || merchant === undefined) {

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { LinkStatus } from '@paylinks/contracts'
+import type { Issuer } from '../issuer.js'
+import type { MerchantDirectory } from '../dojo.js'
+import { formatMoney } from '../mailer.js'
+import { customerPageHeaders, escapeHtml, page } from '../pages.js'
+
+export interface ShortLinkRoutesOptions {
+  issuer: Issuer
+  merchants: MerchantDirectory
+  rateLimit: { max: number, timeWindow: number }
+}
+
+export type Ended = 'expired' | 'canceled' | 'failed' | 'paid' | 'released'
+
+const ENDED: Partial<Record<LinkStatus, Ended>> = {
+  expired: 'expired',
+  canceled: 'canceled',
+  failed: 'failed',
+  authorized: 'paid',
+  paid: 'paid',
+  captured: 'paid',
+  partially_refunded: 'paid',
+  refunded: 'paid',
+  released: 'released'
+}
+
+/**
+ * What the short URL does for a link in `status`: `redirect` to Dojo's checkout, `wait` while it is
+ * being issued, or why it has ended (an issued link past its expiry has ended, whatever Dojo has
+ * told us yet).
+ */
+export function shortLinkOutcome (state: { status: LinkStatus, expiresAt: string, url?: string | undefined }, now = Date.now()): 'redirect' | 'wait' | Ended {
+  if (state.status === 'requested') return 'wait'
+  if (state.status === 'issued' && Date.parse(state.expiresAt) <= now) return 'expired'
+  const ended = ENDED[state.status]
+  if (ended !== undefined) return ended
+  return state.url === undefined ? 'failed' : 'redirect'
+}
+
+const dateOf = (iso: string): string => new Date(iso).toLocaleString('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC'
+
+function endedCopy (why: Ended, merchant: string, expiresAt: string): { code: 200 | 410, title: string, text: string } {
+  switch (why) {
+    case 'expired': return { code: 410, title: 'This payment link has expired', text: `It stopped working on ${dateOf(expiresAt)}. Nothing was charged. Ask ${merchant} for a new link.` }
+    case 'canceled': return { code: 410, title: 'This payment link was canceled', text: `${merchant} canceled it. Nothing was charged. If you still need to pay, ask ${merchant} for a new link.` }
+    case 'failed': return { code: 410, title: 'This payment link could not be set up', text: `Nothing was charged. Ask ${merchant} for a new link.` }
+    case 'paid': return { code: 200, title: 'This link has been paid', text: 'The payment for it was received: there is nothing more to pay.' }
+    case 'released': return { code: 410, title: 'This payment was reversed', text: `The payment made with this link was reversed, so you were not charged. Ask ${merchant} if you still need to pay.` }
+  }
+}
+
+/**
+ * GET /l/{code}: the short URL customers get. An issued link's open is counted (and
+ * `payment-link.opened` recorded at the first) before the customer is sent on to Dojo's
+ * checkout; a link that can no longer be paid says why, plainly, instead of a dead checkout.
+ */
+export default async function shortLinkRoutes (fastify: FastifyInstance, options: ShortLinkRoutesOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  await app.register(rateLimit, { global: true, max: options.rateLimit.max, timeWindow: options.rateLimit.timeWindow })
+
+  app.get('/l/:code', {
+    schema: {
+      tags: ['customer'],
+      summary: 'A payment link\'s short URL: records the open and redirects to Dojo\'s checkout (HTML page when the link cannot be paid)',
+      params: Type.Object({ code: Type.String({ maxLength: 100 }) }),
+      response: { 200: Type.String(), 302: Type.Null(), 404: Type.String(), 410: Type.String() }
+    }
+  }, async (request, reply) => {
+    customerPageHeaders(reply)
+    const linkId = `lnk_${request.params.code}`
+    const state = /^lnk_[A-Za-z0-9_-]{10,64}$/.test(linkId) ? await options.issuer.load(linkId) : undefined
+    const merchant = state === undefined ? undefined : await options.merchants.get(state.merchantId)
+    if (state === undefined || merchant === undefined) {
+      return reply.code(404).send(page('Payment link not found', '<main><h1>Payment link not found</h1><p>This link does not exist. Check the address, or contact the merchant who sent it.</p></main>'))
+    }
+    const summary = `<p>${escapeHtml(formatMoney(state.amount))} to ${escapeHtml(merchant.name)}</p>`
+    const outcome = shortLinkOutcome(state)
+    if (outcome === 'wait') {
+      return reply.header('refresh', '3').header('retry-after', '3').send(page('Preparing your payment link',
+        `<main data-status="requested"><h1>Your payment link is being prepared</h1>${summary}<p>This page reloads by itself in a moment.</p></main>`))
+    }
+    if (outcome !== 'redirect' || state.url === undefined) {
+      const why = outcome === 'redirect' ? 'failed' : outcome
+      const copy = endedCopy(why, merchant.name, state.expiresAt)
+      return reply.code(copy.code).send(page(copy.title, `<main data-status="${why}"><h1>${escapeHtml(copy.title)}</h1>${summary}<p>${escapeHtml(copy.text)}</p></main>`))
+    }
+    try {
+      await options.issuer.countOpen(state)
+    } catch (error) {
+      // The customer is sent on regardless: the count is in li_link_opens when only the publish
+      // failed (the sweep publishes it); an open that could not even be counted is logged.
+      request.log.warn({ err: error, linkId }, 'open of a link not recorded yet')
+    }
+    return reply.code(302).header('location', state.url).send(null)
+  })
+}
