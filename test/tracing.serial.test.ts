@@ -1,8 +1,6 @@
 // One payment, one trace: every service a real process exporting OTLP/JSON to a receiver in this
 // test, Dojo played by the sandbox. Serial: it runs six processes.
 import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
@@ -10,77 +8,12 @@ import { jetstream } from '@nats-io/jetstream'
 import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, startSandbox, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, freePort, natsTestNames, onTeardown, OtlpSpanKind as KIND, roleUrl, spawnService, startOtlpReceiver, startSandbox, TEST_NATS_URL, until, type ReceivedSpan } from '@paylinks/test-kit'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 
-/** A span as the OTLP/JSON export carries it, with the service that sent it. */
-interface ReceivedSpan {
-  service: string
-  traceId: string
-  spanId: string
-  parentSpanId: string
-  name: string
-  kind: number
-  attributes: Record<string, unknown>
-  links: Array<{ traceId: string, spanId: string }>
-}
-const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
-
-/** OTLP/JSON ids are hex; protobuf-style JSON would send base64: accept both. */
-function hexId (id: unknown): string {
-  if (typeof id !== 'string' || id === '') return ''
-  return /^[0-9a-f]+$/i.test(id) && (id.length === 32 || id.length === 16) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex')
-}
-
-function attributesOf (list: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const a of (list as Array<{ key: string, value: Record<string, unknown> }> | undefined) ?? []) out[a.key] = Object.values(a.value)[0]
-  return out
-}
-
-/** An in-process OTLP/HTTP receiver: what a collector would get, kept in memory. */
-async function startReceiver (t: TestContext): Promise<{ url: string, spans: ReceivedSpan[] }> {
-  const spans: ReceivedSpan[] = []
-  const read = async (req: IncomingMessage): Promise<string> => {
-    let body = ''
-    for await (const chunk of req) body += String(chunk)
-    return body
-  }
-  const server = createServer((req, res) => {
-    void read(req).then((body) => {
-      if (req.url !== '/v1/traces' || !String(req.headers['content-type']).startsWith('application/json')) {
-        res.writeHead(415).end()
-        return
-      }
-      const payload = JSON.parse(body) as { resourceSpans?: Array<{ resource?: { attributes?: unknown }, scopeSpans?: Array<{ spans?: Array<Record<string, any>> }> }> }
-      for (const rs of payload.resourceSpans ?? []) {
-        const service = String(attributesOf(rs.resource?.attributes)['service.name'])
-        for (const ss of rs.scopeSpans ?? []) {
-          for (const s of ss.spans ?? []) {
-            spans.push({
-              service,
-              traceId: hexId(s.traceId),
-              spanId: hexId(s.spanId),
-              parentSpanId: hexId(s.parentSpanId),
-              name: String(s.name),
-              kind: Number(s.kind),
-              attributes: attributesOf(s.attributes),
-              links: ((s.links ?? []) as Array<Record<string, unknown>>).map((l) => ({ traceId: hexId(l.traceId), spanId: hexId(l.spanId) }))
-            })
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onTeardown(t, async () => { await new Promise((resolve) => server.close(resolve)) })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans }
-}
-
 t.test('one payment should be one connected trace across link-issuer, NATS, the recorder, Postgres, Dojo, webhook-ingest and the projector', async (t) => {
-  const receiver = await startReceiver(t)
+  const receiver = await startOtlpReceiver(t)
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }
   const { url: databaseUrl } = await createMigratedTestDatabase(t)
   const events = natsTestNames(t, 'tev')

@@ -42,7 +42,10 @@ export interface ConsumerLoopOptions {
   /** How long one pull request waits on the server; heartbeats go missing after this. Default 10 s. */
   pullExpiresMs?: number
   log?: Log
-  /** The CONSUMER span's name when tracing is on (a message's trace continues in its handler). Default 'process'. */
+  /**
+   * The CONSUMER span's name when tracing is on: the handler runs in it, continuing the message's
+   * traceparent, or starting a trace when the message has none. Default 'process'.
+   */
   name?: string
 }
 
@@ -106,7 +109,7 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
   async function handle (msg: JsMsg): Promise<void> {
     let outcome: Outcome
     try {
-      outcome = traced ? await withMessageSpans(spanName, [msg], async () => await options.handler(msg)) : await options.handler(msg)
+      outcome = traced ? await withMessageSpans(spanName, [msg], async () => await options.handler(msg), { rootWhenUntraced: true }) : await options.handler(msg)
     } catch (error) {
       const attempt = msg.info.deliveryCount
       if (attempt >= maxAttempts) {

@@ -44,12 +44,14 @@ export function traceFields (ctx: Context): Record<string, string> {
 /**
  * Run `fn` inside one CONSUMER span per message that carries trace context, each the child of
  * its message's producer span, so every message's trace continues here. Work that `fn` does for
- * the batch as a whole (one insert, one commit) runs in the first span's context.
+ * the batch as a whole (one insert, one commit) runs in the first span's context. With
+ * `rootWhenUntraced`, a message from outside (an order system that does not trace) starts a
+ * trace of its own here.
  */
-export async function withMessageSpans<T> (name: string, msgs: readonly JsMsg[], fn: () => Promise<T>): Promise<T> {
+export async function withMessageSpans<T> (name: string, msgs: readonly JsMsg[], fn: () => Promise<T>, options: { rootWhenUntraced?: boolean } = {}): Promise<T> {
   let spans: Span[] | undefined
   for (const msg of msgs) {
-    const parent = messageContext(msg)
+    const parent = messageContext(msg) ?? (options.rootWhenUntraced === true ? ROOT_CONTEXT : undefined)
     if (parent === undefined) continue
     spans ??= []
     spans.push(tracer.startSpan(name, {
