@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DATABASE_ROLES } from '@paylinks/event-store'
-import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, runCommand, until } from '@paylinks/test-kit'
+import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, OtlpSpanKind, roleUrl, runCommand, startOtlpReceiver, until } from '@paylinks/test-kit'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -46,6 +46,8 @@ t.test('the bundled services should run on production dependencies alone', async
   t.equal(migrated.code, 0, migrated.output)
   t.match(migrated.output, /migrations applied: 0001_event_store/)
 
+  // link-issuer exports spans: tracing must work from the bundle on production dependencies too.
+  const receiver = await startOtlpReceiver(t)
   const events = natsTestNames(t, 'img')
   const orders = natsTestNames(t, 'imgo')
   const integration = natsTestNames(t, 'imgi')
@@ -62,10 +64,10 @@ t.test('the bundled services should run on production dependencies alone', async
     HOST: '127.0.0.1',
     NODE_ENV: 'production'
   }
-  const services = [
+  const services: Array<{ name: string, role: string | undefined, env?: Record<string, string> }> = [
     { name: 'dojo-sandbox', role: undefined },
     { name: 'event-recorder', role: DATABASE_ROLES.eventRecorder },
-    { name: 'link-issuer', role: DATABASE_ROLES.linkIssuer },
+    { name: 'link-issuer', role: DATABASE_ROLES.linkIssuer, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } },
     { name: 'webhook-ingest', role: DATABASE_ROLES.webhookIngest },
     { name: 'projector', role: DATABASE_ROLES.projector },
     { name: 'webhook-dispatch', role: DATABASE_ROLES.webhookDispatch }
@@ -75,7 +77,7 @@ t.test('the bundled services should run on production dependencies alone', async
     const port = ports[i]!
     const child = spawn(process.execPath, [`services/${service.name}/bundle/server.mjs`], {
       cwd: dir,
-      env: { ...process.env, ...shared, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...(service.role === undefined ? {} : { DATABASE_URL: roleUrl(database.url, service.role) }) },
+      env: { ...process.env, ...shared, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...(service.role === undefined ? {} : { DATABASE_URL: roleUrl(database.url, service.role) }), ...service.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let output = ''
@@ -103,6 +105,9 @@ t.test('the bundled services should run on production dependencies alone', async
   const issuer = children.find((s) => s.name === 'link-issuer')!
   const docs = await fetch(`http://127.0.0.1:${issuer.port}/docs/json`)
   t.equal(docs.status, 200, 'the partner API documents itself')
+  const span = await until(() => receiver.spans.find((s) => s.service === 'link-issuer' && s.kind === OtlpSpanKind.server && s.name === 'GET /docs/json'),
+    { what: 'the bundled link-issuer exported its request span', timeoutMs: 20_000, intervalMs: 100 })
+  t.match(span.attributes, { 'http.response.status_code': 200 }, 'the bundled service traces its requests over OTLP')
 
   const admin = await run(process.execPath, ['services/link-issuer/bundle/admin.mjs', 'merchant', 'list'], { cwd: dir, env: { DATABASE_URL: roleUrl(database.url, DATABASE_ROLES.linkIssuer), PAYLINKS_DATA_DIR: join(dirname(dir), 'none') } })
   t.equal(admin.code, 0, admin.output)

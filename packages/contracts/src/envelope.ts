@@ -3,11 +3,20 @@ import { DateTimeSchema, EventTypeSchema, StreamIdSchema, UuidSchema } from './p
 
 const Reference = Type.String({ minLength: 1, maxLength: 200 })
 
+/**
+ * W3C trace context of the span that published the event (`version-traceid-spanid-flags`): random
+ * ids, no personal data. Stored with the event so that readers of the store continue the trace.
+ */
+export const TraceparentSchema = Type.String({ pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' })
+
 /** Who asked for this and why: carried from event to event so a flow can be traced. */
 export const EventMetadataSchema = Type.Object({
   correlationId: Reference,
   causationId: Type.Optional(Reference),
-  producer: Type.Optional(Type.String({ minLength: 1, maxLength: 100 }))
+  producer: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  /** Set by the publisher when tracing is on. */
+  traceparent: Type.Optional(TraceparentSchema),
+  tracestate: Type.Optional(Type.String({ maxLength: 512 }))
 }, { additionalProperties: false })
 export type EventMetadata = Static<typeof EventMetadataSchema>
 

@@ -2,6 +2,7 @@ import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'n
 import type { Static, TSchema } from '@sinclair/typebox'
 import pRetry, { AbortError, type Options as RetryOptions } from 'p-retry'
 import { Pool } from 'undici'
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { checker, problems } from './check.js'
 import { DojoError, DojoErrorCodes, type DojoErrorCode } from './errors.js'
 import { ProblemDetailsSchema } from './schemas.js'
@@ -81,7 +82,35 @@ export function createHttp (options: HttpOptions) {
     shouldRetry: ({ error }) => (error as Partial<DojoError>).code !== DojoErrorCodes.closed
   }
 
-  async function send<S extends TSchema | undefined> (call: Call<S>): Promise<Result<S>> {
+  // With tracing on (service-kit registered a propagator), each call is a CLIENT span over all its
+  // attempts, and sends its traceparent (random ids only) so a Dojo that traces can join it.
+  const traced = propagation.fields().length > 0
+
+  async function sendTraced<S extends TSchema | undefined> (call: Call<S>): Promise<Result<S>> {
+    const route = `${call.method} ${templateOf(call.path)}`
+    const span = tracer.startSpan(`dojo ${route}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': call.method, 'url.template': templateOf(call.path), 'server.address': new URL(options.baseUrl).host, 'paylinks.dojo.retry': call.retry }
+    })
+    const ctx = trace.setSpan(context.active(), span)
+    const headers: Record<string, string> = { ...call.headers }
+    propagation.inject(ctx, headers)
+    try {
+      return await context.with(ctx, async () => await sendOnce({ ...call, headers }))
+    } catch (error) {
+      const dojoError = error as Partial<DojoError>
+      if (dojoError.status !== undefined) span.setAttribute('http.response.status_code', dojoError.status)
+      if (dojoError.attempts !== undefined) span.setAttribute('paylinks.dojo.attempts', dojoError.attempts)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof dojoError.code === 'string' ? dojoError.code : 'error' })
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
+  const send = traced ? sendTraced : sendOnce
+
+  async function sendOnce<S extends TSchema | undefined> (call: Call<S>): Promise<Result<S>> {
     const url = new URL(options.baseUrl + call.path)
     if (call.query !== undefined) for (const [k, v] of Object.entries(call.query)) url.searchParams.set(k, v)
     const operation = `${call.method} ${call.path}`
@@ -199,6 +228,13 @@ export function createHttp (options: HttpOptions) {
 }
 
 const problemDetails = checker(ProblemDetailsSchema)
+
+const tracer = trace.getTracer('@paylinks/dojo-client')
+
+/** A path with its ids replaced (`/payment-intents/{id}/captures`): a span name of few values. */
+function templateOf (path: string): string {
+  return path.split('?')[0]!.split('/').map((segment) => /\d/.test(segment) ? '{id}' : segment).join('/')
+}
 
 // fetch (undici's WHATWG layer: web streams, two signals per attempt) costs noticeably more CPU
 // per call than undici's own request() on a keep-alive pool, so that is the default transport.

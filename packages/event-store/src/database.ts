@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { EventStoreTables } from './tables.js'
+import { propagatesTraces, traceQueries } from './tracing.js'
 
 // Positions are bigint in Postgres. JetStream sequences are far below 2^53, so they are read as
 // numbers for this pool only (no global type parser is changed).
@@ -55,7 +56,19 @@ export function createDatabase<T = EventStoreTables> (options: DatabaseOptions):
   // the pool discards the broken client on release.
   pool.on('error', (error) => { lost(error, 'idle') })
   pool.on('connect', (client) => { client.on('error', (error) => { lost(error, 'checked out') }) })
+  if (propagatesTraces()) {
+    const database = databaseName(options.connectionString)
+    pool.on('connect', (client) => { traceQueries(client, database) })
+  }
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) })
+}
+
+function databaseName (connectionString: string): string {
+  try {
+    return decodeURIComponent(new URL(connectionString).pathname.slice(1)) || 'postgres'
+  } catch {
+    return 'postgres'
+  }
 }
 
 /** A single client with the same parsing, for LISTEN and advisory locks held across calls. Listen for its 'error'. */

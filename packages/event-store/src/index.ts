@@ -9,3 +9,4 @@ export type { CheckpointsTable, DeadLettersTable, EventsTable, EventStoreTables,
 export { DatabaseConfigSchema, type DatabaseConfig } from './config.js'
 export { createStoreSubscriber, lockKeyFor, type StoreSubscriber, type StoreSubscriberOptions } from './subscriber.js'
 export { countParked, listParked, parkEvent, replayParked, type HandledEvent, type HandlerTransaction, type ParkedEvent, type ReplayOptions, type ReplayResult } from './parked.js'
+export { eventTraceContext, eventTraceLink, propagatesTraces, traceQueries, withEventSpans } from './tracing.js'

@@ -7,6 +7,7 @@ import type { EventStore } from './event-store.js'
 import type { Executor } from './events.js'
 import type { EventStoreTables } from './tables.js'
 import { parkEvent, type HandledEvent, type HandlerTransaction, type ParkedEvent } from './parked.js'
+import { propagatesTraces, withEventSpans } from './tracing.js'
 
 interface Log {
   info: (obj: object, msg: string) => void
@@ -82,6 +83,7 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
   const stopController = new AbortController()
   const firstDelay = options.retryDelayMs ?? 500
   let delay = firstDelay
+  const traced = propagatesTraces()
 
   function read (event: RecordedEvent): Item<Ds> {
     // Without a registry of its own, a type the store's registry lacks passes as stored (as before).
@@ -108,6 +110,12 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
   }
 
   async function commit (conn: Executor, items: Array<Item<Ds>>, to: number): Promise<void> {
+    // With tracing on, each event's trace continues here (a span per event, child of its publisher's).
+    if (traced && items.length > 0) await withEventSpans(`apply ${name}`, items.map((item) => 'event' in item ? item.event : item.unreadable), async () => { await transact(conn, items, to) })
+    else await transact(conn, items, to)
+  }
+
+  async function transact (conn: Executor, items: Array<Item<Ds>>, to: number): Promise<void> {
     const parked: ParkedEvent[] = []
     await conn.transaction().execute(async (trx) => {
       const events: Array<HandledEvent<Ds>> = []

@@ -1,4 +1,5 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream'
+import { propagatesTraces, withMessageSpans } from './tracing.js'
 
 /** What a handler decided about one message. */
 export type Outcome =
@@ -41,6 +42,11 @@ export interface ConsumerLoopOptions {
   /** How long one pull request waits on the server; heartbeats go missing after this. Default 10 s. */
   pullExpiresMs?: number
   log?: Log
+  /**
+   * The CONSUMER span's name when tracing is on: the handler runs in it, continuing the message's
+   * traceparent, or starting a trace when the message has none. Default 'process'.
+   */
+  name?: string
 }
 
 export interface ConsumerLoop {
@@ -68,6 +74,8 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
   const maxAttempts = options.maxAttempts ?? 10
   const log = options.log
   const expires = options.pullExpiresMs ?? 10_000
+  const traced = propagatesTraces()
+  const spanName = options.name ?? 'process'
   const pull = async (): Promise<ConsumerMessages> => await options.consumer.consume({ max_messages: concurrency, expires })
   let messages: ConsumerMessages = await pull()
   const inFlight = new Set<Promise<void>>()
@@ -101,7 +109,7 @@ export async function startConsumerLoop (options: ConsumerLoopOptions): Promise<
   async function handle (msg: JsMsg): Promise<void> {
     let outcome: Outcome
     try {
-      outcome = await options.handler(msg)
+      outcome = traced ? await withMessageSpans(spanName, [msg], async () => await options.handler(msg), { rootWhenUntraced: true }) : await options.handler(msg)
     } catch (error) {
       const attempt = msg.info.deliveryCount
       if (attempt >= maxAttempts) {

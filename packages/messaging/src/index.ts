@@ -7,3 +7,4 @@ export { ensureConsumer, ensureStream, resetConsumer, type DurableConsumerOption
 export { eventsStreamOptions, EventsStreamConfigSchema, natsCredentials, natsServers, streamReplicas, type EventsStreamConfig } from './config.js'
 export { defaultNatsTopology, hashNatsPassword, inboxPrefixFor, natsAuthConfig, NATS_GENERATED_USERS, NatsServices, natsPasswordVariable, natsServicePasswords, natsServiceUsers, natsServiceUsersFromEnv, newNatsPassword, orderSystemPermissions, servicePermissions, setupPermissions, type NatsPermissions, type NatsService, type NatsTopology, type NatsUser } from './auth.js'
 export { NATS_AUTH_STATE_FILE, NATS_AUTHORIZATION_FILE, readNatsAuthState, reloadNatsServer, writeNatsAuthorization, writeNatsAuthState, type NatsAuthState, type OrderSystemCredential } from './auth-files.js'
+export { failed, injectHeaders, messageContext, propagatesTraces, traceFields, withMessageSpans, withProducerSpan } from './tracing.js'

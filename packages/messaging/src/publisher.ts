@@ -2,8 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
 import type { EventRegistry, NewEvent } from '@paylinks/contracts'
 import pRetry from 'p-retry'
+import { context, SpanKind, trace, type Context } from '@opentelemetry/api'
 import { encodeEvent, eventHeaders, subjectFor } from './codec.js'
 import { MessagingError, MessagingErrorCodes } from './errors.js'
+import { failed, injectHeaders, propagatesTraces, traceFields, tracer } from './tracing.js'
 
 export interface PublisherOptions {
   js: JetStreamClient
@@ -57,10 +59,40 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
   const retries = options.retries ?? 3
   const minTimeout = options.retryDelayMs ?? 100
   const nextTurn = options.coalesce === false ? undefined : createTurnGate()
+  const traced = propagatesTraces()
 
-  async function publishOne (event: NewEvent, expected: number | undefined): Promise<PublishedEvent> {
+  /**
+   * With tracing on, each event is published in a PRODUCER span whose context travels twice:
+   * in the message headers (the recorder's consumer span continues it) and in the event's
+   * metadata (kept in the store, so readers of the store continue it too).
+   */
+  async function publishTraced (event: NewEvent, expected: number | undefined): Promise<PublishedEvent> {
+    const span = tracer.startSpan(`publish ${options.subjectPrefix}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.destination.name': subjectFor(options.subjectPrefix, event.streamId), 'messaging.message.id': event.id, 'paylinks.event.type': event.type }
+    })
+    const ctx = trace.setSpan(context.active(), span)
+    const { traceparent, tracestate } = traceFields(ctx)
+    const withTrace: NewEvent = traceparent === undefined
+      ? event
+      : { ...event, metadata: { ...event.metadata, traceparent, ...(tracestate === undefined ? {} : { tracestate }) } }
+    try {
+      const published = await context.with(ctx, async () => await publishOne(withTrace, expected, ctx))
+      if (published.duplicate) span.setAttribute('paylinks.duplicate', true)
+      return published
+    } catch (error) {
+      failed(span, error)
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
+  async function publishOne (event: NewEvent, expected: number | undefined, traceContext?: Context): Promise<PublishedEvent> {
     const subject = subjectFor(options.subjectPrefix, event.streamId)
     const payload = encodeEvent(event)
+    const headers = eventHeaders(event)
+    if (traceContext !== undefined) injectHeaders(traceContext, headers)
     // No responders: no stream captures the subject, or the stream has no leader this moment (a
     // cluster electing one after a node died: seconds). Nothing was stored, so wait for a leader
     // as long as all attempts could take, then report it as a refusal (MSG_PUBLISH).
@@ -71,7 +103,7 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
           const ack = await options.js.publish(subject, payload, {
             msgID: event.id,
             timeout,
-            headers: eventHeaders(event),
+            headers,
             ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } })
           })
           return { eventId: event.id, seq: ack.seq, duplicate: ack.duplicate }
@@ -93,7 +125,7 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
         // the store's record (position `expected`), which JetStream no longer holds, so "nothing
         // since" is now "no message on the subject". A rival that published in between makes the
         // subject non-empty and this fails as an ordinary lost race.
-        return await publishOne(event, 0)
+        return await publishOne(event, 0, traceContext)
       }
       if (!isRetryable(error) || retries === 0) throw error
     }
@@ -112,7 +144,7 @@ export function createEventPublisher (options: PublisherOptions): EventPublisher
       if (nextTurn !== undefined) await nextTurn()
       const results: PublishedEvent[] = []
       for (const event of parsed) {
-        const result = await publishOne(event, expected)
+        const result = traced ? await publishTraced(event, expected) : await publishOne(event, expected)
         results.push(result)
         if (expected !== undefined) expected = result.seq
       }

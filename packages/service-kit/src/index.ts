@@ -12,3 +12,4 @@ export { isUnavailableError, problemDetails, sendProblem } from './problem-detai
 export { startServer } from './server.js'
 export { serviceKit, type ServiceKitOptions } from './service-kit.js'
 export { localDataDir, withLocalSetup, writeLocalSetup, type LocalSetup } from './local-setup.js'
+export { startTracing, traceIds, traceRequests, tracer, tracesUrl, tracingEnabled, TracingConfigSchema, type Tracing, type TracingConfig } from './tracing.js'

@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify'
+import { traceIds, tracingEnabled } from './tracing.js'
 
 /** Secret-looking strings that must never reach a log line, wherever they hide. */
 const SECRET_PATTERNS: RegExp[] = [
@@ -29,7 +30,7 @@ export function scrubSecrets (text: string): string {
 
 /**
  * The one set of logger options every service uses: pino, object first, JSON unless on a TTY,
- * secrets redacted by path and scrubbed from messages.
+ * secrets redacted by path and scrubbed from messages, and (with tracing on) the trace id.
  */
 export type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
@@ -39,6 +40,8 @@ export function loggerOptions (options: { level: string, name?: string, pretty?:
     level: options.level,
     ...(options.name === undefined ? {} : { name: options.name }),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // trace_id and span_id on lines written inside a span, so a log line leads to its trace.
+    ...(tracingEnabled() ? { mixin: traceIds } : {}),
     hooks: {
       // Messages are formatted strings; scrub them too, since a path list cannot reach inside.
       logMethod (this: unknown, args: unknown[], method: (...a: unknown[]) => void) {

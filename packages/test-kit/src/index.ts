@@ -11,3 +11,4 @@ export { NATS_SERVER_BIN, startNatsServer, type Authorization, type TestNatsServ
 export { FLOOR_RECORDER_ENTRY, floorCpuGroups } from './floor.js'
 export { startNatsCluster, type NatsClusterNode, type NatsClusterOptions, type TestNatsCluster } from './nats-cluster.js'
 export { startPostgresServer, type TestPostgresServer } from './postgres-server.js'
+export { OtlpSpanKind, startOtlpReceiver, type ReceivedSpan } from './otlp.js'

@@ -6,7 +6,7 @@ import {
   type EventRegistry, type NewEvent, type ProducerRules
 } from '@paylinks/contracts'
 import { headPosition, record, recordDeadLetter, type EventStoreTables, type Executor, type PositionedEvent } from '@paylinks/event-store'
-import { decodeEventMessage, resetConsumer, subjectFor, type Messaging } from '@paylinks/messaging'
+import { decodeEventMessage, propagatesTraces, resetConsumer, subjectFor, withMessageSpans, type Messaging } from '@paylinks/messaging'
 
 /** Why a message was dead-lettered: the `reason` label of `event_recorder_dead_letters_total`. */
 export const DeadLetterKinds = {
@@ -110,6 +110,7 @@ export function createRecorder (options: RecorderOptions): Recorder {
   const heartbeatMs = options.heartbeatMs ?? 1000
   const lockSessionTimeoutMs = options.lockSessionTimeoutMs ?? 10_000
   let delay = options.retryDelayMs
+  const traced = propagatesTraces()
 
   async function lead (conn: Executor): Promise<void> {
     const head = await headPosition(conn)
@@ -187,7 +188,10 @@ export function createRecorder (options: RecorderOptions): Recorder {
         // A short linger when little has arrived: more events per transaction costs a few
         // milliseconds of latency and saves a commit (and its fsync) per event under load.
         if (queue.length < options.batchSize && (options.lingerMs ?? 0) > 0) await sleep(options.lingerMs)
-        await write(conn, queue.splice(0, options.batchSize))
+        const batch = queue.splice(0, options.batchSize)
+        // With tracing on, each message's trace continues in a consumer span around its batch's insert.
+        if (traced) await withMessageSpans(`record ${options.stream}`, batch, async () => { await write(conn, batch) })
+        else await write(conn, batch)
       }
     } finally {
       state.active = false

@@ -166,6 +166,7 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
   const loop = await startConsumerLoop({
     consumer,
     handler: handle,
+    name: `process ${options.stream}`,
     concurrency: options.concurrency,
     maxAttempts: options.maxAttempts,
     retryBaseDelayMs: options.retryDelayMs,

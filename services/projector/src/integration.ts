@@ -6,7 +6,8 @@ import {
   PaymentLinkCanceled, PaymentLinkCaptured, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkRequested, PaymentLinkStatusChanged,
   PaymentStatusChangedV1Schema, type IntegrationKind, type RecordedEventsOf
 } from '@paylinks/contracts'
-import { createStoreSubscriber, replayParked, type EventStore, type ParkedEvent, type ReplayResult, type StoreSubscriber } from '@paylinks/event-store'
+import { createStoreSubscriber, eventTraceContext, propagatesTraces, replayParked, type EventStore, type ParkedEvent, type ReplayResult, type StoreSubscriber } from '@paylinks/event-store'
+import { withProducerSpan } from '@paylinks/messaging'
 import type { TSchema } from '@sinclair/typebox'
 import type { ProjectorTables } from './tables.js'
 
@@ -38,12 +39,20 @@ export const integrationRegistry = createEventRegistry(EVENTS)
  * subscriber after the window). The checkpoint moves only after JetStream acknowledged.
  */
 export function createIntegrationPublisher (options: IntegrationPublisherOptions): StoreSubscriber & { replayParked: () => Promise<ReplayResult> } {
-  async function publish (kind: IntegrationKind, merchantId: string, schema: TSchema, message: Record<string, unknown>): Promise<void> {
+  const traced = propagatesTraces()
+
+  async function publish (kind: IntegrationKind, merchantId: string, schema: TSchema, message: Record<string, unknown>, source: IntegrationSource): Promise<void> {
     if (!Value.Check(schema, message)) {
       const first = [...Value.Errors(schema, message)][0]
       throw new Error(`integration ${kind} does not match its contract: ${first?.path ?? ''} ${first?.message ?? ''}`)
     }
-    await options.js.publish(integrationSubject(options.subjectPrefix, kind, merchantId), JSON.stringify(message), { msgID: String(message.id) })
+    const subject = integrationSubject(options.subjectPrefix, kind, merchantId)
+    const msgID = String(message.id)
+    // With tracing on, the message continues its source event's trace, and carries it on (traceparent
+    // header) to the order systems.
+    const parent = traced ? eventTraceContext(source) : undefined
+    if (parent === undefined) await options.js.publish(subject, JSON.stringify(message), { msgID })
+    else await withProducerSpan(`publish ${options.subjectPrefix}`, subject, msgID, parent, async (headers) => await options.js.publish(subject, JSON.stringify(message), { msgID, headers }))
     options.onPublished?.(kind)
   }
 
@@ -53,7 +62,7 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
       const d = event.data
       await publish(IntegrationSubjects.orderRejected, d.merchantId ?? 'unknown', OrderRejectedV1Schema, {
         ...envelope, type: 'order.rejected', orderId: d.orderId, ...(d.merchantId === undefined ? {} : { merchantId: d.merchantId }), reason: d.reason, problems: d.problems
-      })
+      }, event)
       return
     }
     if (is(event, PaymentLinkRequested)) {
@@ -85,12 +94,12 @@ export function createIntegrationPublisher (options: IntegrationPublisherOptions
     if (is(event, PaymentLinkIssued)) {
       await publish(IntegrationSubjects.linkIssued, link.merchant_id, LinkIssuedV1Schema, {
         ...common, type: 'link.issued', url: event.data.url, paymentIntentId: event.data.paymentIntentId, expiresAt: event.data.expiresAt
-      })
+      }, event)
     } else if ((after !== before && after !== 'issued') || moneyMoved) {
       // A second partial refund or capture moves no status but money: order systems hear of it too.
       await publish(IntegrationSubjects.paymentStatusChanged, link.merchant_id, PaymentStatusChangedV1Schema, {
         ...common, type: 'payment.status-changed', previousStatus: before, status: after, refundedAmount: refunded, capturedAmount: amounts.capturedAmount
-      })
+      }, event)
     }
   }
 

@@ -2,7 +2,8 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import { CommandErrorCodes, handleCommand } from '@paylinks/commands'
 import { forwardPath, paymentLinkStream, type EventRegistry, type LinkStatus } from '@paylinks/contracts'
 import type { DojoClient } from '@paylinks/dojo-client'
-import type { EventStore } from '@paylinks/event-store'
+import { eventTraceContext, eventTraceLink, propagatesTraces, type EventStore } from '@paylinks/event-store'
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api'
 import type { EventPublisher } from '@paylinks/messaging'
 import { scrubSecrets } from '@paylinks/service-kit'
 import { IngestError, IngestErrorCodes } from './errors.js'
@@ -79,9 +80,48 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   let endPause: (() => void) | undefined
   let woken = false
 
+  const traced = propagatesTraces()
+
   async function confirm (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, held?: () => boolean): Promise<ConfirmResult> {
     const link = await db.selectFrom('wi_links').select(['link_id', 'merchant_id']).where('payment_intent_id', '=', row.payment_intent_id).executeTakeFirst()
     if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${row.payment_intent_id}`)
+    return traced ? await confirmTraced(row, link, held) : await confirmLink(row, link, held)
+  }
+
+  /**
+   * Dojo's webhook is a request of its own, without a traceparent: its spans form a trace of
+   * their own. The confirmation belongs to the payment, so it continues the trace the link was
+   * issued in (kept in the issued event's metadata), with a span link to the webhook's trace
+   * (kept in the webhook-received event that caused it). One read of the link's stream, and
+   * only with tracing on.
+   */
+  async function confirmTraced (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, link: { link_id: string, merchant_id: string }, held?: () => boolean): Promise<ConfirmResult> {
+    const events = await store.readStream(paymentLinkStream(link.link_id))
+    const origin = events.find((e) => e.type === 'payment-link.issued') ?? events[0]
+    const cause = row.cause_event_id === null ? undefined : events.find((e) => e.id === row.cause_event_id)
+    const causeLink = cause === undefined ? undefined : eventTraceLink(cause)
+    const links: Link[] = causeLink === undefined ? [] : [{ ...causeLink, attributes: { 'paylinks.link.reason': 'webhook that caused this confirmation' } }]
+    const parent = (origin === undefined ? undefined : eventTraceContext(origin)) ?? ROOT_CONTEXT
+    const tracer = trace.getTracer('webhook-ingest')
+    const span = tracer.startSpan('confirm payment status', {
+      kind: SpanKind.INTERNAL,
+      links,
+      attributes: { 'paylinks.link.id': link.link_id, 'paylinks.confirmation.source': row.source, ...(row.cause_event_id === null ? {} : { 'paylinks.cause.event.id': row.cause_event_id }) }
+    }, parent)
+    try {
+      const result = await context.with(trace.setSpan(parent, span), async () => await confirmLink(row, link, held))
+      span.setAttribute('paylinks.moves', result.moves.join(','))
+      return result
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : 'error' })
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
+  async function confirmLink (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, link: { link_id: string, merchant_id: string }, held?: () => boolean): Promise<ConfirmResult> {
     const dojo = await options.dojoFor(link.merchant_id)
     // The webhook has no amount and is not trusted alone: Dojo's current view decides.
     const intent = await dojo.getPaymentIntent(row.payment_intent_id, { returnCanceled: true })
