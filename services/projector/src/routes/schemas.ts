@@ -109,3 +109,4 @@ export const DashboardSchema = Type.Object({
     secondsBehind: Type.Number()
   }))
 }, { title: 'Dashboard' })
+export type Dashboard = Static<typeof DashboardSchema>
