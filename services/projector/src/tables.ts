@@ -83,12 +83,11 @@ export interface ConversionTable {
   sent: number
   /** Links that reached paid (they stay counted when refunded later). */
   paid: number
+  /** How long those took from issue to payment: `{ bucket: links }` (`src/projections/time-to-pay.ts`). */
+  time_to_pay: Record<string, number>
 }
 
-/**
- * How long the paid links created on a day took from issue to payment, as a log-bucketed
- * distribution (`src/projections/time-to-pay.ts`): `projections.time_to_pay_g<n>`, served as `analytics.time_to_pay`.
- */
+/** `time_to_pay` of `analytics.conversion_daily` one bucket a row: the view `analytics.time_to_pay`. */
 export interface TimeToPayTable {
   day: Date
   merchant_id: string

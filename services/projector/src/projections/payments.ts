@@ -139,10 +139,9 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
 /** The merchant id of the rollup rows summed over every merchant (ids are `mer_…`). */
 export const ALL_MERCHANTS = '*'
 
-type ConversionRow = { day: string, merchant_id: string, currency: string, requested: number, issued: number, sent: number, paid: number }
-type TimeToPayRow = { day: string, merchant_id: string, currency: string, bucket: number, links: number }
+type ConversionRow = { day: string, merchant_id: string, currency: string, requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }
 /** What a batch adds to the cohort rollups: per (day of creation, merchant, currency). */
-interface Rollups { conversion: Map<string, ConversionRow>, timeToPay: Map<string, TimeToPayRow> }
+type Rollups = Map<string, ConversionRow>
 
 const isoOf = (t: Date | string): string => typeof t === 'string' ? t : t.toISOString()
 const msOf = (t: Date | string): number => typeof t === 'string' ? Date.parse(t) : t.getTime()
@@ -159,21 +158,16 @@ function contribute (rollups: Rollups, link: LinkRow, sign: 1 | -1): void {
   const ttp = link.paid_at !== null && link.issued_at !== null ? timeToPayBucket(msOf(link.paid_at) - msOf(link.issued_at)) : undefined
   for (const merchant of [link.merchant_id, ALL_MERCHANTS]) {
     const key = `${day}|${merchant}|${link.currency}`
-    let row = rollups.conversion.get(key)
+    let row = rollups.get(key)
     if (row === undefined) {
-      row = { day, merchant_id: merchant, currency: link.currency, requested: 0, issued: 0, sent: 0, paid: 0 }
-      rollups.conversion.set(key, row)
+      row = { day, merchant_id: merchant, currency: link.currency, requested: 0, issued: 0, sent: 0, paid: 0, time_to_pay: {} }
+      rollups.set(key, row)
     }
     row.requested += sign
     if (link.issued_at !== null) row.issued += sign
     if (link.sent_at !== null) row.sent += sign
     if (link.paid_at !== null) row.paid += sign
-    if (ttp !== undefined) {
-      const bucketKey = `${key}|${ttp}`
-      const bucket = rollups.timeToPay.get(bucketKey) ?? { day, merchant_id: merchant, currency: link.currency, bucket: ttp, links: 0 }
-      bucket.links += sign
-      rollups.timeToPay.set(bucketKey, bucket)
-    }
+    if (ttp !== undefined) row.time_to_pay[ttp] = (row.time_to_pay[ttp] ?? 0) + sign
   }
 }
 
@@ -189,7 +183,7 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
   // v4: cohort rollups (funnel and time-to-pay distribution per day of creation) for conversion.
   version: 4,
   events: paymentLinkEvents,
-  tables: ['links', 'timeline', 'daily', 'conversion', 'time_to_pay'],
+  tables: ['links', 'timeline', 'daily', 'conversion'],
   views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures', 'analytics.conversion_daily', 'analytics.time_to_pay'],
   createTables: (t) => `
     CREATE TABLE ${t('links')} (
@@ -217,21 +211,19 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
     CREATE TABLE ${t('conversion')} (
       day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL,
       requested integer NOT NULL, issued integer NOT NULL, sent integer NOT NULL, paid integer NOT NULL,
-      PRIMARY KEY (merchant_id, day, currency));
-    CREATE TABLE ${t('time_to_pay')} (
-      day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL, bucket integer NOT NULL, links integer NOT NULL,
-      PRIMARY KEY (merchant_id, day, currency, bucket));`,
+      time_to_pay jsonb NOT NULL,
+      PRIMARY KEY (merchant_id, day, currency));`,
   createViews: (t) => `
     CREATE VIEW analytics.payments AS SELECT * FROM ${t('links')};
     CREATE VIEW analytics.payment_timeline AS SELECT * FROM ${t('timeline')};
     CREATE VIEW analytics.daily_figures AS SELECT * FROM ${t('daily')};
     CREATE VIEW analytics.conversion_daily AS SELECT * FROM ${t('conversion')};
-    CREATE VIEW analytics.time_to_pay AS SELECT * FROM ${t('time_to_pay')};`,
+    CREATE VIEW analytics.time_to_pay AS SELECT day, merchant_id, currency, key::int AS bucket, value::int AS links FROM ${t('conversion')}, jsonb_each_text(time_to_pay);`,
   async apply (trx, events, t) {
     const ids = [...new Set(events.map((e) => e.data.linkId))]
     const existing = await sql<LinksTable>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
     const links = new Map<string, LinkRow>(existing.rows.map((r) => [r.link_id, { ...r, amount_value: Number(r.amount_value), captured_amount: Number(r.captured_amount), refunded_amount: Number(r.refunded_amount) }]))
-    const rollups: Rollups = { conversion: new Map(), timeToPay: new Map() }
+    const rollups: Rollups = new Map()
     for (const link of links.values()) contribute(rollups, link, -1)
     const touched = new Set<string>()
     const daily: Daily = new Map()
@@ -259,17 +251,20 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::jsonb)
         ON CONFLICT (day, merchant_id, currency) DO UPDATE SET ${sql.raw(sums.map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', '))}`.execute(trx)
     }
-    // Only what changed: a link whose part is the same before and after adds nothing.
-    const conversion = [...rollups.conversion.values()].filter((r) => r.requested !== 0 || r.issued !== 0 || r.sent !== 0 || r.paid !== 0)
+    // Only what changed: a link whose part is the same before and after adds nothing. The
+    // distribution is one jsonb object per row ({bucket: links}), so a read of 60 days reads 60 rows.
+    const conversion = [...rollups.values()].flatMap((r) => {
+      for (const [bucket, n] of Object.entries(r.time_to_pay)) if (n === 0) delete r.time_to_pay[bucket]
+      return r.requested !== 0 || r.issued !== 0 || r.sent !== 0 || r.paid !== 0 || Object.keys(r.time_to_pay).length > 0 ? [r] : []
+    })
     if (conversion.length > 0) {
       await sql`INSERT INTO ${sql.raw(t('conversion'))} AS c SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('conversion'))}, ${JSON.stringify(conversion)}::jsonb)
         ON CONFLICT (merchant_id, day, currency) DO UPDATE SET requested = c.requested + EXCLUDED.requested, issued = c.issued + EXCLUDED.issued,
-          sent = c.sent + EXCLUDED.sent, paid = c.paid + EXCLUDED.paid`.execute(trx)
-    }
-    const timeToPay = [...rollups.timeToPay.values()].filter((r) => r.links !== 0)
-    if (timeToPay.length > 0) {
-      await sql`INSERT INTO ${sql.raw(t('time_to_pay'))} AS b SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('time_to_pay'))}, ${JSON.stringify(timeToPay)}::jsonb)
-        ON CONFLICT (merchant_id, day, currency, bucket) DO UPDATE SET links = b.links + EXCLUDED.links`.execute(trx)
+          sent = c.sent + EXCLUDED.sent, paid = c.paid + EXCLUDED.paid,
+          time_to_pay = CASE WHEN EXCLUDED.time_to_pay = '{}' THEN c.time_to_pay ELSE (
+            SELECT coalesce(jsonb_object_agg(bucket, links), '{}') FROM (
+              SELECT bucket, sum(n::int) AS links FROM (SELECT * FROM jsonb_each_text(c.time_to_pay) UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.time_to_pay)) AS e(bucket, n)
+              GROUP BY bucket) AS s WHERE links <> 0) END`.execute(trx)
     }
   }
 }

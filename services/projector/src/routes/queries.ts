@@ -145,19 +145,22 @@ function conversionAnswer (range: Range, r: { requested: number, issued: number,
 export async function conversion (db: Kysely<ProjectorTables>, range: Range): Promise<Record<string, unknown>> {
   checkRange(range)
   const merchant = range.merchantId ?? ALL_MERCHANTS
-  const where = sql`merchant_id = ${merchant} AND day BETWEEN ${range.from}::date AND ${range.to}::date
-    AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})`
-  const [counts, buckets] = await Promise.all([
-    sql<{ requested: number, issued: number, sent: number, paid: number }>`
-      SELECT coalesce(sum(requested), 0)::int AS requested, coalesce(sum(issued), 0)::int AS issued,
-        coalesce(sum(sent), 0)::int AS sent, coalesce(sum(paid), 0)::int AS paid
-      FROM analytics.conversion_daily WHERE ${where}`.execute(db),
-    sql<{ bucket: number, links: number }>`
-      SELECT bucket, sum(links)::int AS links FROM analytics.time_to_pay WHERE ${where} GROUP BY bucket`.execute(db)
-  ])
-  const distribution = buckets.rows.map((b) => [b.bucket, b.links] as const)
+  const rows = await sql<{ requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }>`
+    SELECT requested, issued, sent, paid, time_to_pay FROM analytics.conversion_daily
+    WHERE merchant_id = ${merchant} AND day BETWEEN ${range.from}::date AND ${range.to}::date
+      AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})`.execute(db)
+  const counts = { requested: 0, issued: 0, sent: 0, paid: 0 }
+  const links = new Map<number, number>()
+  for (const r of rows.rows) {
+    counts.requested += r.requested
+    counts.issued += r.issued
+    counts.sent += r.sent
+    counts.paid += r.paid
+    for (const [bucket, n] of Object.entries(r.time_to_pay)) links.set(Number(bucket), (links.get(Number(bucket)) ?? 0) + n)
+  }
+  const distribution = [...links]
   const seconds = (q: number): number | null => { const ms = percentileOfBuckets(distribution, q); return ms === null ? null : ms / 1000 }
-  return conversionAnswer(range, counts.rows[0]!, seconds(0.5), seconds(0.9))
+  return conversionAnswer(range, counts, seconds(0.5), seconds(0.9))
 }
 
 /**
