@@ -70,6 +70,32 @@ export interface DailyTable {
   refunded_amount: number
 }
 
+/**
+ * The funnel of the links created on a day (UTC), per merchant and currency, and summed over
+ * merchants (`merchant_id` '*'): `projections.conversion_g<n>`, served as `analytics.conversion_daily`.
+ */
+export interface ConversionTable {
+  day: Date
+  merchant_id: string
+  currency: string
+  requested: number
+  issued: number
+  sent: number
+  /** Links that reached paid (they stay counted when refunded later). */
+  paid: number
+  /** How long those took from issue to payment: `{ bucket: links }` (`src/projections/time-to-pay.ts`). */
+  time_to_pay: Record<string, number>
+}
+
+/** `time_to_pay` of `analytics.conversion_daily` one bucket a row: the view `analytics.time_to_pay`. */
+export interface TimeToPayTable {
+  day: Date
+  merchant_id: string
+  currency: string
+  bucket: number
+  links: number
+}
+
 /** What the integration publisher keeps of each link (migration 0005). */
 export interface IntegrationLinksTable {
   link_id: string
@@ -90,6 +116,8 @@ export interface AnalyticsViews {
   'analytics.payments': LinksTable
   'analytics.payment_timeline': TimelineTable
   'analytics.daily_figures': DailyTable
+  'analytics.conversion_daily': ConversionTable
+  'analytics.time_to_pay': TimeToPayTable
 }
 
 /** Every table the projector reads or writes. Generation tables are named at run time (`TableNamer`). */

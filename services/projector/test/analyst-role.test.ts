@@ -67,7 +67,7 @@ t.test('the analyst role should read every analytics view and find no customer e
   await analyst.connect()
   onTeardown(t, () => analyst.end())
   const views = (await analyst.query<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relnamespace = 'analytics'::regnamespace AND relkind IN ('v', 'r', 'm') ORDER BY 1")).rows.map((r) => r.name)
-  t.same(views, ['daily_figures', 'payment_timeline', 'payments'], 'the documented views')
+  t.same(views, ['conversion_daily', 'daily_figures', 'payment_timeline', 'payments', 'time_to_pay'], 'the documented views')
   const needles = [customer.email, 'jane.doe', customer.phone, '7700900123', customer.name, 'Quincey']
   for (const view of views) {
     const rows = (await analyst.query<Record<string, unknown>>(`SELECT * FROM analytics.${view}`)).rows

@@ -6,6 +6,7 @@ import {
 import type { DailyTable, LinksTable, TimelineTable } from '../tables.js'
 import { maskContactDetails } from './personal-data.js'
 import type { Projection } from './projection.js'
+import { timeToPayBucket } from './time-to-pay.js'
 
 type PaymentsEvent = RecordedEventsOf<typeof paymentLinkEvents[number]>
 
@@ -136,6 +137,41 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
   return after
 }
 
+/** The merchant id of the rollup rows summed over every merchant (ids are `mer_…`). */
+export const ALL_MERCHANTS = '*'
+
+type ConversionRow = { day: string, merchant_id: string, currency: string, requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }
+/** What a batch adds to the cohort rollups: per (day of creation, merchant, currency). */
+type Rollups = Map<string, ConversionRow>
+
+const isoOf = (t: Date | string): string => typeof t === 'string' ? t : t.toISOString()
+const msOf = (t: Date | string): number => typeof t === 'string' ? Date.parse(t) : t.getTime()
+
+/**
+ * Add (sign 1) or take away (sign −1) one link's part in the cohort rollups, for its merchant and
+ * for all merchants. Its part is a function of its row alone (what the read-time scan counted:
+ * requested, issued_at, sent_at, paid_at set, and paid_at − issued_at), so a batch takes away
+ * the part of the row it loaded and adds the part of the row it writes: a link created days
+ * ago counts on its day, and a paid link that goes on to refunded stays paid.
+ */
+function contribute (rollups: Rollups, link: LinkRow, sign: 1 | -1): void {
+  const day = isoOf(link.created_at).slice(0, 10)
+  const ttp = link.paid_at !== null && link.issued_at !== null ? timeToPayBucket(msOf(link.paid_at) - msOf(link.issued_at)) : undefined
+  for (const merchant of [link.merchant_id, ALL_MERCHANTS]) {
+    const key = `${day}|${merchant}|${link.currency}`
+    let row = rollups.get(key)
+    if (row === undefined) {
+      row = { day, merchant_id: merchant, currency: link.currency, requested: 0, issued: 0, sent: 0, paid: 0, time_to_pay: {} }
+      rollups.set(key, row)
+    }
+    row.requested += sign
+    if (link.issued_at !== null) row.issued += sign
+    if (link.sent_at !== null) row.sent += sign
+    if (link.paid_at !== null) row.paid += sign
+    if (ttp !== undefined) row.time_to_pay[ttp] = (row.time_to_pay[ttp] ?? 0) + sign
+  }
+}
+
 /**
  * `payments`: every link's current state (`links`), its timeline (`timeline`) and daily figures
  * per merchant and currency (`daily`). A batch loads the links it touches once, folds the events
@@ -145,10 +181,11 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
 export const payments: Projection<typeof paymentLinkEvents[number]> = {
   name: 'payments',
   // v3: captures, refunds and releases (statuses, amounts by linkAmountsAfter, daily counts).
-  version: 3,
+  // v4: cohort rollups (funnel and time-to-pay distribution per day of creation) for conversion.
+  version: 4,
   events: paymentLinkEvents,
-  tables: ['links', 'timeline', 'daily'],
-  views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures'],
+  tables: ['links', 'timeline', 'daily', 'conversion'],
+  views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures', 'analytics.conversion_daily', 'analytics.time_to_pay'],
   createTables: (t) => `
     CREATE TABLE ${t('links')} (
       link_id text PRIMARY KEY, merchant_id text NOT NULL, reference text NOT NULL, order_id text, source text NOT NULL,
@@ -171,15 +208,24 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       issued integer NOT NULL, paid integer NOT NULL, captured integer NOT NULL, canceled integer NOT NULL, expired integer NOT NULL,
       failed integer NOT NULL, released integer NOT NULL, refunded integer NOT NULL, refunds integer NOT NULL,
       captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL,
-      PRIMARY KEY (day, merchant_id, currency));`,
+      PRIMARY KEY (day, merchant_id, currency));
+    CREATE TABLE ${t('conversion')} (
+      day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL,
+      requested integer NOT NULL, issued integer NOT NULL, sent integer NOT NULL, paid integer NOT NULL,
+      time_to_pay jsonb NOT NULL,
+      PRIMARY KEY (merchant_id, day, currency));`,
   createViews: (t) => `
     CREATE VIEW analytics.payments AS SELECT * FROM ${t('links')};
     CREATE VIEW analytics.payment_timeline AS SELECT * FROM ${t('timeline')};
-    CREATE VIEW analytics.daily_figures AS SELECT * FROM ${t('daily')};`,
+    CREATE VIEW analytics.daily_figures AS SELECT * FROM ${t('daily')};
+    CREATE VIEW analytics.conversion_daily AS SELECT * FROM ${t('conversion')};
+    CREATE VIEW analytics.time_to_pay AS SELECT day, merchant_id, currency, key::int AS bucket, value::int AS links FROM ${t('conversion')}, jsonb_each_text(time_to_pay);`,
   async apply (trx, events, t) {
     const ids = [...new Set(events.map((e) => e.data.linkId))]
     const existing = await sql<LinksTable>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
     const links = new Map<string, LinkRow>(existing.rows.map((r) => [r.link_id, { ...r, amount_value: Number(r.amount_value), captured_amount: Number(r.captured_amount), refunded_amount: Number(r.refunded_amount) }]))
+    const rollups: Rollups = new Map()
+    for (const link of links.values()) contribute(rollups, link, -1)
     const touched = new Set<string>()
     const daily: Daily = new Map()
     const timeline: TimelineRow[] = []
@@ -191,6 +237,7 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       timeline.push({ position: event.position, link_id: linkId, type: event.type, occurred_at: event.occurredAt, status, summary: summary(event) })
     }
     const rows = [...touched].map((id) => links.get(id)!)
+    for (const link of links.values()) contribute(rollups, link, 1)
     if (rows.length > 0) {
       const columns = Object.keys(rows[0]!)
       await sql`INSERT INTO ${sql.raw(t('links'))} SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('links'))}, ${JSON.stringify(rows)}::jsonb)
@@ -204,6 +251,21 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       const sums = COUNTERS
       await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::jsonb)
         ON CONFLICT (day, merchant_id, currency) DO UPDATE SET ${sql.raw(sums.map((c) => `${c} = d.${c} + EXCLUDED.${c}`).join(', '))}`.execute(trx)
+    }
+    // Only what changed: a link whose part is the same before and after adds nothing. The
+    // distribution is one jsonb object per row ({bucket: links}), so a read of 60 days reads 60 rows.
+    const conversion = [...rollups.values()].flatMap((r) => {
+      for (const [bucket, n] of Object.entries(r.time_to_pay)) if (n === 0) delete r.time_to_pay[bucket]
+      return r.requested !== 0 || r.issued !== 0 || r.sent !== 0 || r.paid !== 0 || Object.keys(r.time_to_pay).length > 0 ? [r] : []
+    })
+    if (conversion.length > 0) {
+      await sql`INSERT INTO ${sql.raw(t('conversion'))} AS c SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('conversion'))}, ${JSON.stringify(conversion)}::jsonb)
+        ON CONFLICT (merchant_id, day, currency) DO UPDATE SET requested = c.requested + EXCLUDED.requested, issued = c.issued + EXCLUDED.issued,
+          sent = c.sent + EXCLUDED.sent, paid = c.paid + EXCLUDED.paid,
+          time_to_pay = CASE WHEN EXCLUDED.time_to_pay = '{}' THEN c.time_to_pay ELSE (
+            SELECT coalesce(jsonb_object_agg(bucket, links), '{}') FROM (
+              SELECT bucket, sum(n::int) AS links FROM (SELECT * FROM jsonb_each_text(c.time_to_pay) UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.time_to_pay)) AS e(bucket, n)
+              GROUP BY bucket) AS s WHERE links <> 0) END`.execute(trx)
     }
   }
 }

@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely'
 import { decodeCursor, encodeCursor, ServiceError } from '@paylinks/service-kit'
+import { ALL_MERCHANTS } from '../projections/payments.js'
+import { percentileOfBuckets } from '../projections/time-to-pay.js'
 import type { ProjectorTables } from '../tables.js'
-import type { Payment } from './schemas.js'
+import type { Dashboard, Payment } from './schemas.js'
 
 interface Row {
   link_id: string
@@ -120,8 +122,53 @@ export async function dailyFigures (db: Kysely<ProjectorTables>, range: Range): 
   }))
 }
 
-/** Conversion of links issued in the range: share paid, time from issue to payment (median, p90), funnel. */
+const round = (x: unknown): number | null => x === null ? null : Math.round(Number(x) * 10) / 10
+
+function conversionAnswer (range: Range, r: { requested: number, issued: number, sent: number, paid: number }, median: number | null, p90: number | null): Record<string, unknown> {
+  return {
+    from: range.from,
+    to: range.to,
+    issued: r.issued,
+    paid: r.paid,
+    conversionRate: r.issued === 0 ? null : Math.round(10_000 * r.paid / r.issued) / 10_000,
+    timeToPaySeconds: { median: round(median), p90: round(p90) },
+    funnel: { requested: r.requested, issued: r.issued, sent: r.sent, paid: r.paid }
+  }
+}
+
+/**
+ * Conversion of links created in the range (UTC days, `to` inclusive): share paid, time from
+ * issue to payment (median, p90), funnel. Read from the cohort rollups the `payments`
+ * projection keeps, so it costs the same at any number of links: counts are exact, the times
+ * are within 1 % (`TIME_TO_PAY_ALPHA`) of `percentile_cont` over the links, before rounding.
+ */
 export async function conversion (db: Kysely<ProjectorTables>, range: Range): Promise<Record<string, unknown>> {
+  checkRange(range)
+  const merchant = range.merchantId ?? ALL_MERCHANTS
+  const rows = await sql<{ requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }>`
+    SELECT requested, issued, sent, paid, time_to_pay FROM analytics.conversion_daily
+    WHERE merchant_id = ${merchant} AND day BETWEEN ${range.from}::date AND ${range.to}::date
+      AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})`.execute(db)
+  const counts = { requested: 0, issued: 0, sent: 0, paid: 0 }
+  const links = new Map<number, number>()
+  for (const r of rows.rows) {
+    counts.requested += r.requested
+    counts.issued += r.issued
+    counts.sent += r.sent
+    counts.paid += r.paid
+    for (const [bucket, n] of Object.entries(r.time_to_pay)) links.set(Number(bucket), (links.get(Number(bucket)) ?? 0) + n)
+  }
+  const distribution = [...links]
+  const seconds = (q: number): number | null => { const ms = percentileOfBuckets(distribution, q); return ms === null ? null : ms / 1000 }
+  return conversionAnswer(range, counts, seconds(0.5), seconds(0.9))
+}
+
+/**
+ * `conversion` as it was computed before the rollups: a scan of the links created in the
+ * range with exact percentiles. No route calls it; tests and `pnpm bench:projections` hold the
+ * rollups to it.
+ */
+export async function conversionByScan (db: Kysely<ProjectorTables>, range: Range): Promise<Record<string, unknown>> {
   checkRange(range)
   const result = await sql<Record<string, any>>`
     WITH links AS (
@@ -138,16 +185,7 @@ export async function conversion (db: Kysely<ProjectorTables>, range: Range): Pr
       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM paid_at - issued_at)) FILTER (WHERE paid_at IS NOT NULL) AS p90
     FROM links`.execute(db)
   const r = result.rows[0]!
-  const round = (x: unknown): number | null => x === null ? null : Math.round(Number(x) * 10) / 10
-  return {
-    from: range.from,
-    to: range.to,
-    issued: r.issued,
-    paid: r.paid,
-    conversionRate: r.issued === 0 ? null : Math.round(10_000 * r.paid / r.issued) / 10_000,
-    timeToPaySeconds: { median: round(r.median), p90: round(r.p90) },
-    funnel: { requested: r.requested, issued: r.issued, sent: r.sent, paid: r.paid }
-  }
+  return conversionAnswer(range, r as never, r.median, r.p90)
 }
 
 /** Issued and paid per day over the last `days` days (UTC, today included), zero-filled. */
@@ -167,4 +205,28 @@ export async function capturedTotals (db: Kysely<ProjectorTables>, days: number,
     WHERE day > (now() AT TIME ZONE 'UTC')::date - ${days}::int AND (${merchantId ?? null}::text IS NULL OR merchant_id = ${merchantId ?? null})
     GROUP BY currency HAVING sum(${sql.ref(column)}) > 0 ORDER BY currency`.execute(db)
   return rows.rows.map((r) => ({ currency: r.currency, amount: Number(r.amount) }))
+}
+
+/**
+ * What `/v1/dashboard` serves for the last `days` days, every figure from rollups (the latest
+ * links from the newest-first index). `conversionOf` is for the bench's baseline only.
+ */
+export async function dashboardData (db: Kysely<ProjectorTables>, options: { days: number, merchantId: string | undefined, lag: () => Promise<unknown[]>, conversionOf?: typeof conversion }): Promise<Dashboard> {
+  const { days, merchantId } = options
+  const today = new Date()
+  const from = new Date(today.getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10)
+  const range = { from, to: today.toISOString().slice(0, 10), merchantId }
+  const [daily, captured, refunded, funnel, latest, lag] = await Promise.all([
+    dailySeries(db, days, merchantId), capturedTotals(db, days, merchantId), capturedTotals(db, days, merchantId, 'refunded_amount'),
+    (options.conversionOf ?? conversion)(db, range), listPayments(db, { merchantId, limit: 10 }), options.lag()
+  ])
+  return {
+    days,
+    totals: { issued: funnel.issued as number, paid: funnel.paid as number, conversionRate: funnel.conversionRate as number | null, captured, refunded },
+    daily,
+    funnel: funnel.funnel as Dashboard['funnel'],
+    timeToPaySeconds: funnel.timeToPaySeconds as Dashboard['timeToPaySeconds'],
+    latest: latest.data,
+    lag: lag as Dashboard['lag']
+  }
 }

@@ -7,7 +7,7 @@ import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
 import type { ProjectorTables } from '../tables.js'
 import { toCsv } from './csv.js'
-import { capturedTotals, conversion, dailyFigures, dailySeries, getPayment, listPayments, timeline } from './queries.js'
+import { conversion, dailyFigures, dashboardData, getPayment, listPayments, timeline } from './queries.js'
 import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 429: ProblemSchema }
@@ -81,23 +81,6 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
       response: { 200: DashboardSchema, ...errors }
     }
   }, async (request) => {
-    const merchantId = merchantScope(request, request.query.merchantId)
-    const days = request.query.days
-    const today = new Date()
-    const from = new Date(today.getTime() - (days - 1) * 86_400_000).toISOString().slice(0, 10)
-    const range = { from, to: today.toISOString().slice(0, 10), merchantId }
-    const [daily, captured, refunded, funnel, latest, lag] = await Promise.all([
-      dailySeries(db, days, merchantId), capturedTotals(db, days, merchantId), capturedTotals(db, days, merchantId, 'refunded_amount'), conversion(db, range),
-      listPayments(db, { merchantId, limit: 10 }), options.lag()
-    ])
-    return {
-      days,
-      totals: { issued: funnel.issued as number, paid: funnel.paid as number, conversionRate: funnel.conversionRate as number | null, captured, refunded },
-      daily,
-      funnel: funnel.funnel as any,
-      timeToPaySeconds: funnel.timeToPaySeconds as any,
-      latest: latest.data,
-      lag: lag as any
-    }
+    return await dashboardData(db, { days: request.query.days, merchantId: merchantScope(request, request.query.merchantId), lag: options.lag })
   })
 }
