@@ -1,19 +1,20 @@
 /// <reference lib="dom" />
 // The newcomer contract as a test: `pnpm start` on a fresh database, a data directory of its
 // own and a NATS port where nothing runs (so it starts its own authenticated nats-server), the
-// printed sample link paid in chromium with a test card, seen `paid` through the printed API key,
-// `pnpm admin` beside it with nothing set, then Ctrl-C: every process it started is gone.
+// sample link's e-mail seen in the dev mailbox (its JSON API and its page), the link paid in
+// chromium with a test card, seen `paid` through the printed API key, every page on the way
+// passing axe's WCAG 2 A/AA rules, `pnpm admin` beside it with nothing set, then Ctrl-C: every
+// process it started is gone.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { chromium } from 'playwright-core'
 import { createTestDatabase, freePort, runCommand, until } from '@paylinks/test-kit'
+import { assertAccessible, launchChromium } from '@paylinks/test-kit/browser'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 /** Every process below `pid` (children, their children, …), from /proc. */
 function descendants (pid: number): number[] {
@@ -48,7 +49,7 @@ function alive (pid: number): boolean {
 t.test('pnpm start should run the whole system from nothing, its sample link should be payable, and Ctrl-C should stop everything it started', async (t) => {
   const database = await createTestDatabase(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'))
-  const [nats, authNats, recorder, issuer, ingest, projector, sandbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(freePort))
+  const [nats, authNats, recorder, issuer, ingest, projector, sandbox, mailbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(freePort))
   const env: Record<string, string> = {
     PAYLINKS_DATA_DIR: dataDir,
     DATABASE_URL: database.url,
@@ -59,6 +60,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     WEBHOOK_INGEST_PORT: String(ingest),
     PROJECTOR_PORT: String(projector),
     SANDBOX_PORT: String(sandbox),
+    MAILBOX_PORT: String(mailbox),
     LOG_LEVEL: 'warn',
     SECRETS_ENCRYPTION_KEYS: '',
     FORCE_COLOR: '0'
@@ -88,17 +90,35 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   started = descendants(start.pid!)
   t.ok(started.length >= 6, `pnpm start runs the services and nats-server as processes (${started.length} below it)`)
 
-  // The customer pays the printed link.
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage()
+  const mailboxUrl = `http://127.0.0.1:${mailbox!}/`
+  t.match(output, new RegExp(`Development mailbox\\s+${mailboxUrl}`), 'the banner prints the mailbox\'s URL')
+
+  // The sample link was e-mailed: it is in the dev mailbox, and its page lists it.
+  const mail = await until(async () => {
+    const res = await fetch(`${mailboxUrl}api/messages?to=sam.customer@example.com`)
+    return ((await res.json()) as { data: Array<{ subject: string, from: string, links: string[] }> }).data[0]
+  }, { what: "the sample link's e-mail in the dev mailbox", timeoutMs: 30_000, intervalMs: 250 })
+  t.match(mail, { subject: 'Payment request from Demo Coffee Roasters: £12.50', from: 'payments@paylinks.local' })
+  t.ok(mail.links.includes(link!), 'the e-mail carries the printed link')
+  const browser = await launchChromium(t)
+  // bypassCSP: the pages allow no inline script, and axe is one.
+  const page = await browser.newPage({ bypassCSP: true })
+  await page.goto(mailboxUrl)
+  await page.getByRole('row').filter({ hasText: 'sam.customer@example.com' }).getByRole('link', { name: 'Payment request from Demo Coffee Roasters: £12.50' }).click()
+  await assertAccessible(t, page, 'the dev mailbox\'s message page')
+  t.equal(await page.getByRole('link', { name: link! }).getAttribute('href'), link, 'the link in the e-mail is clickable')
+
+  // The customer pays the e-mailed link, on a checkout page with the merchant's trading name.
   await page.goto(link!)
+  t.ok(await page.getByText('Demo Coffee Roasters').isVisible(), 'the checkout page shows the demo merchant\'s trading name')
+  t.ok(await page.getByRole('complementary', { name: 'Sandbox: no real money moves' }).isVisible(), 'and the sandbox banner')
   await page.getByLabel('Card number').fill('5200 0000 0000 1005')
   await page.getByLabel('Expiry date').fill('12/29')
   await page.getByLabel('Security code').fill('020')
   await page.getByLabel('Name on card').fill('Sam Customer')
   await page.getByRole('button', { name: 'Pay' }).click()
   await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
+  await assertAccessible(t, page, 'the result page')
 
   // The partner sees it paid through the printed key.
   const intentId = /\/(pi_[A-Za-z0-9_-]+)/.exec(link!)?.[1]

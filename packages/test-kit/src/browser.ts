@@ -30,8 +30,11 @@ export interface AxeViolation {
  * browser context made with `bypassCSP: true`, or the script is refused.
  */
 export async function axeViolations (page: Page): Promise<AxeViolation[]> {
-  if (!await page.evaluate(() => 'axe' in window)) await page.addScriptTag({ content: axe.source })
-  if (!await page.evaluate(() => 'axe' in window)) throw new Error(`axe-core could not be injected into ${page.url()}: its CSP refused the script (make the context with bypassCSP: true)`)
+  if (!await page.evaluate(() => 'axe' in window)) {
+    await page.addScriptTag({ content: axe.source }).catch((error: unknown) => {
+      throw new Error(`axe-core could not be injected into ${page.url()} (a page with a CSP needs a context made with bypassCSP: true)`, { cause: error })
+    })
+  }
   return await page.evaluate(async (tags) => {
     const run = (window as unknown as { axe: typeof axe }).axe.run
     const result = await run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
