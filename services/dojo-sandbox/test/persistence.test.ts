@@ -1,8 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { loadConfig } from '@paylinks/service-kit'
 import { startSandbox, until, type SandboxProcess } from '@paylinks/test-kit'
+import { SandboxConfigSchema, sandboxOptions } from '../src/config.js'
+import { Sandbox } from '../src/sandbox.js'
 import { CARDS, headers, KEY, startReceiver } from './helper.js'
 
 // The sandbox as a process on a state directory, stopped (SIGTERM, then SIGKILL) and started
@@ -82,4 +85,25 @@ t.test('the sandbox should refuse a state directory another live sandbox holds',
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   await startSandbox(t, { SANDBOX_STATE_DIR: dir })
   await t.rejects(startSandbox(t, { SANDBOX_STATE_DIR: dir }), /in use by process \d+/)
+})
+
+t.test('the state file should be snapshotted when it grows, and read past a torn last line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-state-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'state.jsonl')
+  const options = { ...sandboxOptions(loadConfig(SandboxConfigSchema, {})), stateDir: dir }
+  const first = new Sandbox(options)
+  const intent = first.createIntent(KEY, { amount: { value: 500, currencyCode: 'EUR' }, reference: 'grow' })
+  // Each flush appends the intent again: past twice the live state plus 10 000 lines, a snapshot.
+  for (let i = 0; i < 10_050; i++) { first.refreshSessionSecret(KEY, intent.id); first.flush() }
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length
+  t.ok(lines < 100, `the file was rewritten as a snapshot (${lines} lines)`)
+  const secret = intent.clientSessionSecret
+  await first.close()
+  // A crash mid-write leaves half a line at the end.
+  appendFileSync(file, '{"kind":"intent","id":"pi_sandbox_torn","val')
+  const second = new Sandbox(options)
+  t.teardown(() => second.close())
+  t.equal(second.getIntent(KEY, intent.id).clientSessionSecret, secret, 'the last value of the intent, past the torn line')
+  t.equal(second.findIntent('pi_sandbox_torn'), undefined)
 })
