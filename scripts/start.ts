@@ -375,7 +375,7 @@ try {
   // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start. The
   // mailbox before link-issuer, which sends to it.
   startService(sandbox, shared)
-  startService(mailbox, shared)
+  startService(mailbox, { LOG_LEVEL: config.LOG_LEVEL })
   await Promise.all([waitReady(sandbox), waitReady(mailbox)])
   await demoSandboxAccount()
   const smtpUrl = await mailboxSmtpUrl()

@@ -90,11 +90,18 @@ function takeLock (file: string): void {
   writeFileSync(file, String(process.pid), { mode: 0o600 })
 }
 
+// A pid from before a reboot may now be another program's: only a node process counts (where
+// /proc tells; elsewhere any live process does).
 function alive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node')
+  } catch (error) {
+    // No /proc here (not Linux): trust the signal; gone meanwhile: not alive.
+    return !existsSync('/proc/self')
   }
 }
