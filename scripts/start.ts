@@ -3,7 +3,7 @@
 // Ctrl-C stops everything cleanly.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -30,6 +30,7 @@ const config = loadConfig(Type.Object({
   PROJECTOR_PORT: Type.Integer({ default: 3004 }),
   WEBHOOK_DISPATCH_PORT: Type.Integer({ default: 3005 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
+  MAILBOX_PORT: Type.Integer({ default: 3006, description: 'the development mailbox\'s web page; its SMTP port is a free one' }),
   NATS_AUTH_PORT: Type.Integer({ default: 4223, description: 'where our own authenticated nats-server listens when the one at NATS_URL has no authentication (the next free port if busy)' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
   SECRETS_ENCRYPTION_KEYS: Type.Optional(Type.String({ description: 'default: a key generated once into .data/secrets.key' }))
@@ -39,6 +40,8 @@ const RESET = process.argv.includes('--reset')
 const STREAMS = ['EVENTS', 'ORDERS', 'INTEGRATION']
 const DEMO_MERCHANT = 'mer_demo0001'
 const DEMO_DOJO_KEY = 'sk_sandbox_demo_merchant_key_0001'
+const DEMO_NAME = 'Demo Coffee Roasters'
+const DEMO_CUSTOMER = 'sam.customer@example.com'
 
 const say = (text: string): void => { console.log(`\x1b[1m[start]\x1b[0m ${text}`) }
 const stops: Array<() => Promise<void>> = []
@@ -253,7 +256,7 @@ function rolePasswords (): Record<DatabaseRole, string> {
 async function demoMerchant (databaseUrl: string, keys: string): Promise<string> {
   const { apiKey, created } = await merchantWithApiKey(databaseUrl, keys, {
     id: DEMO_MERCHANT,
-    name: 'Demo Coffee Roasters',
+    name: DEMO_NAME,
     dojoSecretKey: DEMO_DOJO_KEY,
     dojoBaseUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
     defaultRedirectUrl: `http://127.0.0.1:${config.PROJECTOR_PORT}/dashboard`
@@ -262,12 +265,36 @@ async function demoMerchant (databaseUrl: string, keys: string): Promise<string>
   return apiKey
 }
 
-/** Ask link-issuer for a sample link, as a partner would. */
+/** The demo merchant's account in the sandbox, with its trading name (shown on the checkout page). */
+async function demoSandboxAccount (): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${config.SANDBOX_PORT}/sandbox/accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ secretKey: DEMO_DOJO_KEY, tradingName: DEMO_NAME }),
+    signal: AbortSignal.timeout(5000)
+  })
+  if (!res.ok) throw new Error(`the sandbox refused the demo merchant's account: ${res.status} ${await res.text()}`)
+}
+
+/** Where the development mailbox receives: it picks a free SMTP port and says which. */
+async function mailboxSmtpUrl (): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${config.MAILBOX_PORT}/api/status`, { signal: AbortSignal.timeout(5000) })
+  const status = await res.json() as { smtp: { host: string, port: number } }
+  return `smtp://${status.smtp.host}:${status.smtp.port}`
+}
+
+/** Ask link-issuer for a sample link, as a partner would, e-mailed to a demo customer (it lands in the dev mailbox). */
 async function sampleLink (apiKey: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${config.LINK_ISSUER_PORT}/v1/payment-links`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ reference: `demo-${Date.now()}`, amount: { value: 1250, currencyCode: 'GBP' }, description: 'Two flat whites' }),
+    body: JSON.stringify({
+      reference: `demo-${Date.now()}`,
+      amount: { value: 1250, currencyCode: 'GBP' },
+      description: 'Two flat whites',
+      customer: { email: DEMO_CUSTOMER, name: 'Sam Customer' },
+      sendEmail: true
+    }),
     signal: AbortSignal.timeout(15_000)
   })
   const body = await res.json() as { url?: string, detail?: string }
@@ -332,7 +359,11 @@ try {
   writeLocalSetup(dataDir, { DATABASE_URL: databaseUrl, NATS_URL: natsUrl, NATS_USER: 'link-issuer' })
   const shared = { NATS_URL: natsUrl, LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false' }
   const url = (port: number): string => `http://127.0.0.1:${port}`
-  const sandbox: Service = { name: 'dojo-sandbox', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT) }, color: 35 }
+  // The sandbox keeps its state in .data/dojo-sandbox: links issued before a restart stay payable.
+  const sandboxState = join(dataDir, 'dojo-sandbox')
+  if (RESET && existsSync(sandboxState)) { rmSync(sandboxState, { recursive: true, force: true }); say('--reset: deleted the sandbox\'s state') }
+  const sandbox: Service = { name: 'dojo-sandbox', port: config.SANDBOX_PORT, env: { PUBLIC_URL: url(config.SANDBOX_PORT), SANDBOX_STATE_DIR: sandboxState }, color: 35 }
+  const mailbox: Service = { name: 'dev-mailbox', port: config.MAILBOX_PORT, env: { SMTP_PORT: '0' }, color: 96 }
   const services: Service[] = [
     { name: 'event-recorder', port: config.RECORDER_PORT, env: {}, color: 36 },
     { name: 'link-issuer', port: config.LINK_ISSUER_PORT, env: { PUBLIC_URL: url(config.LINK_ISSUER_PORT) }, color: 32 },
@@ -341,9 +372,14 @@ try {
     // Partners' endpoints are their own: http to loopback only for local receivers in development.
     { name: 'webhook-dispatch', port: config.WEBHOOK_DISPATCH_PORT, env: { WEBHOOK_ALLOW_HTTP_LOOPBACK: 'true' }, color: 95 }
   ]
-  // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start.
+  // The sandbox first: webhook-ingest subscribes each merchant to its webhooks at start. The
+  // mailbox before link-issuer, which sends to it.
   startService(sandbox, shared)
-  await waitReady(sandbox)
+  startService(mailbox, { LOG_LEVEL: config.LOG_LEVEL })
+  await Promise.all([waitReady(sandbox), waitReady(mailbox)])
+  await demoSandboxAccount()
+  const smtpUrl = await mailboxSmtpUrl()
+  Object.assign(services.find((s) => s.name === 'link-issuer')!.env, { SMTP_URL: smtpUrl })
   // Each service on its own NATS user, allowed only the subjects it uses, and its own database
   // role: nothing but the migrations above runs as the owner.
   for (const service of services) Object.assign(service.env, { NATS_USER: service.name, NATS_PASSWORD: natsAuth.passwords[service.name]! })
@@ -356,12 +392,13 @@ try {
   Dashboard and query API     ${url(config.PROJECTOR_PORT)}/dashboard   (API docs ${url(config.PROJECTOR_PORT)}/docs)
   Dojo webhooks in            ${url(config.WEBHOOK_INGEST_PORT)}/webhooks/dojo/${DEMO_MERCHANT}
   Partner webhooks out        ${url(config.WEBHOOK_DISPATCH_PORT)}/docs   (endpoints, secrets, delivery log, replay)
-  Dojo sandbox                ${url(config.SANDBOX_PORT)}/docs   (checkout pages, sandbox controls)
+  Dojo sandbox                ${url(config.SANDBOX_PORT)}/docs   (checkout pages, sandbox controls; state in .data/dojo-sandbox)
+  Development mailbox         ${url(config.MAILBOX_PORT)}/   (every e-mail the platform sends; SMTP ${smtpUrl})
   event-recorder              ${url(config.RECORDER_PORT)}/status
 
   Demo merchant ${DEMO_MERCHANT}; its API key for this run (shown once):
     ${apiKey}
-  A sample payment link (pay with 5200 0000 0000 1005, 12/29, 020):
+  A sample payment link (pay with 5200 0000 0000 1005, 12/29, 020), e-mailed to ${DEMO_CUSTOMER}:
     ${link}
 
   An order system for the demo merchant: its NATS credential (publishes only

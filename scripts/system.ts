@@ -17,7 +17,8 @@ export const SERVICES = {
   'link-issuer': { entry: 'services/link-issuer/src/server.ts', role: DATABASE_ROLES.linkIssuer },
   'webhook-ingest': { entry: 'services/webhook-ingest/src/server.ts', role: DATABASE_ROLES.webhookIngest },
   projector: { entry: 'services/projector/src/server.ts', role: DATABASE_ROLES.projector },
-  'webhook-dispatch': { entry: 'services/webhook-dispatch/src/server.ts', role: DATABASE_ROLES.webhookDispatch }
+  'webhook-dispatch': { entry: 'services/webhook-dispatch/src/server.ts', role: DATABASE_ROLES.webhookDispatch },
+  'dev-mailbox': { entry: 'services/dev-mailbox/src/server.ts', role: undefined }
 } as const satisfies Record<string, { entry: string, role: DatabaseRole | undefined }>
 export type ServiceName = keyof typeof SERVICES
 

@@ -1,19 +1,21 @@
 /// <reference lib="dom" />
 // The newcomer contract as a test: `pnpm start` on a fresh database, a data directory of its
 // own and a NATS port where nothing runs (so it starts its own authenticated nats-server), the
-// printed sample link paid in chromium with a test card, seen `paid` through the printed API key,
-// `pnpm admin` beside it with nothing set, then Ctrl-C: every process it started is gone.
+// sample link's e-mail seen in the dev mailbox (its JSON API and its page), the link paid in
+// chromium with a test card, seen `paid` through the printed API key, every page on the way
+// passing axe's WCAG 2 A/AA rules, `pnpm admin` beside it with nothing set, then Ctrl-C: every
+// process it started is gone. Then `pnpm start` again on the same setup: a link issued before
+// the restart is paid (the sandbox kept its state in the data directory).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { chromium } from 'playwright-core'
 import { createTestDatabase, freePort, runCommand, until } from '@paylinks/test-kit'
+import { assertAccessible, launchChromium } from '@paylinks/test-kit/browser'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 /** Every process below `pid` (children, their children, …), from /proc. */
 function descendants (pid: number): number[] {
@@ -45,10 +47,10 @@ function alive (pid: number): boolean {
   }
 }
 
-t.test('pnpm start should run the whole system from nothing, its sample link should be payable, and Ctrl-C should stop everything it started', async (t) => {
+t.test('pnpm start should run the whole system from nothing, its sample link should be e-mailed and payable, Ctrl-C should stop everything it started, and a link from before a restart should be payable after it', async (t) => {
   const database = await createTestDatabase(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'))
-  const [nats, authNats, recorder, issuer, ingest, projector, sandbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(freePort))
+  const [nats, authNats, recorder, issuer, ingest, projector, sandbox, mailbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(freePort))
   const env: Record<string, string> = {
     PAYLINKS_DATA_DIR: dataDir,
     DATABASE_URL: database.url,
@@ -59,26 +61,48 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     WEBHOOK_INGEST_PORT: String(ingest),
     PROJECTOR_PORT: String(projector),
     SANDBOX_PORT: String(sandbox),
+    MAILBOX_PORT: String(mailbox),
     LOG_LEVEL: 'warn',
     SECRETS_ENCRYPTION_KEYS: '',
     FORCE_COLOR: '0'
   }
-  // Its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group.
-  const start: ChildProcess = spawn('pnpm', ['start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let output = ''
-  start.stdout!.on('data', (c: Buffer) => { output += c.toString() })
-  start.stderr!.on('data', (c: Buffer) => { output += c.toString() })
-  const exited = new Promise<number | null>((resolve) => start.on('exit', (code) => { resolve(code) }))
+  const runs: ChildProcess[] = []
   let started: number[] = []
   t.teardown(async () => {
     // Whatever the test's outcome, nothing it started outlives it.
-    if (start.exitCode === null) { try { process.kill(-start.pid!, 'SIGKILL') } catch {} }
+    for (const run of runs) if (run.exitCode === null) { try { process.kill(-run.pid!, 'SIGKILL') } catch {} }
     for (const pid of started) { try { process.kill(pid, 'SIGKILL') } catch {} }
     rmSync(dataDir, { recursive: true, force: true })
   })
+  /** `pnpm start` in its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group. */
+  const pnpmStart = async (): Promise<{ start: ChildProcess, output: () => string, exited: Promise<number | null> }> => {
+    const start = spawn('pnpm', ['start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    runs.push(start)
+    let output = ''
+    start.stdout.on('data', (c: Buffer) => { output += c.toString() })
+    start.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    const exited = new Promise<number | null>((resolve) => start.on('exit', (code) => { resolve(code) }))
+    await until(() => output.includes('Ctrl-C stops everything.') || start.exitCode !== null, { what: 'the start banner', timeoutMs: 180_000, intervalMs: 200 })
+    t.equal(start.exitCode, null, `pnpm start is running:\n${output}`)
+    return { start, output: () => output, exited }
+  }
+  /** Ctrl-C: pnpm start exits 0 and every process below it is gone. */
+  const ctrlC = async (run: { start: ChildProcess, exited: Promise<number | null> }): Promise<void> => {
+    started = descendants(run.start.pid!)
+    process.kill(-run.start.pid!, 'SIGINT')
+    t.equal(await run.exited, 0, 'pnpm start exits cleanly on Ctrl-C')
+    await until(() => started.every((pid) => !alive(pid)), { what: 'every process pnpm start started to be gone', timeoutMs: 30_000, intervalMs: 200 })
+    t.same(started.filter(alive), [], 'no service or nats-server is left running')
+  }
+  const paidThrough = async (apiKey: string, intentId: string | undefined): Promise<{ status: string }> => await until(async () => {
+    const res = await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links?limit=50`, { headers: { authorization: `Bearer ${apiKey}` } })
+    const body = await res.json() as { data?: Array<{ id: string, status: string, paymentIntentId: string | null }> }
+    return body.data?.find((l) => l.paymentIntentId === intentId && l.status === 'paid')
+  }, { what: 'the link paid, through the partner API', timeoutMs: 60_000, intervalMs: 250 })
 
-  await until(() => output.includes('Ctrl-C stops everything.') || start.exitCode !== null, { what: 'the start banner', timeoutMs: 180_000, intervalMs: 200 })
-  t.equal(start.exitCode, null, `pnpm start is running:\n${output}`)
+  const first = await pnpmStart()
+  const start = first.start
+  const output = first.output()
   const apiKey = /its API key for this run \(shown once\):\s+(plk_\S+)/.exec(output)?.[1]
   const link = /A sample payment link[^\n]*:\s+(http\S+)/.exec(output)?.[1]
   t.ok(apiKey, 'the banner prints an API key')
@@ -88,25 +112,38 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   started = descendants(start.pid!)
   t.ok(started.length >= 6, `pnpm start runs the services and nats-server as processes (${started.length} below it)`)
 
-  // The customer pays the printed link.
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage()
+  const mailboxUrl = `http://127.0.0.1:${mailbox!}/`
+  t.match(output, new RegExp(`Development mailbox\\s+${mailboxUrl}`), 'the banner prints the mailbox\'s URL')
+
+  // The sample link was e-mailed: it is in the dev mailbox, and its page lists it.
+  const mail = await until(async () => {
+    const res = await fetch(`${mailboxUrl}api/messages?to=sam.customer@example.com`)
+    return ((await res.json()) as { data: Array<{ subject: string, from: string, links: string[] }> }).data[0]
+  }, { what: "the sample link's e-mail in the dev mailbox", timeoutMs: 30_000, intervalMs: 250 })
+  t.match(mail, { subject: 'Payment request from Demo Coffee Roasters: £12.50', from: 'payments@paylinks.local' })
+  t.ok(mail.links.includes(link!), 'the e-mail carries the printed link')
+  const browser = await launchChromium(t)
+  // bypassCSP: the pages allow no inline script, and axe is one.
+  const page = await browser.newPage({ bypassCSP: true })
+  await page.goto(mailboxUrl)
+  await page.getByRole('row').filter({ hasText: 'sam.customer@example.com' }).getByRole('link', { name: 'Payment request from Demo Coffee Roasters: £12.50' }).click()
+  await assertAccessible(t, page, 'the dev mailbox\'s message page')
+  t.equal(await page.getByRole('link', { name: link! }).getAttribute('href'), link, 'the link in the e-mail is clickable')
+
+  // The customer pays the e-mailed link, on a checkout page with the merchant's trading name.
   await page.goto(link!)
+  t.ok(await page.getByText('Demo Coffee Roasters').isVisible(), 'the checkout page shows the demo merchant\'s trading name')
+  t.ok(await page.getByRole('complementary', { name: 'Sandbox: no real money moves' }).isVisible(), 'and the sandbox banner')
   await page.getByLabel('Card number').fill('5200 0000 0000 1005')
   await page.getByLabel('Expiry date').fill('12/29')
   await page.getByLabel('Security code').fill('020')
   await page.getByLabel('Name on card').fill('Sam Customer')
   await page.getByRole('button', { name: 'Pay' }).click()
   await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
+  await assertAccessible(t, page, 'the result page')
 
   // The partner sees it paid through the printed key.
-  const intentId = /\/(pi_[A-Za-z0-9_-]+)/.exec(link!)?.[1]
-  const paid = await until(async () => {
-    const res = await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links?limit=50`, { headers: { authorization: `Bearer ${apiKey!}` } })
-    const body = await res.json() as { data?: Array<{ id: string, status: string, paymentIntentId: string | null }> }
-    return body.data?.find((l) => l.paymentIntentId === intentId && l.status === 'paid')
-  }, { what: 'the sample link paid, through the partner API', timeoutMs: 60_000, intervalMs: 250 })
+  const paid = await paidThrough(apiKey!, /\/(pi_[A-Za-z0-9_-]+)/.exec(link!)?.[1])
   t.equal(paid.status, 'paid')
 
   // pnpm admin beside it: nothing set, only its own output.
@@ -115,9 +152,26 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   t.match(admin.out, /^mer_demo0001\t/, 'pnpm admin finds pnpm start\'s database and prints only its own output')
   t.equal(admin.err, '')
 
-  // Ctrl-C.
-  process.kill(-start.pid!, 'SIGINT')
-  t.equal(await exited, 0, 'pnpm start exits cleanly on Ctrl-C')
-  await until(() => started.every((pid) => !alive(pid)), { what: 'every process pnpm start started to be gone', timeoutMs: 30_000, intervalMs: 200 })
-  t.same(started.filter(alive), [], 'no service or nats-server is left running')
+  // A link issued now and paid only after a restart.
+  const later = await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey!}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reference: 'before-restart', amount: { value: 300, currencyCode: 'GBP' } })
+  })
+  t.equal(later.status, 201)
+  const laterLink = await later.json() as { url: string, paymentIntentId: string }
+
+  await ctrlC(first)
+
+  const second = await pnpmStart()
+  const secondKey = /its API key for this run \(shown once\):\s+(plk_\S+)/.exec(second.output())?.[1]
+  await page.goto(laterLink.url)
+  await page.getByLabel('Card number').fill('5200 0000 0000 1005')
+  await page.getByLabel('Expiry date').fill('12/29')
+  await page.getByLabel('Security code').fill('020')
+  await page.getByLabel('Name on card').fill('Sam Customer')
+  await page.getByRole('button', { name: 'Pay' }).click()
+  await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
+  t.equal((await paidThrough(secondKey!, laterLink.paymentIntentId)).status, 'paid', 'a link issued before the restart is paid after it')
+  await ctrlC(second)
 })

@@ -15,11 +15,14 @@ export interface SandboxProcess {
   control: (method: string, path: string, body?: unknown) => Promise<{ status: number, body: any }>
   /** Pay an intent with the always-successful test card; throws unless the sandbox says 200. */
   pay: (paymentIntentId: string) => Promise<{ status: number, body: any }>
+  /** Set up a merchant's sandbox account (its trading name, on the checkout page); throws unless 200. */
+  account: (secretKey: string, tradingName: string) => Promise<{ accountId: string, tradingName: string }>
 }
 
 /**
  * dojo-sandbox as a child process on a free port, ready when it answers /healthz; killed at
- * teardown. `env` adds to its test defaults (e.g. `WEBHOOK_RETRY_DELAYS_MS`).
+ * teardown. `env` adds to its test defaults (e.g. `WEBHOOK_RETRY_DELAYS_MS`, or
+ * `SANDBOX_STATE_DIR` to keep its state across a restart).
  */
 export async function startSandbox (t: TestContext, env: Record<string, string> = {}): Promise<SandboxProcess> {
   const port = await freePort()
@@ -47,6 +50,11 @@ export async function startSandbox (t: TestContext, env: Record<string, string> 
       const paid = await control('POST', `/payment-intents/${id}/pay`, { cardNumber: '5200000000001005', expiry: '12/29', cvv: '020', cardName: 'Test' })
       if (paid.status !== 200) throw new Error(`paying ${id} failed: ${paid.status} ${JSON.stringify(paid.body)}`)
       return paid
+    },
+    account: async (secretKey, tradingName) => {
+      const made = await control('POST', '/accounts', { secretKey, tradingName })
+      if (made.status !== 200) throw new Error(`setting up the sandbox account failed: ${made.status} ${JSON.stringify(made.body)}`)
+      return made.body
     }
   }
 }

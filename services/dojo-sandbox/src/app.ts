@@ -26,6 +26,8 @@ export const app = fp(async function dojoSandbox (app: FastifyInstance, options:
   const sandbox = new Sandbox(options, app.metrics)
   app.decorate('sandbox', sandbox)
   app.addHook('onClose', async () => { await sandbox.close() })
+  // Every change a request made is on disk before its answer leaves (with SANDBOX_STATE_DIR).
+  app.addHook('onSend', async () => { sandbox.flush() })
   await app.register(dojoApi, { sandbox })
   await app.register(checkout, { sandbox })
   await app.register(sandboxControls, { sandbox, prefix: '/sandbox' })

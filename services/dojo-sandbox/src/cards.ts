@@ -30,6 +30,10 @@ const TEST_CARDS: Record<string, TestCard> = {
 
 export const CHALLENGE_CODE = '1234'
 
+/** The test cards as the checkout page's sandbox banner lists them. */
+export const TEST_CARD_LIST: Array<{ number: string, expiry: string, cvv: string, outcome: TestCardOutcome }> = Object.entries(TEST_CARDS)
+  .map(([number, card]) => ({ number: number.replace(/(\d{4})(?=\d)/g, '$1 '), expiry: '12/29', cvv: card.cvv, outcome: card.outcome }))
+
 export function normaliseNumber (input: string): string {
   return input.replace(/[\s-]/g, '')
 }

@@ -11,7 +11,8 @@ export const SandboxConfigSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000, description: 'Timeout of one delivery attempt.' }),
   INTENT_EXPIRY_DAYS: Type.Number({ minimum: 0, default: 30, description: 'Default expireAt after creation.' }),
   EXPIRY_SWEEP_MS: Type.Integer({ minimum: 10, default: 1000, description: 'How often expired intents are voided.' }),
-  LEGACY_TEST_EXPIRY: Type.String({ default: '12/24', description: 'Past expiry accepted for test cards (older docs); empty disables.' })
+  LEGACY_TEST_EXPIRY: Type.String({ default: '12/24', description: 'Past expiry accepted for test cards (older docs); empty disables.' }),
+  SANDBOX_STATE_DIR: Type.String({ default: '', description: 'Directory the sandbox keeps its state in (state.jsonl), so a restart loses nothing; empty: in memory only.' })
 })
 export type SandboxConfig = Static<typeof SandboxConfigSchema>
 
@@ -24,6 +25,8 @@ export interface SandboxOptions {
   intentExpiryMs: number
   expirySweepMs: number
   legacyTestExpiry: string
+  /** Where the state is kept across restarts; undefined or empty: in memory only. */
+  stateDir?: string
 }
 
 /** Turn the flat config into the app's options. */
@@ -35,6 +38,7 @@ export function sandboxOptions (config: SandboxConfig): SandboxOptions {
     webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
     intentExpiryMs: config.INTENT_EXPIRY_DAYS * 86_400_000,
     expirySweepMs: config.EXPIRY_SWEEP_MS,
-    legacyTestExpiry: config.LEGACY_TEST_EXPIRY
+    legacyTestExpiry: config.LEGACY_TEST_EXPIRY,
+    stateDir: config.SANDBOX_STATE_DIR
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto'
 import type { Registry } from 'prom-client'
 import { decodeCursor as decodeKey, encodeCursor as encodeKey } from '@paylinks/service-kit'
 import { CHALLENGE_CODE, cardOutcome, maskCard, type CardInput, type MaskedCard } from './cards.js'
@@ -10,7 +10,8 @@ import type {
   CaptureDetails, CaptureMode, CreatePaymentIntentRequest, CreateRefundRequest, Money, PaymentDetails, PaymentEvent,
   PaymentIntentStatus, PaymentIntentView, Refund, SearchPaymentIntentRequest, WebhookEventName
 } from './schemas.js'
-import { WebhookDispatcher } from './webhooks.js'
+import { StateFile, type StateRecord } from './state-file.js'
+import { WebhookDispatcher, type Delivery, type Fault } from './webhooks.js'
 
 export interface Intent {
   id: string
@@ -52,7 +53,8 @@ export interface Subscription {
   updatedAt: Date
 }
 
-interface Account { key: string, id: string, intents: Map<string, Intent>, subscriptions: Map<string, Subscription> }
+/** A merchant account: one per secret key, known here only by the key's SHA-256 (`key`). */
+export interface Account { key: string, id: string, tradingName: string, intents: Map<string, Intent>, subscriptions: Map<string, Subscription> }
 
 export type PaymentOutcome =
   | { outcome: 'Authorized' | 'Captured' }
@@ -73,8 +75,10 @@ const MOVES: Record<PaymentIntentStatus, PaymentIntentStatus[]> = {
 }
 
 /**
- * The emulated Dojo account state, in memory: one account per secret key, intents visible only
- * to the key that created them, and every status change sent to the account's subscriptions.
+ * The emulated Dojo account state: one account per secret key, intents visible only to the key
+ * that created them, and every status change sent to the account's subscriptions. In memory,
+ * and with `stateDir` also on disk (see StateFile): every change is written before `flush()`
+ * returns, which the app calls before each response, so a restart loses nothing acknowledged.
  */
 export class Sandbox {
   readonly options: SandboxOptions
@@ -86,16 +90,23 @@ export class Sandbox {
   #sweeper: NodeJS.Timeout | undefined
   /** How far the sandbox's clock runs ahead of the real one (the `/sandbox/clock` control). */
   #clockOffsetMs = 0
+  readonly #state: StateFile | undefined
+  /** What changed since the last flush, by kind:id, turned into records only when written. */
+  readonly #dirty = new Map<string, () => StateRecord>()
+  #closed = false
 
   constructor (options: SandboxOptions, registry?: Registry) {
     this.options = options
+    this.#state = options.stateDir === undefined || options.stateDir === '' ? undefined : new StateFile(options.stateDir)
     this.webhooks = new WebhookDispatcher({
       retryDelaysMs: options.retryDelaysMs,
       timeoutMs: options.webhookTimeoutMs,
       resolve: (id) => this.#target(id),
+      ...(this.#state === undefined ? {} : { persist: (delivery: Delivery, body: string) => { this.#markDelivery(delivery, body); this.flush() } }),
       ...(registry === undefined ? {} : { registry })
     })
-    this.#sweeper = setInterval(() => { this.expireDue() }, options.expirySweepMs)
+    if (this.#state !== undefined) this.#restore(this.#state)
+    this.#sweeper = setInterval(() => { this.expireDue(); this.flush() }, options.expirySweepMs)
     this.#sweeper.unref()
   }
 
@@ -103,6 +114,19 @@ export class Sandbox {
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
     await this.webhooks.close()
+    this.flush()
+    this.#state?.close()
+    this.#closed = true
+  }
+
+  /** Write every change since the last flush to the state file (nothing without `stateDir`). */
+  flush (): void {
+    const state = this.#state
+    if (state === undefined || this.#closed || this.#dirty.size === 0) return
+    const records = [...this.#dirty.values()].map((make) => make())
+    this.#dirty.clear()
+    state.append(records)
+    if (state.wantsCompaction(this.#intents.size + this.#subscriptions.size + this.#accounts.size)) state.compact(this.#snapshot())
   }
 
   /** The sandbox's time: every rule with a deadline (expiry, auto-expiry, reversal windows) reads it. */
@@ -113,17 +137,34 @@ export class Sandbox {
   /** Sandbox control: move the clock forward, then run what fell due. Returns the new time. */
   advanceClock (ms: number): Date {
     this.#clockOffsetMs += ms
+    this.#mark('clock:clock', () => ({ kind: 'clock', id: 'clock', value: this.#clockOffsetMs }))
     this.expireDue()
     return this.now()
   }
 
+  /** The account of a secret key, made (with the default trading name) on first use, as every sandbox key works. */
   account (key: string): Account {
-    let account = this.#accounts.get(key)
+    const hash = keyHash(key)
+    let account = this.#accounts.get(hash)
     if (account === undefined) {
-      account = { key, id: newId(ID_PREFIX.account), intents: new Map(), subscriptions: new Map() }
-      this.#accounts.set(key, account)
+      account = { key: hash, id: newId(ID_PREFIX.account), tradingName: this.options.merchantName, intents: new Map(), subscriptions: new Map() }
+      this.#accounts.set(hash, account)
+      this.#markAccount(account)
     }
     return account
+  }
+
+  /** Sandbox control: set up the account of a key (its trading name), as Dojo's onboarding would. */
+  configureAccount (key: string, settings: { tradingName?: string | undefined }): Account {
+    const account = this.account(key)
+    if (settings.tradingName !== undefined) account.tradingName = settings.tradingName
+    this.#markAccount(account)
+    return account
+  }
+
+  /** The trading name of the account an intent belongs to: on the checkout page and in `config.tradingName`. */
+  tradingName (intent: Intent): string {
+    return this.#accounts.get(intent.accountKey)?.tradingName ?? this.options.merchantName
   }
 
   // Payment intents
@@ -142,7 +183,7 @@ export class Sandbox {
     const intent: Intent = {
       id: newId(ID_PREFIX.paymentIntent),
       seq: ++this.#seq,
-      accountKey: key,
+      accountKey: account.key,
       accountId: account.id,
       status: 'Created',
       request,
@@ -160,6 +201,7 @@ export class Sandbox {
     }
     account.intents.set(intent.id, intent)
     this.#intents.set(intent.id, intent)
+    this.#markIntent(intent)
     this.#emit(intent, 'payment_intent.created')
     return intent
   }
@@ -218,6 +260,7 @@ export class Sandbox {
     }
     intent.refunds.set(idempotencyKey, refund)
     intent.refundedAmount += request.amount
+    this.#markIntent(intent)
     this.#event(intent, 'Refunded', '')
     // Partial refunds keep the payment Captured; the last one makes it Refunded.
     this.#move(intent, intent.refundedAmount === intent.capturedAmount ? 'Refunded' : 'Captured', '')
@@ -238,6 +281,7 @@ export class Sandbox {
     if (intent.paymentDetails === undefined) throw conflict(`Payment intent ${intent.id} is ${intent.status}: there is no payment to send a receipt for.`)
     if (emails.length === 0) throw validationError('Emails', 'The Emails field must list at least one address.')
     intent.receipts.push([...emails])
+    this.#markIntent(intent)
   }
 
   /**
@@ -268,6 +312,7 @@ export class Sandbox {
     const intent = this.getIntent(key, id)
     Object.assign(intent, newSessionSecret(this.now()))
     intent.updatedAt = this.now()
+    this.#markIntent(intent)
     return intent
   }
 
@@ -381,7 +426,7 @@ export class Sandbox {
       itemLines: r.itemLines ?? [],
       taxLines: r.taxLines ?? [],
       merchantConfig: { supportedPaymentMethods: { cardSchemes: ['VISA', 'MASTERCARD', 'MAESTRO'], wallets: [] } },
-      config: { ...config, branding: {}, tradingName: this.options.merchantName },
+      config: { ...config, branding: {}, tradingName: this.tradingName(intent) },
       paymentSource: r.paymentSource ?? 'api',
       ...(r.actionLink == null ? {} : { actionLink: r.actionLink }),
       ...(r.autoExpireAction == null ? {} : { autoExpireAction: r.autoExpireAction }),
@@ -406,7 +451,7 @@ export class Sandbox {
     const now = this.now()
     const subscription: Subscription = {
       id: newId(ID_PREFIX.subscription),
-      accountKey: key,
+      accountKey: account.key,
       accountId: account.id,
       events: [...new Set(input.events)],
       url: input.url,
@@ -417,6 +462,7 @@ export class Sandbox {
     }
     account.subscriptions.set(subscription.id, subscription)
     this.#subscriptions.set(subscription.id, subscription)
+    this.#markSubscription(subscription)
     return subscription
   }
 
@@ -440,6 +486,7 @@ export class Sandbox {
     if (input.url != null) subscription.url = input.url
     if (input.description != null) subscription.description = input.description
     subscription.updatedAt = this.now()
+    this.#markSubscription(subscription)
     return subscription
   }
 
@@ -447,7 +494,9 @@ export class Sandbox {
     this.getSubscription(key, id)
     this.account(key).subscriptions.delete(id)
     this.#subscriptions.delete(id)
+    for (const delivery of this.webhooks.deliveries(id)) this.#mark(`delivery:${delivery.id}`, () => ({ kind: 'delivery', id: delivery.id, removed: true }))
     this.webhooks.forget(id)
+    this.#mark(`subscription:${id}`, () => ({ kind: 'subscription', id, removed: true }))
   }
 
   addSecret (key: string, id: string): Subscription {
@@ -455,6 +504,7 @@ export class Sandbox {
     // New secrets start inactive so a receiver can learn them before they are used to sign.
     subscription.secrets.push(newSecret(false))
     subscription.updatedAt = this.now()
+    this.#markSubscription(subscription)
     return subscription
   }
 
@@ -464,6 +514,7 @@ export class Sandbox {
     if (secret === undefined) throw notFound('Secret')
     for (const s of subscription.secrets) s.isActive = s === secret
     subscription.updatedAt = this.now()
+    this.#markSubscription(subscription)
   }
 
   deleteSecret (key: string, id: string, secretId: string): void {
@@ -473,6 +524,7 @@ export class Sandbox {
     if (secret.isActive) throw conflict('The active secret cannot be deleted: activate another one first.')
     subscription.secrets = subscription.secrets.filter((s) => s !== secret)
     subscription.updatedAt = this.now()
+    this.#markSubscription(subscription)
   }
 
   // Internals
@@ -505,10 +557,12 @@ export class Sandbox {
     // A decline is an event, not a status: the intent stays Created and can be paid again.
     this.#event(intent, 'Declined', '', card)
     intent.updatedAt = this.now()
+    this.#markIntent(intent)
     return { outcome: 'Declined' }
   }
 
   #event (intent: Intent, eventType: PaymentEvent['eventType'], authCode: string, card?: MaskedCard, transactionId?: string): void {
+    this.#markIntent(intent)
     const c = card ?? cardOfIntent(intent)
     intent.paymentEvents.push({
       transactionId: transactionId ?? intent.paymentDetails?.transactionId ?? randomUUID(),
@@ -528,6 +582,7 @@ export class Sandbox {
     const from = intent.status
     intent.status = to
     intent.updatedAt = this.now()
+    this.#markIntent(intent)
     if (from !== to) this.#emit(intent, 'payment_intent.status_updated')
   }
 
@@ -581,7 +636,133 @@ export class Sandbox {
     const secret = subscription?.secrets.find((s) => s.isActive)
     if (subscription === undefined || secret === undefined) return undefined
     secret.lastUsedAt = this.now()
+    this.#markSubscription(subscription)
     return { url: subscription.url, secret: secret.value }
+  }
+
+  // Persistence: records are made from the live objects at flush time, so several changes to
+  // one intent within a request are one line.
+
+  #mark (key: string, make: () => StateRecord): void {
+    if (this.#state !== undefined) this.#dirty.set(key, make)
+  }
+
+  #markIntent (intent: Intent): void {
+    this.#mark(`intent:${intent.id}`, () => ({ kind: 'intent', id: intent.id, value: intentRecord(intent) }))
+  }
+
+  #markSubscription (subscription: Subscription): void {
+    this.#mark(`subscription:${subscription.id}`, () => ({ kind: 'subscription', id: subscription.id, value: subscriptionRecord(subscription) }))
+  }
+
+  #markAccount (account: Account): void {
+    this.#mark(`account:${account.key}`, () => ({ kind: 'account', id: account.key, value: { id: account.id, tradingName: account.tradingName } }))
+  }
+
+  #markDelivery (delivery: Delivery, body: string): void {
+    this.#mark(`delivery:${delivery.id}`, () => ({ kind: 'delivery', id: delivery.id, value: { delivery, body } }))
+  }
+
+  /** Sandbox control: a subscription's delivery fault, kept with the state. */
+  setFault (subscriptionId: string, fault: Fault): void {
+    this.webhooks.setFault(subscriptionId, fault)
+    this.#mark(`fault:${subscriptionId}`, () => ({ kind: 'fault', id: subscriptionId, value: this.webhooks.fault(subscriptionId) }))
+  }
+
+  #snapshot (): StateRecord[] {
+    const records: StateRecord[] = [{ kind: 'clock', id: 'clock', value: this.#clockOffsetMs }]
+    for (const account of this.#accounts.values()) records.push({ kind: 'account', id: account.key, value: { id: account.id, tradingName: account.tradingName } })
+    for (const intent of this.#intents.values()) records.push({ kind: 'intent', id: intent.id, value: intentRecord(intent) })
+    for (const subscription of this.#subscriptions.values()) {
+      records.push({ kind: 'subscription', id: subscription.id, value: subscriptionRecord(subscription) })
+      records.push({ kind: 'fault', id: subscription.id, value: this.webhooks.fault(subscription.id) })
+      for (const { delivery, body } of this.webhooks.deliveriesWithBodies(subscription.id)) records.push({ kind: 'delivery', id: delivery.id, value: { delivery, body } })
+    }
+    return records
+  }
+
+  // Back to where the last process left off: accounts, intents in creation order, subscriptions,
+  // the clock, then the delivery logs; pending deliveries go out again (at least once, as ever).
+  #restore (state: StateFile): void {
+    const records = [...state.load().values()]
+    const deliveries: Array<{ delivery: Delivery, body: string }> = []
+    for (const r of records) {
+      if (r.kind === 'clock') this.#clockOffsetMs = r.value as number
+      else if (r.kind === 'account') {
+        const v = r.value as { id: string, tradingName: string }
+        this.#accounts.set(r.id, { key: r.id, id: v.id, tradingName: v.tradingName, intents: new Map(), subscriptions: new Map() })
+      }
+    }
+    const intents = records.filter((r) => r.kind === 'intent').map((r) => intentFromRecord(r.value as IntentRecord)).sort((a, b) => a.seq - b.seq)
+    for (const intent of intents) {
+      this.#intents.set(intent.id, intent)
+      this.#accounts.get(intent.accountKey)?.intents.set(intent.id, intent)
+      this.#seq = Math.max(this.#seq, intent.seq)
+    }
+    for (const r of records) {
+      if (r.kind === 'subscription') {
+        const subscription = subscriptionFromRecord(r.value as SubscriptionRecord)
+        this.#subscriptions.set(subscription.id, subscription)
+        this.#accounts.get(subscription.accountKey)?.subscriptions.set(subscription.id, subscription)
+      } else if (r.kind === 'fault') this.webhooks.setFault(r.id, r.value as Fault)
+      else if (r.kind === 'delivery') deliveries.push(r.value as { delivery: Delivery, body: string })
+    }
+    this.webhooks.restore(deliveries.filter((d) => this.#subscriptions.has(d.delivery.subscriptionId)))
+    state.compact(this.#snapshot())
+    this.webhooks.resume()
+  }
+}
+
+/** The key as the state knows it: a secret key is never written to disk. */
+function keyHash (key: string): string {
+  return createHash('sha256').update(key).digest('base64url')
+}
+
+type Dated<T, K extends keyof T> = Omit<T, K> & { [P in K]: string }
+type IntentRecord = Dated<Omit<Intent, 'refunds' | 'authorizedAt'>, 'createdAt' | 'updatedAt' | 'expireAt' | 'clientSessionSecretExpirationDate'> & { refunds: Array<[string, Refund]>, authorizedAt?: string }
+type SubscriptionRecord = Dated<Omit<Subscription, 'secrets'>, 'createdAt' | 'updatedAt'> & { secrets: Array<Dated<Omit<Secret, 'lastUsedAt'>, 'createdAt'> & { lastUsedAt?: string }> }
+
+function intentRecord (intent: Intent): IntentRecord {
+  const { refunds, authorizedAt, createdAt, updatedAt, expireAt, clientSessionSecretExpirationDate, ...rest } = intent
+  return {
+    ...rest,
+    createdAt: createdAt.toISOString(),
+    updatedAt: updatedAt.toISOString(),
+    expireAt: expireAt.toISOString(),
+    clientSessionSecretExpirationDate: clientSessionSecretExpirationDate.toISOString(),
+    refunds: [...refunds.entries()],
+    ...(authorizedAt === undefined ? {} : { authorizedAt: authorizedAt.toISOString() })
+  }
+}
+
+function intentFromRecord (r: IntentRecord): Intent {
+  const { refunds, authorizedAt, createdAt, updatedAt, expireAt, clientSessionSecretExpirationDate, ...rest } = r
+  return {
+    ...rest,
+    createdAt: new Date(createdAt),
+    updatedAt: new Date(updatedAt),
+    expireAt: new Date(expireAt),
+    clientSessionSecretExpirationDate: new Date(clientSessionSecretExpirationDate),
+    refunds: new Map(refunds),
+    ...(authorizedAt === undefined ? {} : { authorizedAt: new Date(authorizedAt) })
+  }
+}
+
+function subscriptionRecord (s: Subscription): SubscriptionRecord {
+  return {
+    ...s,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+    secrets: s.secrets.map(({ lastUsedAt, createdAt, ...secret }) => ({ ...secret, createdAt: createdAt.toISOString(), ...(lastUsedAt === undefined ? {} : { lastUsedAt: lastUsedAt.toISOString() }) }))
+  }
+}
+
+function subscriptionFromRecord (r: SubscriptionRecord): Subscription {
+  return {
+    ...r,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+    secrets: r.secrets.map(({ lastUsedAt, createdAt, ...secret }) => ({ ...secret, createdAt: new Date(createdAt), ...(lastUsedAt === undefined ? {} : { lastUsedAt: new Date(lastUsedAt) }) }))
   }
 }
 

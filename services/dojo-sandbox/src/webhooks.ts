@@ -31,6 +31,9 @@ export interface Delivery {
 /** Where and how to sign, looked up at each attempt so rotation and deletion apply to retries. */
 export type ResolveTarget = (subscriptionId: string) => { url: string, secret: string } | undefined
 
+/** Told of every new delivery and every change to one (attempt, outcome), with its exact bytes. */
+export type PersistDelivery = (delivery: Delivery, body: string) => void
+
 const LOG_LIMIT = 1000
 
 /**
@@ -42,6 +45,9 @@ export class WebhookDispatcher {
   readonly #retryDelaysMs: number[]
   readonly #timeoutMs: number
   readonly #resolve: ResolveTarget
+  readonly #persist: PersistDelivery | undefined
+  /** The bytes of each logged delivery, kept only when persisting (a restart sends them again). */
+  readonly #bodies = new Map<string, string>()
   readonly #log = new Map<string, Delivery[]>()
   readonly #faults = new Map<string, Fault>()
   readonly #held = new Map<string, { delivery: Delivery, body: string, timer: NodeJS.Timeout }>()
@@ -54,10 +60,11 @@ export class WebhookDispatcher {
   readonly #attempts: Counter<'outcome'> | undefined
   readonly #latency: Histogram<'outcome'> | undefined
 
-  constructor (options: { retryDelaysMs: number[], timeoutMs: number, resolve: ResolveTarget, registry?: Registry }) {
+  constructor (options: { retryDelaysMs: number[], timeoutMs: number, resolve: ResolveTarget, persist?: PersistDelivery, registry?: Registry }) {
     this.#retryDelaysMs = options.retryDelaysMs
     this.#timeoutMs = options.timeoutMs
     this.#resolve = options.resolve
+    this.#persist = options.persist
     if (options.registry !== undefined) {
       this.#attempts = new Counter({ name: 'dojo_sandbox_webhook_attempts_total', help: 'Webhook delivery attempts by outcome.', labelNames: ['outcome'] as const, registers: [options.registry] })
       this.#latency = new Histogram({ name: 'dojo_sandbox_webhook_attempt_seconds', help: 'Webhook attempt latency.', labelNames: ['outcome'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [options.registry] })
@@ -77,7 +84,43 @@ export class WebhookDispatcher {
     return this.#log.get(subscriptionId) ?? []
   }
 
+  /** The log with each delivery's bytes (only kept when persisting). */
+  deliveriesWithBodies (subscriptionId: string): Array<{ delivery: Delivery, body: string }> {
+    return this.deliveries(subscriptionId).flatMap((delivery) => {
+      const body = this.#bodies.get(delivery.id)
+      return body === undefined ? [] : [{ delivery, body }]
+    })
+  }
+
+  /** The logs a previous process left, in order; `resume` sends what was still pending. */
+  restore (deliveries: Array<{ delivery: Delivery, body: string }>): void {
+    const sorted = [...deliveries].sort((a, b) => Number.parseInt(a.delivery.id.slice(4), 36) - Number.parseInt(b.delivery.id.slice(4), 36))
+    for (const { delivery, body } of sorted) {
+      let log = this.#log.get(delivery.subscriptionId)
+      if (log === undefined) { log = []; this.#log.set(delivery.subscriptionId, log) }
+      log.push(delivery)
+      this.#bodies.set(delivery.id, body)
+      this.#seq = Math.max(this.#seq, Number.parseInt(delivery.id.slice(4), 36))
+    }
+  }
+
+  /**
+   * Attempt every restored delivery still pending, now, as the attempt after the last one made
+   * (the same event id and bytes: at least once, as ever).
+   */
+  resume (): void {
+    for (const log of this.#log.values()) {
+      for (const delivery of log) {
+        const body = this.#bodies.get(delivery.id)
+        if (delivery.status !== 'pending' || body === undefined) continue
+        this.#pending++
+        this.#attempt(delivery, body, Math.min(delivery.attempts.length, this.#retryDelaysMs.length))
+      }
+    }
+  }
+
   forget (subscriptionId: string): void {
+    for (const delivery of this.#log.get(subscriptionId) ?? []) this.#bodies.delete(delivery.id)
     this.#log.delete(subscriptionId)
     this.#faults.delete(subscriptionId)
   }
@@ -95,8 +138,10 @@ export class WebhookDispatcher {
     const fault = this.fault(subscriptionId)
     const copies = fault.mode === 'duplicate' ? 2 : 1
     for (let i = 0; i < copies; i++) {
-      const delivery = this.#record(subscriptionId, payload, fault.mode)
-      if (fault.mode === 'drop') { delivery.status = 'dropped'; continue }
+      const delivery = this.#record(subscriptionId, payload, fault.mode, body)
+      if (fault.mode === 'drop') delivery.status = 'dropped'
+      this.#persist?.(delivery, body)
+      if (fault.mode === 'drop') continue
       this.#pending++
       if (fault.mode === 'delay') this.#later(fault.delayMs, () => { this.#attempt(delivery, body, 0) })
       else if (fault.mode === 'reorder') this.#reorder(subscriptionId, delivery, body, fault.delayMs)
@@ -135,7 +180,7 @@ export class WebhookDispatcher {
     this.#attempt(held.delivery, held.body, 0)
   }
 
-  #record (subscriptionId: string, payload: WebhookPayload, fault: FaultMode): Delivery {
+  #record (subscriptionId: string, payload: WebhookPayload, fault: FaultMode, body: string): Delivery {
     const delivery: Delivery = {
       id: `dlv_${(++this.#seq).toString(36)}`,
       subscriptionId,
@@ -151,7 +196,8 @@ export class WebhookDispatcher {
     let log = this.#log.get(subscriptionId)
     if (log === undefined) { log = []; this.#log.set(subscriptionId, log) }
     log.push(delivery)
-    if (log.length > LOG_LIMIT) log.splice(0, log.length - LOG_LIMIT)
+    if (this.#persist !== undefined) this.#bodies.set(delivery.id, body)
+    if (log.length > LOG_LIMIT) for (const gone of log.splice(0, log.length - LOG_LIMIT)) this.#bodies.delete(gone.id)
     return delivery
   }
 
@@ -163,7 +209,7 @@ export class WebhookDispatcher {
   #attempt (delivery: Delivery, body: string, index: number): void {
     if (this.#closed) return
     const target = this.#resolve(delivery.subscriptionId)
-    if (target === undefined) { this.#finish(delivery, 'failed'); return }
+    if (target === undefined) { this.#finish(delivery, 'failed', body); return }
     const controller = new AbortController()
     this.#inFlight.add(controller)
     const startedAt = new Date()
@@ -171,6 +217,7 @@ export class WebhookDispatcher {
     const record = (outcome: 'success' | 'failure', detail: { statusCode?: number, error?: string }): void => {
       const latencyMs = Math.round((performance.now() - started) * 100) / 100
       delivery.attempts.push({ attempt: index + 1, startedAt: startedAt.toISOString(), latencyMs, outcome, ...detail })
+      if (outcome === 'failure' && index < this.#retryDelaysMs.length) this.#persist?.(delivery, body)
       this.#attempts?.inc({ outcome })
       this.#latency?.observe({ outcome }, latencyMs / 1000)
     }
@@ -187,20 +234,23 @@ export class WebhookDispatcher {
       record(ok ? 'success' : 'failure', { statusCode: response.status })
       return ok
     }, (error: unknown) => {
+      // Aborted by close(): not an attempt the receiver failed; a restart sends it again.
+      if (this.#closed) return false
       const name = error instanceof Error ? error.name : ''
       record('failure', { error: name === 'TimeoutError' ? `timed out after ${this.#timeoutMs} ms` : error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error) })
       return false
     }).then((ok) => {
       this.#inFlight.delete(controller)
       if (this.#closed) return
-      if (ok) this.#finish(delivery, 'delivered')
+      if (ok) this.#finish(delivery, 'delivered', body)
       else if (index < this.#retryDelaysMs.length) this.#later(this.#retryDelaysMs[index]!, () => { this.#attempt(delivery, body, index + 1) })
-      else this.#finish(delivery, 'failed')
+      else this.#finish(delivery, 'failed', body)
     }, () => undefined)
   }
 
-  #finish (delivery: Delivery, status: 'delivered' | 'failed'): void {
+  #finish (delivery: Delivery, status: 'delivered' | 'failed', body: string): void {
     delivery.status = status
+    this.#persist?.(delivery, body)
     this.#pending--
     this.#settle()
   }

@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core'
 import { record } from '@paylinks/event-store'
 import { createApiKey } from '@paylinks/merchants'
 import { onTeardown } from '@paylinks/test-kit'
+import { assertAccessible } from '@paylinks/test-kit/browser'
 import { buildHistory } from './fixtures/history.js'
 import { projectorOverHistory } from './helpers.js'
 
@@ -20,15 +21,18 @@ t.test('the dashboard should show totals, a rendered chart, the funnel and the l
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS })
   onTeardown(t, () => browser.close())
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } })
+  // bypassCSP: the page's CSP allows only its own scripts, and axe is injected inline.
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 }, bypassCSP: true })
   const problems: string[] = []
   page.on('pageerror', (e) => problems.push(e.message))
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
 
   await page.goto(`${address}/dashboard`)
+  await assertAccessible(t, page, 'the dashboard before a key is given')
   await page.getByLabel('API key', { exact: true }).fill('plk_wrongwrongwrong_' + 'x'.repeat(43))
   await page.getByRole('button', { name: 'Show' }).click()
   await page.getByText('The API key is unknown or revoked.').waitFor()
+  await assertAccessible(t, page, 'the dashboard with its error')
   problems.length = 0 // the 401 above was the point
 
   await page.getByLabel('API key', { exact: true }).fill(key)
@@ -39,6 +43,7 @@ t.test('the dashboard should show totals, a rendered chart, the funnel and the l
   t.equal(await page.locator('#latest tr').count(), 10, 'the ten latest links')
   t.match(await page.locator('#funnel').textContent(), /requested 40.*issued 36.*sent 20.*paid 24/)
   t.match(await page.locator('#lag').textContent(), /Up to date/)
+  await assertAccessible(t, page, 'the dashboard with figures')
 
   // The chart rendered: its canvas has painted pixels, including the paid series' green.
   const painted = await page.evaluate(() => {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import formbody from '@fastify/formbody'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { validateCard, type CardField } from '../cards.js'
+import { CHALLENGE_CODE, TEST_CARD_LIST, validateCard, type CardField } from '../cards.js'
 import type { Intent, PaymentOutcome, Sandbox } from '../sandbox.js'
 import { html, page, raw, type Html } from './html.js'
 
@@ -85,12 +85,27 @@ function outcome (reply: FastifyReply, sandbox: Sandbox, intent: Intent, result:
   return send(reply, 200, paidPage(sandbox, intent, 'Payment successful', 'Thank you: your payment was successful.'))
 }
 
+const OUTCOMES = { success: 'Payment succeeds', challenge: `3-D Secure challenge: code ${CHALLENGE_CODE} passes, anything else declines`, declined: 'Declined' }
+
+// Every payable page says plainly that this is the sandbox, and how to pay in it.
+function sandboxBanner (): Html {
+  return html`<aside class="sandbox" aria-labelledby="sandbox-title">
+    <h2 id="sandbox-title">Sandbox: no real money moves</h2>
+    <p>This is Dojo's sandbox. Pay with a test card (expiry ${TEST_CARD_LIST[0]?.expiry ?? '12/29'}, or any future date); the 3-D Secure code is <strong data-testid="challenge-code">${CHALLENGE_CODE}</strong>.</p>
+    <table>
+      <caption>Test cards</caption>
+      <thead><tr><th scope="col">Card number</th><th scope="col">Security code</th><th scope="col">Outcome</th></tr></thead>
+      <tbody>${TEST_CARD_LIST.map((c) => html`<tr><td>${c.number}</td><td>${c.cvv}</td><td>${OUTCOMES[c.outcome]}</td></tr>`)}</tbody>
+    </table>
+  </aside>`
+}
+
 function summary (sandbox: Sandbox, intent: Intent): Html {
   const r = intent.request
   const total = r.amount.value + (r.tipsAmount?.value ?? 0)
   const showReference = r.config?.details?.showReference !== false
   return html`<header>
-    <p class="merchant">${sandbox.options.merchantName}</p>
+    <p class="merchant">${sandbox.tradingName(intent)}</p>
     ${r.config?.title == null ? '' : html`<h1>${r.config.title}</h1>`}
     <p class="amount" data-testid="amount">${formatAmount(total, r.amount.currencyCode)}</p>
     ${showReference ? html`<p class="reference">Reference: <span>${r.reference}</span></p>` : ''}
@@ -124,7 +139,8 @@ function cardPage (sandbox: Sandbox, intent: Intent, state: { errors?: Partial<R
   const errors = state.errors ?? {}
   const values = state.values ?? { expiry: '', cardName: '' }
   const count = Object.keys(errors).length
-  return page(`Pay ${sandbox.options.merchantName}`, html`
+  return page(`Pay ${sandbox.tradingName(intent)}`, html`
+  ${sandboxBanner()}
   ${summary(sandbox, intent)}
   <main>
     ${state.banner === undefined ? '' : html`<div class="banner" role="alert">${state.banner}</div>`}
@@ -144,6 +160,7 @@ function cardPage (sandbox: Sandbox, intent: Intent, state: { errors?: Partial<R
 
 function challengePage (sandbox: Sandbox, intent: Intent, token: string, error?: string): Html {
   return page('Verify your payment', html`
+  ${sandboxBanner()}
   ${summary(sandbox, intent)}
   <main>
     <h2>Verify it's you</h2>

@@ -14,13 +14,13 @@ export function raw (value: string): Html {
   return new Html(value)
 }
 
-type Part = Html | string | number | undefined | null
+type Part = Html | Html[] | string | number | undefined | null
 
 /** A template tag that escapes every interpolated value unless it is already Html. */
 export function html (strings: TemplateStringsArray, ...values: Part[]): Html {
   let out = strings[0] ?? ''
   values.forEach((value, i) => {
-    out += value instanceof Html ? value.value : escapeHtml(String(value ?? ''))
+    out += value instanceof Html ? value.value : Array.isArray(value) ? value.map((v) => v.value).join('') : escapeHtml(String(value ?? ''))
     out += strings[i + 1] ?? ''
   })
   return new Html(out)
@@ -33,9 +33,13 @@ const STYLE = `
 .field{margin-bottom:1rem}.row{display:flex;gap:1rem}.row .field{flex:1}label{display:block;font-weight:600;margin-bottom:.25rem}
 .hint{display:block;color:#555;font-size:.875rem}input{width:100%;font-size:1.125rem;padding:.7rem;border:1px solid #888;border-radius:8px}
 input:focus{outline:3px solid #1d70b8;outline-offset:1px}.invalid input{border:2px solid #b00020}.error{color:#b00020;margin:.25rem 0 0;font-weight:600}
-button{width:100%;font-size:1.125rem;font-weight:700;padding:.85rem;border:0;border-radius:8px;background:#0b5;color:#fff;cursor:pointer;min-height:48px}
+button{width:100%;font-size:1.125rem;font-weight:700;padding:.85rem;border:0;border-radius:8px;background:#00703c;color:#fff;cursor:pointer;min-height:48px}
 .cancel{display:block;text-align:center;margin-top:1rem;color:#1d70b8;padding:.5rem}.banner{background:#fdecea;border-left:4px solid #b00020;padding:.75rem;margin-bottom:1rem}
-.done h2{margin-top:0}`
+.done h2{margin-top:0}
+.sandbox{background:#fff4ce;border:2px solid #8a6d00;border-radius:12px;padding:1rem;margin-bottom:1rem;font-size:.9375rem}
+.sandbox h2{font-size:1rem;margin:0 0 .25rem}.sandbox p{margin:0 0 .5rem}.sandbox table{border-collapse:collapse;width:100%}
+.sandbox caption{text-align:left;font-weight:600}.sandbox th,.sandbox td{text-align:left;padding:.2rem .4rem .2rem 0;vertical-align:top}
+.sandbox td:first-child{white-space:nowrap;font-variant-numeric:tabular-nums}`
 
 /** A whole page: small, styled inline, no scripts. */
 export function page (title: string, body: Html): Html {

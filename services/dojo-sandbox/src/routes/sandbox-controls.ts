@@ -51,6 +51,16 @@ const PayResponseSchema = Type.Object({
   status: PaymentIntentStatusSchema
 }, { title: 'SandboxPayResponse' })
 
+const AccountRequestSchema = Type.Object({
+  secretKey: Type.String({ pattern: '^sk_sandbox_[A-Za-z0-9_-]{1,200}$', description: 'The account\'s secret key, as the Dojo API is called with it (sk_sandbox_…)' }),
+  tradingName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Shown on the checkout page and in config.tradingName; default MERCHANT_NAME' }))
+}, { additionalProperties: false, title: 'SandboxAccountRequest' })
+
+const AccountSchema = Type.Object({
+  accountId: Type.String(),
+  tradingName: Type.String()
+}, { title: 'SandboxAccount' })
+
 const IntentParams = Type.Object({ paymentIntentId: Type.String({ maxLength: 100 }) })
 const SubscriptionParams = Type.Object({ subscriptionId: Type.String({ maxLength: 100 }) })
 const problems = { 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema }
@@ -84,6 +94,18 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
     }
   }, async (request) => ({ now: sandbox.advanceClock(request.body.advanceMs).toISOString() }))
 
+  api.post('/accounts', {
+    schema: {
+      tags,
+      summary: 'Set up the account of a secret key (its trading name); made on first use otherwise, with MERCHANT_NAME',
+      body: AccountRequestSchema,
+      response: { 200: AccountSchema, ...problems }
+    }
+  }, async (request) => {
+    const account = sandbox.configureAccount(request.body.secretKey, { tradingName: request.body.tradingName })
+    return { accountId: account.id, tradingName: account.tradingName }
+  })
+
   api.get('/webhooks/:subscriptionId/deliveries', {
     schema: { tags, summary: "A subscription's delivery log: every attempt, its status and latency (last 1000)", params: SubscriptionParams, response: { 200: DeliveryLogSchema, ...problems } }
   }, async (request) => {
@@ -95,7 +117,7 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
     schema: { tags, summary: "Set a subscription's delivery fault", params: SubscriptionParams, body: FaultSchema, response: { 200: FaultSchema, ...problems } }
   }, async (request) => {
     const s = subscription(request.params.subscriptionId)
-    sandbox.webhooks.setFault(s.id, { mode: request.body.mode, delayMs: request.body.delayMs ?? 1000 })
+    sandbox.setFault(s.id, { mode: request.body.mode, delayMs: request.body.delayMs ?? 1000 })
     return sandbox.webhooks.fault(s.id)
   })
 
