@@ -12,3 +12,4 @@ export { isUnavailableError, problemDetails, sendProblem } from './problem-detai
 export { startServer } from './server.js'
 export { serviceKit, type ServiceKitOptions } from './service-kit.js'
 export { localDataDir, withLocalSetup, writeLocalSetup, type LocalSetup } from './local-setup.js'
+export { documentRoutes, optionalInputs, PROBLEM_SCHEMA_ID, problemResponse, problemResponses, routeDefaults, type ProblemResponse } from './openapi.js'
