@@ -29,7 +29,7 @@ export const metrics = fp(async function metrics (app: FastifyInstance, options:
     if (route === '/metrics') return
     duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false }, logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' }, logLevel: 'warn' }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
   })
 }, { name: 'service-kit.metrics', fastify: '5.x' })

@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { ServiceErrorCodes, type Problem } from './errors.js'
 
-const TITLES: Record<number, string> = {
+/** The reason phrase of each status service-kit answers with. */
+export const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -3,7 +3,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { TestContext } from '@paylinks/test-kit'
-import { decodeCursor, encodeCursor, loadConfig, ProblemSchema, ServerConfigSchema, ServiceError, serverOptions, serviceKit } from '../src/index.js'
+import { decodeCursor, encodeCursor, loadConfig, problemResponses, ProblemSchema, ServerConfigSchema, ServiceError, serverOptions, serviceKit } from '../src/index.js'
 
 const config = loadConfig(ServerConfigSchema, { LOG_LEVEL: 'silent' })
 
@@ -175,4 +175,35 @@ t.test('/healthz, /readyz and /metrics should report the process and its depende
   t.match(metrics.body, /process_cpu_user_seconds_total/)
   const docs = await app.inject('/docs/json')
   t.ok(docs.json().paths['/orders'], 'the route is in the OpenAPI document')
+})
+
+t.test('the OpenAPI document should say what a client may leave out, refer errors to the one Problem, and name its server', async (t) => {
+  const app = Fastify(serverOptions(config, { pretty: false })).withTypeProvider<TypeBoxTypeProvider>()
+  await app.register(serviceKit, { name: 'doc-service', publicUrl: 'https://svc.paylinks.test/' })
+  app.post('/things/:id/close', {
+    schema: {
+      operationId: 'closeThing',
+      params: Type.Object({ id: Type.String() }),
+      querystring: Type.Object({ limit: Type.Integer({ default: 20 }), must: Type.String() }),
+      body: Type.Union([Type.Object({ reason: Type.Optional(Type.String()) }), Type.Null()]),
+      response: { 200: Type.Object({ closed: Type.Boolean() }), ...problemResponses(404) }
+    }
+  }, async () => ({ closed: true }))
+  t.teardown(() => app.close())
+  const doc = (await app.inject('/docs/json')).json()
+  t.same(doc.servers, [{ url: 'https://svc.paylinks.test' }])
+  t.match(doc.info, { title: 'doc-service', license: { name: 'Proprietary' } })
+  const op = doc.paths['/things/{id}/close'].post
+  t.equal(op.requestBody.required, false, 'a body that admits null is optional')
+  t.same(op.requestBody.content['application/json'].schema.properties, { reason: { type: 'string' } }, 'and documented without its null branch')
+  t.same(op.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string, required: boolean }) => [p.name, p.required]), [['limit', false], ['must', true]])
+  for (const status of ['400', '404']) {
+    t.same(op.responses[status].content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${status} refers to the Problem component`)
+  }
+  t.equal(doc.components.schemas.Problem.title, 'Problem')
+  t.notOk(doc.paths['/healthz'] ?? doc.paths['/metrics'], 'operator routes are left out')
+  const closed = await app.inject({ method: 'POST', url: '/things/a/close?must=x' })
+  t.equal(closed.statusCode, 200, 'no body, no content type')
+  const missing = await app.inject({ method: 'POST', url: '/things/a/close' })
+  t.match(missing.json(), { status: 400, code: 'SVC_VALIDATION' })
 })

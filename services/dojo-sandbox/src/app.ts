@@ -21,7 +21,10 @@ declare module 'fastify' {
 export const app = fp(async function dojoSandbox (app: FastifyInstance, options: SandboxOptions) {
   await app.register(serviceKit, {
     name: 'dojo-sandbox',
-    description: "An offline emulator of Dojo's sandbox (https://api.dojo.tech). Routes tagged sandbox-controls are not Dojo's: they exist only here."
+    description: "An offline emulator of Dojo's sandbox (https://api.dojo.tech). Routes tagged sandbox-controls are not Dojo's: they exist only here.",
+    publicUrl: options.publicUrl,
+    // Dojo's scheme: the raw secret key after `Basic` (not base64), e.g. `Authorization: Basic sk_sandbox_…`.
+    securitySchemes: { dojoKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Basic sk_sandbox_… (the key itself, not base64)' } }
   })
   const sandbox = new Sandbox(options, app.metrics)
   app.decorate('sandbox', sandbox)

@@ -19,6 +19,7 @@ import { pruneIdempotencyKeys } from './repositories/idempotency-ttl.js'
 import customerRoutes from './routes/customers.js'
 import linkRoutes from './routes/links.js'
 import moneyRoutes from './routes/money.js'
+import { partnerApi } from './routes/partner-api.js'
 import { createMoney } from './money/operations.js'
 import resultRoutes from './routes/result.js'
 import shortLinkRoutes from './routes/short-links.js'
@@ -35,7 +36,9 @@ export interface AppOptions {
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   await fastify.register(serviceKit, {
     name: 'link-issuer',
-    description: 'Payment links on Dojo for partners (HTTP, `Authorization: Bearer <api key>`) and order systems (NATS).'
+    description: 'Payment links on Dojo for partners (HTTP, `Authorization: Bearer <api key>`) and order systems (NATS).',
+    publicUrl: config.PUBLIC_URL,
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A merchant API key (pnpm admin key create --merchant mer_…); analyst keys only read.' } }
   })
 
   // One pool for the service's tables and the event store's reads; the store adds only its LISTEN connection.
@@ -78,25 +81,13 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   fastify.readiness.add('postgres', async () => await sql`SELECT 1`.execute(db))
   fastify.readiness.add('nats', async () => await messaging.ping())
 
-  await fastify.register(linkRoutes, {
-    prefix: '/v1',
-    db,
-    issuer,
-    merchants,
-    authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
-    readYourWrites,
-    emailAvailable: mailer !== undefined,
-    publicUrl: config.PUBLIC_URL,
-    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
-  })
-  await fastify.register(moneyRoutes, {
-    prefix: '/v1',
-    money: createMoney({ db, store, publisher, merchants }),
-    merchants,
-    authenticator: createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config)),
-    readYourWrites,
-    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS }
-  })
+  // The partner API: links and money behind one guard (API key, one rate-limit budget per key, merchant).
+  const authenticator = createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config))
+  await fastify.register(async (api) => {
+    await api.register(partnerApi, { authenticator, merchants, rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
+    await api.register(linkRoutes, { db, issuer, readYourWrites, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
+    await api.register(moneyRoutes, { money: createMoney({ db, store, publisher, merchants }), readYourWrites })
+  }, { prefix: '/v1' })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
   await fastify.register(shortLinkRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })

@@ -51,6 +51,15 @@ t.test('the partner API should rate-limit each API key on its own', async (t) =>
   t.equal((await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(b.apiKey) })).statusCode, 200, 'another key is not limited')
 })
 
+t.test('the partner API should count links and money routes against one budget per API key', async (t) => {
+  const app = await buildIssuer(t, env)
+  const m = await createTestMerchant(t, env, 'http://127.0.0.1:9')
+  const list = async (): Promise<number> => (await app.inject({ method: 'GET', url: '/v1/payment-links', headers: auth(m.apiKey) })).statusCode
+  const release = await app.inject({ method: 'POST', url: '/v1/payment-links/lnk_nosuchlinkatall/release', headers: auth(m.apiKey) })
+  t.equal(release.statusCode, 404, release.body)
+  t.same([await list(), await list(), await list()], [200, 200, 429], 'the release spent one of the three requests of the window')
+})
+
 t.test('after pnpm start, the admin CLI should find the database and the secrets key in the data directory, the variables unset', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'paylinks-data-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })

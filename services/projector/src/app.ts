@@ -27,6 +27,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(serviceKit, {
     name: 'projector',
     description: 'Projections of the event store: the analyst and partner query API, the dashboard, and integration events out to order systems.',
+    ...(config.PUBLIC_URL === undefined ? {} : { publicUrl: config.PUBLIC_URL }),
     securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: merchant keys read their merchant, analyst keys read all.' } }
   })
 

@@ -10,6 +10,7 @@ export const ProjectorConfigSchema = Type.Composite([
   EventsStreamConfigSchema,
   ApiKeyAuthConfigSchema,
   Type.Object({
+    PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'where API clients reach this service: the OpenAPI document\'s server (default: the address it listens on)' })),
     INTEGRATION_STREAM: Type.String({ default: 'INTEGRATION', pattern: '^[A-Za-z0-9_-]+$', description: 'JetStream stream order systems subscribe to' }),
     INTEGRATION_SUBJECT_PREFIX: Type.String({ default: 'paylinks', pattern: '^[A-Za-z0-9_-]+$', description: 'integration events go to <prefix>.v1.<kind>.<merchantId>' }),
     INTEGRATION_MAX_AGE_HOURS: Type.Number({ default: 168, exclusiveMinimum: 0, description: 'how long order systems can be away and still catch up' }),

@@ -29,6 +29,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(serviceKit, {
     name: 'webhook-dispatch',
     description: 'Outbound webhooks to partners, per the Standard Webhooks specification: endpoints, secrets, delivery log and replays. Per-endpoint ordering is not promised: de-duplicate and order by the payload, not by arrival.',
+    ...(config.PUBLIC_URL === undefined ? {} : { publicUrl: config.PUBLIC_URL }),
     securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A merchant API key (pnpm admin key create --merchant mer_…).' } }
   })
   const schedule = parseSchedule(config.WEBHOOK_RETRY_SCHEDULE)

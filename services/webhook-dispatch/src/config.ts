@@ -14,6 +14,7 @@ export const WebhookDispatchConfigSchema = Type.Composite([
   ApiKeyAuthConfigSchema,
   SecretsConfigSchema,
   Type.Object({
+    PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'where API clients reach this service: the OpenAPI document\'s server (default: the address it listens on)' })),
     MIGRATE_ON_START: Type.Boolean({ default: true }),
     WEBHOOK_RETRY_SCHEDULE: Type.String({ default: DEFAULT_RETRY_SCHEDULE, pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h)?\\s*(,\\s*\\d+(\\.\\d+)?(ms|s|m|h)?\\s*)*$', description: 'delay before each attempt, the first included (ms, s, m, h; a bare number is ms)' }),
     WEBHOOK_RETRY_JITTER: Type.Number({ default: 0.2, minimum: 0, maximum: 0.5, description: 'each delay is spread by ± this fraction' }),

@@ -48,7 +48,7 @@ const WATCHED = [
  * and subscription management. Background work starts when the server is ready, drains on close.
  */
 export default async function app (fastify: FastifyInstance, { config, expose }: AppOptions): Promise<void> {
-  await fastify.register(serviceKit, { name: 'webhook-ingest', description: 'Verified, durable, idempotent Dojo webhooks; status confirmation; reconciliation.' })
+  await fastify.register(serviceKit, { name: 'webhook-ingest', description: 'Verified, durable, idempotent Dojo webhooks; status confirmation; reconciliation.', publicUrl: config.PUBLIC_URL })
 
   const db = createDatabase<Tables>({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'webhook-ingest', log: fastify.log })
   fastify.addHook('onClose', async () => { await db.destroy() })

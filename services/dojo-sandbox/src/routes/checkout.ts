@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import { routeDefaults } from '@paylinks/service-kit'
 import formbody from '@fastify/formbody'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
@@ -29,6 +30,8 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:
 export async function checkout (app: FastifyInstance, options: { sandbox: Sandbox }): Promise<void> {
   const { sandbox } = options
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  // The customer's browser: no key.
+  routeDefaults(app, { security: [] })
   await app.register(formbody)
   app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CSP)
@@ -39,7 +42,7 @@ export async function checkout (app: FastifyInstance, options: { sandbox: Sandbo
   const tags = ['checkout']
 
   api.get('/checkout/:paymentIntentId', {
-    schema: { tags, summary: 'The hosted checkout page of a payment link', params: ParamsSchema, response: responses }
+    schema: { operationId: 'getCheckoutPage', tags, summary: 'The hosted checkout page of a payment link', params: ParamsSchema, response: responses }
   }, async (request, reply) => {
     const intent = sandbox.findIntent(request.params.paymentIntentId)
     if (intent === undefined) return send(reply, 404, notFoundPage())
@@ -48,7 +51,7 @@ export async function checkout (app: FastifyInstance, options: { sandbox: Sandbo
   })
 
   api.post('/checkout/:paymentIntentId', {
-    schema: { tags, summary: 'Pay with a card', params: ParamsSchema, body: CardFormSchema, consumes: ['application/x-www-form-urlencoded'], response: responses }
+    schema: { operationId: 'submitCheckoutCard', tags, summary: 'Pay with a card', params: ParamsSchema, body: CardFormSchema, consumes: ['application/x-www-form-urlencoded'], response: responses }
   }, async (request, reply) => {
     const intent = sandbox.findIntent(request.params.paymentIntentId)
     if (intent === undefined) return send(reply, 404, notFoundPage())
@@ -60,7 +63,7 @@ export async function checkout (app: FastifyInstance, options: { sandbox: Sandbo
   })
 
   api.post('/checkout/:paymentIntentId/challenge', {
-    schema: { tags, summary: 'Answer the 3-D Secure challenge', params: ParamsSchema, body: ChallengeFormSchema, consumes: ['application/x-www-form-urlencoded'], response: responses }
+    schema: { operationId: 'submitCheckoutChallenge', tags, summary: 'Answer the 3-D Secure challenge', params: ParamsSchema, body: ChallengeFormSchema, consumes: ['application/x-www-form-urlencoded'], response: responses }
   }, async (request, reply) => {
     const intent = sandbox.findIntent(request.params.paymentIntentId)
     if (intent === undefined) return send(reply, 404, notFoundPage())

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { routeDefaults } from '@paylinks/service-kit'
 import type { SandboxError } from '../errors.js'
 import { unauthorized, validationError } from '../errors.js'
 import { newTraceId } from '../ids.js'
@@ -48,6 +49,7 @@ const STATUS_TYPES: Record<number, { type: string, title: string }> = {
 export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox }): Promise<void> {
   const { sandbox } = options
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  routeDefaults(app, { security: [{ dojoKey: [] }] })
 
   app.decorateRequest('dojoKey', '')
   app.addHook('onRequest', async (request) => {
@@ -74,23 +76,24 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
   const webhookTags = ['webhooks']
 
   api.post('/payment-intents', {
-    schema: { tags: intentTags, summary: 'Create a payment intent', headers, body: CreatePaymentIntentRequestSchema, response: { 200: PaymentIntentSchema, ...errors } }
+    schema: { operationId: 'createPaymentIntent', tags: intentTags, summary: 'Create a payment intent', headers, body: CreatePaymentIntentRequestSchema, response: { 200: PaymentIntentSchema, ...errors } }
   }, async (request) => sandbox.view(sandbox.createIntent(request.dojoKey, request.body)))
 
   api.get('/payment-intents/:paymentIntentId', {
-    schema: { tags: intentTags, summary: 'Retrieve a payment intent', headers, params: PaymentIntentIdParamsSchema, querystring: GetPaymentIntentQuerySchema, response: { 200: PaymentIntentSchema, ...errors } }
+    schema: { operationId: 'getPaymentIntent', tags: intentTags, summary: 'Retrieve a payment intent', headers, params: PaymentIntentIdParamsSchema, querystring: GetPaymentIntentQuerySchema, response: { 200: PaymentIntentSchema, ...errors } }
   }, async (request) => sandbox.view(sandbox.getIntent(request.dojoKey, request.params.paymentIntentId, { returnCanceled: request.query.returnCanceled === true })))
 
   api.delete('/payment-intents/:paymentIntentId', {
-    schema: { tags: intentTags, summary: 'Cancel a payment intent (only while Created)', headers, params: PaymentIntentIdParamsSchema, response: { 200: PaymentIntentSchema, ...errors } }
+    schema: { operationId: 'cancelPaymentIntent', tags: intentTags, summary: 'Cancel a payment intent (only while Created)', headers, params: PaymentIntentIdParamsSchema, response: { 200: PaymentIntentSchema, ...errors } }
   }, async (request) => sandbox.view(sandbox.cancel(request.dojoKey, request.params.paymentIntentId)))
 
   api.post('/payment-intents/:paymentIntentId/captures', {
-    schema: { tags: intentTags, summary: 'Capture an authorised payment (Manual capture mode), fully or partly', headers, params: PaymentIntentIdParamsSchema, body: CreateCaptureRequestSchema, response: { 200: CaptureSchema, ...errors } }
+    schema: { operationId: 'capturePaymentIntent', tags: intentTags, summary: 'Capture an authorised payment (Manual capture mode), fully or partly', headers, params: PaymentIntentIdParamsSchema, body: CreateCaptureRequestSchema, response: { 200: CaptureSchema, ...errors } }
   }, async (request) => sandbox.capture(request.dojoKey, request.params.paymentIntentId, request.body.amount))
 
   api.post('/payment-intents/:paymentIntentId/refunds', {
     schema: {
+      operationId: 'refundPaymentIntent',
       tags: intentTags,
       summary: 'Refund a captured payment, fully or partly',
       headers: Type.Object({ ...VersionHeaderSchema.properties, idempotencykey: Type.Optional(Type.String({ description: 'Required; at most 100 characters. The same key replays the same refund.' })) }),
@@ -106,39 +109,39 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
   })
 
   api.get('/payment-intents/refunds/:refundId', {
-    schema: { tags: intentTags, summary: 'Retrieve a refund by its id', headers, params: RefundIdParamsSchema, response: { 200: RefundSchema, ...errors } }
+    schema: { operationId: 'getRefund', tags: intentTags, summary: 'Retrieve a refund by its id', headers, params: RefundIdParamsSchema, response: { 200: RefundSchema, ...errors } }
   }, async (request) => sandbox.getRefund(request.dojoKey, request.params.refundId))
 
   api.post('/payment-intents/:paymentIntentId/receipt', {
-    schema: { tags: intentTags, summary: 'Ask for an e-mail receipt of a payment (recorded; the sandbox sends no e-mail)', headers, params: PaymentIntentIdParamsSchema, body: SendEmailReceiptRequestSchema, response: { 204: Type.Null(), ...errors } }
+    schema: { operationId: 'sendPaymentIntentReceipt', tags: intentTags, summary: 'Ask for an e-mail receipt of a payment (recorded; the sandbox sends no e-mail)', headers, params: PaymentIntentIdParamsSchema, body: SendEmailReceiptRequestSchema, response: { 204: Type.Null(), ...errors } }
   }, async (request, reply) => {
     sandbox.sendReceipt(request.dojoKey, request.params.paymentIntentId, request.body.emails)
     return reply.code(204).send(null)
   })
 
   api.post('/payment-intents/:paymentIntentId/reversal', {
-    schema: { tags: intentTags, summary: 'Reverse (void) an authorised or captured payment', headers, params: PaymentIntentIdParamsSchema, response: { 200: ReversalSchema, ...errors } }
+    schema: { operationId: 'reversePaymentIntent', tags: intentTags, summary: 'Reverse (void) an authorised or captured payment', headers, params: PaymentIntentIdParamsSchema, response: { 200: ReversalSchema, ...errors } }
   }, async (request) => sandbox.reverse(request.dojoKey, request.params.paymentIntentId))
 
   api.post('/payment-intents/search', {
-    schema: { tags: intentTags, summary: 'Search payment intents, newest first, with cursors', headers, body: SearchPaymentIntentRequestSchema, response: { 200: PagedPaymentIntentsSchema, ...errors } }
+    schema: { operationId: 'searchPaymentIntents', tags: intentTags, summary: 'Search payment intents, newest first, with cursors', headers, body: SearchPaymentIntentRequestSchema, response: { 200: PagedPaymentIntentsSchema, ...errors } }
   }, async (request) => {
     const page = sandbox.search(request.dojoKey, request.body ?? {})
     return { data: page.data.map((i) => sandbox.view(i)), before: page.before, after: page.after }
   })
 
   api.post('/payment-intents/:paymentIntentId/refresh-client-session-secret', {
-    schema: { tags: intentTags, summary: 'Issue a new client session secret', headers, params: PaymentIntentIdParamsSchema, response: { 200: PaymentIntentSchema, ...errors } }
+    schema: { operationId: 'refreshClientSessionSecret', tags: intentTags, summary: 'Issue a new client session secret', headers, params: PaymentIntentIdParamsSchema, response: { 200: PaymentIntentSchema, ...errors } }
   }, async (request) => sandbox.view(sandbox.refreshSessionSecret(request.dojoKey, request.params.paymentIntentId)))
 
   // Webhook subscriptions
 
   api.get('/webhooks/events', {
-    schema: { tags: webhookTags, summary: 'The events one can subscribe to', headers, response: { 200: WebhookEventsCatalogueSchema, ...errors } }
+    schema: { operationId: 'listWebhookEvents', tags: webhookTags, summary: 'The events one can subscribe to', headers, response: { 200: WebhookEventsCatalogueSchema, ...errors } }
   }, async () => [{ model: 'PaymentIntent', events: [...WEBHOOK_EVENTS] }])
 
   api.post('/webhooks', {
-    schema: { tags: webhookTags, summary: 'Subscribe to events (created with one active secret)', headers, body: SubscriptionRequestSchema, response: { 200: SubscriptionSchema, ...errors } }
+    schema: { operationId: 'createWebhookSubscription', tags: webhookTags, summary: 'Subscribe to events (created with one active secret)', headers, body: SubscriptionRequestSchema, response: { 200: SubscriptionSchema, ...errors } }
   }, async (request) => {
     checkEvents(request.body.events)
     checkUrl(request.body.url)
@@ -146,11 +149,11 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
   })
 
   api.get('/webhooks', {
-    schema: { tags: webhookTags, summary: 'List subscriptions', headers, response: { 200: Type.Array(SubscriptionSchema), ...errors } }
+    schema: { operationId: 'listWebhookSubscriptions', tags: webhookTags, summary: 'List subscriptions', headers, response: { 200: Type.Array(SubscriptionSchema), ...errors } }
   }, async (request) => sandbox.subscriptions(request.dojoKey).map(subscriptionView))
 
   api.patch('/webhooks/:subscriptionId', {
-    schema: { tags: webhookTags, summary: 'Change a subscription', headers, params: SubscriptionParamsSchema, body: SubscriptionUpdateRequestSchema, response: { 200: SubscriptionSchema, ...errors } }
+    schema: { operationId: 'updateWebhookSubscription', tags: webhookTags, summary: 'Change a subscription', headers, params: SubscriptionParamsSchema, body: SubscriptionUpdateRequestSchema, response: { 200: SubscriptionSchema, ...errors } }
   }, async (request) => {
     if (request.body.events != null) checkEvents(request.body.events)
     if (request.body.url != null) checkUrl(request.body.url)
@@ -158,29 +161,29 @@ export async function dojoApi (app: FastifyInstance, options: { sandbox: Sandbox
   })
 
   api.delete('/webhooks/:subscriptionId', {
-    schema: { tags: webhookTags, summary: 'Delete a subscription', headers, params: SubscriptionParamsSchema, response: { 204: Type.Null(), ...errors } }
+    schema: { operationId: 'deleteWebhookSubscription', tags: webhookTags, summary: 'Delete a subscription', headers, params: SubscriptionParamsSchema, response: { 204: Type.Null(), ...errors } }
   }, async (request, reply) => {
     sandbox.deleteSubscription(request.dojoKey, request.params.subscriptionId)
     return reply.code(204).send(null)
   })
 
   api.get('/webhooks/:subscriptionId/secrets', {
-    schema: { tags: webhookTags, summary: "A subscription's secrets", headers, params: SubscriptionParamsSchema, response: { 200: SecretsResponseSchema, ...errors } }
+    schema: { operationId: 'listWebhookSecrets', tags: webhookTags, summary: "A subscription's secrets", headers, params: SubscriptionParamsSchema, response: { 200: SecretsResponseSchema, ...errors } }
   }, async (request) => secretsView(sandbox.getSubscription(request.dojoKey, request.params.subscriptionId)))
 
   api.post('/webhooks/:subscriptionId/secrets', {
-    schema: { tags: webhookTags, summary: 'Generate a new (inactive) secret', headers, params: SubscriptionParamsSchema, response: { 200: SecretsResponseSchema, ...errors } }
+    schema: { operationId: 'createWebhookSecret', tags: webhookTags, summary: 'Generate a new (inactive) secret', headers, params: SubscriptionParamsSchema, response: { 200: SecretsResponseSchema, ...errors } }
   }, async (request) => secretsView(sandbox.addSecret(request.dojoKey, request.params.subscriptionId)))
 
   api.put('/webhooks/:subscriptionId/secrets/:secretId/activate', {
-    schema: { tags: webhookTags, summary: 'Make a secret the one that signs (the others become inactive)', headers, params: SecretParamsSchema, response: { 204: Type.Null(), ...errors } }
+    schema: { operationId: 'activateWebhookSecret', tags: webhookTags, summary: 'Make a secret the one that signs (the others become inactive)', headers, params: SecretParamsSchema, response: { 204: Type.Null(), ...errors } }
   }, async (request, reply) => {
     sandbox.activateSecret(request.dojoKey, request.params.subscriptionId, request.params.secretId)
     return reply.code(204).send(null)
   })
 
   api.delete('/webhooks/:subscriptionId/secrets/:secretId', {
-    schema: { tags: webhookTags, summary: 'Delete an inactive secret', headers, params: SecretParamsSchema, response: { 204: Type.Null(), ...errors } }
+    schema: { operationId: 'deleteWebhookSecret', tags: webhookTags, summary: 'Delete an inactive secret', headers, params: SecretParamsSchema, response: { 204: Type.Null(), ...errors } }
   }, async (request, reply) => {
     sandbox.deleteSecret(request.dojoKey, request.params.subscriptionId, request.params.secretId)
     return reply.code(204).send(null)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ProblemSchema } from '@paylinks/service-kit'
+import { problemResponses, routeDefaults } from '@paylinks/service-kit'
 import { validateCard } from '../cards.js'
 import { notFound, SandboxError, SandboxErrorCodes } from '../errors.js'
 import { PaymentIntentStatusSchema } from '../schemas.js'
@@ -63,7 +63,7 @@ const AccountSchema = Type.Object({
 
 const IntentParams = Type.Object({ paymentIntentId: Type.String({ maxLength: 100 }) })
 const SubscriptionParams = Type.Object({ subscriptionId: Type.String({ maxLength: 100 }) })
-const problems = { 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema }
+const problems = problemResponses(400, 404, 409)
 const tags = ['sandbox-controls']
 
 /**
@@ -73,6 +73,7 @@ const tags = ['sandbox-controls']
 export async function sandboxControls (app: FastifyInstance, options: { sandbox: Sandbox }): Promise<void> {
   const { sandbox } = options
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
+  routeDefaults(app, { security: [] })
 
   const subscription = (id: string) => {
     const s = sandbox.findSubscription(id)
@@ -87,6 +88,7 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
 
   api.post('/clock', {
     schema: {
+      operationId: 'advanceSandboxClock',
       tags,
       summary: 'Move the sandbox clock forward (expiry, Manual auto-expiry, reversal windows), then run what fell due',
       body: Type.Object({ advanceMs: Type.Integer({ minimum: 0, maximum: 366 * 86_400_000 }) }, { additionalProperties: false, title: 'SandboxClockAdvance' }),
@@ -96,6 +98,7 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
 
   api.post('/accounts', {
     schema: {
+      operationId: 'setUpSandboxAccount',
       tags,
       summary: 'Set up the account of a secret key (its trading name); made on first use otherwise, with MERCHANT_NAME',
       body: AccountRequestSchema,
@@ -107,14 +110,14 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
   })
 
   api.get('/webhooks/:subscriptionId/deliveries', {
-    schema: { tags, summary: "A subscription's delivery log: every attempt, its status and latency (last 1000)", params: SubscriptionParams, response: { 200: DeliveryLogSchema, ...problems } }
+    schema: { operationId: 'listSandboxWebhookDeliveries', tags, summary: "A subscription's delivery log: every attempt, its status and latency (last 1000)", params: SubscriptionParams, response: { 200: DeliveryLogSchema, ...problems } }
   }, async (request) => {
     const s = subscription(request.params.subscriptionId)
     return { subscriptionId: s.id, fault: sandbox.webhooks.fault(s.id), deliveries: sandbox.webhooks.deliveries(s.id) }
   })
 
   api.put('/webhooks/:subscriptionId/fault', {
-    schema: { tags, summary: "Set a subscription's delivery fault", params: SubscriptionParams, body: FaultSchema, response: { 200: FaultSchema, ...problems } }
+    schema: { operationId: 'setSandboxWebhookFault', tags, summary: "Set a subscription's delivery fault", params: SubscriptionParams, body: FaultSchema, response: { 200: FaultSchema, ...problems } }
   }, async (request) => {
     const s = subscription(request.params.subscriptionId)
     sandbox.setFault(s.id, { mode: request.body.mode, delayMs: request.body.delayMs ?? 1000 })
@@ -122,7 +125,7 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
   })
 
   api.post('/payment-intents/:paymentIntentId/pay', {
-    schema: { tags, summary: 'Pay an intent without the browser, with the test cards of the checkout page', params: IntentParams, body: PayRequestSchema, response: { 200: PayResponseSchema, ...problems } }
+    schema: { operationId: 'paySandboxPaymentIntent', tags, summary: 'Pay an intent without the browser, with the test cards of the checkout page', params: IntentParams, body: PayRequestSchema, response: { 200: PayResponseSchema, ...problems } }
   }, async (request) => {
     const i = intent(request.params.paymentIntentId)
     const errors = validateCard(request.body, new Date(), sandbox.options.legacyTestExpiry)
@@ -135,7 +138,7 @@ export async function sandboxControls (app: FastifyInstance, options: { sandbox:
   })
 
   api.post('/payment-intents/:paymentIntentId/expire', {
-    schema: { tags, summary: 'Make an unpaid intent reach its expireAt now (it becomes Canceled)', params: IntentParams, response: { 200: Type.Object({ paymentIntentId: Type.String(), status: PaymentIntentStatusSchema, expireAt: Type.String() }), ...problems } }
+    schema: { operationId: 'expireSandboxPaymentIntent', tags, summary: 'Make an unpaid intent reach its expireAt now (it becomes Canceled)', params: IntentParams, response: { 200: Type.Object({ paymentIntentId: Type.String(), status: PaymentIntentStatusSchema, expireAt: Type.String() }), ...problems } }
   }, async (request) => {
     const i = sandbox.forceExpire(intent(request.params.paymentIntentId))
     return { paymentIntentId: i.id, status: i.status, expireAt: i.expireAt.toISOString() }

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { authenticateApiKey, type CustomerKeys } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
-import { ProblemSchema } from '@paylinks/service-kit'
+import { problemResponses } from '@paylinks/service-kit'
 import { CustomerIdSchema } from '@paylinks/contracts'
 import { eraseAndRecord } from '../customers.js'
 import { LinkErrorCodes, linkError } from '../errors.js'
@@ -36,10 +36,13 @@ export default async function customerRoutes (fastify: FastifyInstance, options:
 
   app.post('/customers/erase', {
     schema: {
+      operationId: 'eraseCustomer',
       tags: ['customers'],
+      // Authenticated by the handler itself, against the database on every call (no cached key).
+      security: [{ apiKey: [] }],
       summary: 'Erase a customer\'s personal data from every link (the log keeps the payment facts)',
       body: EraseBodySchema,
-      response: { 200: ErasureSchema, 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema }
+      response: { 200: ErasureSchema, ...problemResponses(400, 401, 403, 404) }
     }
   }, async (request) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')

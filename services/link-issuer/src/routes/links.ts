@@ -1,15 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import rateLimit from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import QRCode from 'qrcode'
-import type { ApiKeyAuthenticator, Merchant } from '@paylinks/merchants'
-import { ProblemSchema } from '@paylinks/service-kit'
-import { requireApiKey } from '../auth.js'
+import { problemResponses as problems } from '@paylinks/service-kit'
 import { LinkErrorCodes, linkError } from '../errors.js'
 import type { Issuer } from '../issuer.js'
-import type { MerchantDirectory } from '../dojo.js'
 import { linkIdFor, linkView, type LinkState } from '../link.js'
 import { checkLinkRequest, linkRequestError } from '../link-request.js'
 import { checkCaptureMode, manualCapture } from '../money/capture-mode.js'
@@ -25,20 +21,15 @@ import {
 export interface LinkRoutesOptions {
   db: Db
   issuer: Issuer
-  merchants: MerchantDirectory
-  authenticator: ApiKeyAuthenticator
   readYourWrites: ReadYourWrites
   emailAvailable: boolean
   /** link-issuer's public URL: links' short URLs are under it. */
   publicUrl: string
-  rateLimit: { max: number, timeWindow: number }
 }
 
 /** The position a client sends back (from any replica) so a list includes what it saw written. */
 export const POSITION_HEADER = 'paylinks-position'
 const STALE_HEADER = 'paylinks-stale'
-
-const problems = (...statuses: number[]): Record<number, typeof ProblemSchema> => Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
 
 /** Canonical JSON (sorted keys): the same body hashes the same however its keys are ordered. */
 function canonical (value: unknown): string {
@@ -50,31 +41,10 @@ function canonical (value: unknown): string {
 }
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url')
 
-/** The partner API under /v1: Bearer API keys, rate-limited per key, merchant-scoped. */
+/** The payment links of the partner API (registered inside its guard: API key, rate limit, merchant). */
 export default async function linkRoutes (fastify: FastifyInstance, options: LinkRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { db, issuer, merchants, readYourWrites } = options
-
-  requireApiKey(app, options.authenticator)
-
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'preParsing',
-    max: options.rateLimit.max,
-    timeWindow: options.rateLimit.timeWindow,
-    keyGenerator: (request) => request.principal?.keyId ?? request.ip,
-    errorResponseBuilder: (_request, context) => linkError(LinkErrorCodes.rateLimited, 429, `Too many requests for this API key: at most ${context.max} per ${context.after}. Retry later.`)
-  })
-
-  async function merchantOf (request: FastifyRequest): Promise<Merchant> {
-    const principal = request.principal!
-    if (principal.scope !== 'merchant' || principal.merchantId === null) {
-      throw linkError(LinkErrorCodes.forbidden, 403, 'This needs a merchant API key; analyst keys only read.')
-    }
-    const merchant = await merchants.get(principal.merchantId)
-    if (merchant === undefined) throw linkError(LinkErrorCodes.forbidden, 403, 'The merchant of this API key no longer exists.')
-    return merchant
-  }
+  const { db, issuer, readYourWrites } = options
 
   /** The link if the caller may see it; another merchant's link is as unknown as a missing one. */
   async function visibleLink (request: FastifyRequest, linkId: string): Promise<LinkState> {
@@ -95,6 +65,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   app.post('/payment-links', {
     bodyLimit: 64 * 1024,
     schema: {
+      operationId: 'createPaymentLink',
       tags: ['payment links'],
       summary: 'Create a payment link (Dojo payment intent); exactly once per reference',
       description: 'Answers within a bounded wait (`ISSUE_WAIT_MS`, default 5 s): **201** with the issued link, or **202** with the link still `requested` ' +
@@ -105,11 +76,11 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       response: {
         201: LinkSchema,
         202: { ...LinkSchema, description: 'Being issued: the link is `requested`; GET `Location` after `Retry-After` seconds (or retry with the same Idempotency-Key).' },
-        ...problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503)
+        ...problems(400, 403, 409, 413, 415, 422, 502, 503)
       }
     }
   }, async (request, reply) => {
-    const merchant = await merchantOf(request)
+    const merchant = await request.merchant()
     const body: CreateLinkBody = request.body
     const sendEmail = body.sendEmail ?? false
     const problem = checkLinkRequest({ ...body, sendEmail }, { emailAvailable: options.emailAvailable })
@@ -164,16 +135,17 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.get('/payment-links/:id', {
-    schema: { tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 401, 404, 429) } }
+    schema: { operationId: 'getPaymentLink', tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 404) } }
   }, async (request) => linkView(await visibleLink(request, request.params.id), options.publicUrl) as any)
 
   app.get('/payment-links', {
     schema: {
+      operationId: 'listPaymentLinks',
       tags: ['payment links'],
       summary: 'List payment links, newest first (cursor pagination); includes your own writes',
       querystring: ListQuerySchema,
       headers: ListHeadersSchema,
-      response: { 200: LinkListSchema, ...problems(400, 401, 429) }
+      response: { 200: LinkListSchema, ...problems(400) }
     }
   }, async (request, reply) => {
     const principal = request.principal!
@@ -203,9 +175,17 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.post('/payment-links/:id/cancel', {
-    schema: { tags: ['payment links'], summary: 'Cancel an issued, unpaid link (and its intent at Dojo)', params: LinkParamsSchema, body: CancelBodySchema, response: { 200: LinkSchema, ...problems(400, 401, 403, 404, 409, 429, 503) } }
+    schema: {
+      operationId: 'cancelPaymentLink',
+      tags: ['payment links'],
+      summary: 'Cancel an issued, unpaid link (and its intent at Dojo)',
+      description: 'The body is optional: send none (with or without a JSON content type), or `{ "reason": "…" }`. Canceling a canceled link answers it again.',
+      params: LinkParamsSchema,
+      body: CancelBodySchema,
+      response: { 200: LinkSchema, ...problems(400, 403, 404, 409, 503) }
+    }
   }, async (request, reply) => {
-    const merchant = await merchantOf(request)
+    const merchant = await request.merchant()
     const state = await issuer.cancel(merchant, request.params.id, request.body?.reason)
     await issuer.settle(state)
     wrote(reply, state)
@@ -213,7 +193,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.get('/payment-links/:id/events', {
-    schema: { tags: ['payment links'], summary: 'The link\'s timeline: its events in order', params: LinkParamsSchema, response: { 200: TimelineSchema, ...problems(400, 401, 404, 429) } }
+    schema: { operationId: 'listPaymentLinkEvents', tags: ['payment links'], summary: 'The link\'s timeline: its events in order', params: LinkParamsSchema, response: { 200: TimelineSchema, ...problems(400, 404) } }
   }, async (request) => {
     const state = await visibleLink(request, request.params.id)
     return { data: state.events.map((e) => ({ id: e.id, type: e.type, position: e.position, occurredAt: e.occurredAt, data: e.data })) }
@@ -221,11 +201,12 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
 
   app.get('/payment-links/:id/qr', {
     schema: {
+      operationId: 'getPaymentLinkQrCode',
       tags: ['payment links'],
       summary: 'A QR code of the link (PNG or SVG)',
       params: LinkParamsSchema,
       querystring: QrQuerySchema,
-      response: { 200: Type.Any({ description: 'image/png or image/svg+xml' }), ...problems(400, 401, 404, 409, 429) }
+      response: { 200: Type.Any({ description: 'image/png or image/svg+xml' }), ...problems(400, 404, 409) }
     }
   }, async (request, reply) => {
     const state = await visibleLink(request, request.params.id)

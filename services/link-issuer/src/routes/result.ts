@@ -39,10 +39,16 @@ export default async function resultRoutes (fastify: FastifyInstance, options: R
 
   app.get('/links/:id/result', {
     schema: {
+      operationId: 'getPaymentResultPage',
       tags: ['customer'],
       summary: 'The page the customer returns to from checkout (HTML); confirms the status with Dojo',
+      // The customer's browser, sent back by Dojo: no credentials.
+      security: [],
       params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
-      response: { 200: Type.String(), 404: Type.String() }
+      response: {
+        200: { description: 'The result page', content: { 'text/html': { schema: Type.String() } } },
+        404: { description: 'No such link: a page that says so', content: { 'text/html': { schema: Type.String() } } }
+      }
     }
   }, async (request, reply) => {
     customerPageHeaders(reply)

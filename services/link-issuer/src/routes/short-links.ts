@@ -64,10 +64,18 @@ export default async function shortLinkRoutes (fastify: FastifyInstance, options
 
   app.get('/l/:code', {
     schema: {
+      operationId: 'openShortLink',
       tags: ['customer'],
       summary: 'A payment link\'s short URL: records the open and redirects to Dojo\'s checkout (HTML page when the link cannot be paid)',
+      // The customer's browser, from the link they were sent: no credentials.
+      security: [],
       params: Type.Object({ code: Type.String({ maxLength: 100 }) }),
-      response: { 200: Type.String(), 302: Type.Null(), 404: Type.String(), 410: Type.String() }
+      response: {
+        200: { description: 'The link was paid already: a page that says so', content: { 'text/html': { schema: Type.String() } } },
+        302: { description: 'The open is recorded; on to Dojo\'s checkout (Location)', type: 'null' },
+        404: { description: 'No such link: a page that says so', content: { 'text/html': { schema: Type.String() } } },
+        410: { description: 'The link expired, was canceled, failed or its payment was reversed: a page that says so', content: { 'text/html': { schema: Type.String() } } }
+      }
     }
   }, async (request, reply) => {
     customerPageHeaders(reply)

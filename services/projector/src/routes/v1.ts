@@ -3,14 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
 import type { ApiKeyAuthenticator } from '@paylinks/merchants'
-import { ProblemSchema, ServiceError } from '@paylinks/service-kit'
+import { problemResponses, ServiceError } from '@paylinks/service-kit'
 import { apiKeyAuth, merchantScope } from '../auth.js'
 import type { ProjectorTables } from '../tables.js'
 import { toCsv } from './csv.js'
 import { conversion, dailyFigures, dashboardData, getPayment, listPayments, timeline } from './queries.js'
 import { ConversionSchema, DailyFigureSchema, DashboardSchema, PaymentPageSchema, PaymentSchema, PaymentsQuerySchema, RangeQuerySchema, TimelineEntrySchema } from './schemas.js'
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 429: ProblemSchema }
+const errors = problemResponses(400, 401, 403, 404, 429)
 const security = [{ apiKey: [] }]
 
 function wantsCsv (request: FastifyRequest, format: string | undefined): boolean {
@@ -29,7 +29,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
   const db = options.db
 
   api.get('/payments', {
-    schema: { tags: ['query'], summary: 'Payments, newest first, with filters and cursor pagination (JSON or CSV)', security, querystring: PaymentsQuerySchema, response: { 200: PaymentPageSchema, ...errors } }
+    schema: { operationId: 'listPayments', tags: ['query'], summary: 'Payments, newest first, with filters and cursor pagination (JSON or CSV)', security, querystring: PaymentsQuerySchema, response: { 200: PaymentPageSchema, ...errors } }
   }, async (request, reply) => {
     const { format, merchantId, ...filter } = request.query
     const page = await listPayments(db, { ...filter, merchantId: merchantScope(request, merchantId) })
@@ -38,7 +38,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
   })
 
   api.get('/payments/:linkId', {
-    schema: { tags: ['query'], summary: 'One payment link\'s current state', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: PaymentSchema, ...errors } }
+    schema: { operationId: 'getPayment', tags: ['query'], summary: 'One payment link\'s current state', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: PaymentSchema, ...errors } }
   }, async (request) => {
     const payment = await getPayment(db, request.params.linkId, merchantScope(request, undefined))
     if (payment === undefined) throw new ServiceError('QUERY_NOT_FOUND', 404, `No payment link ${request.params.linkId} for this key.`)
@@ -46,7 +46,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
   })
 
   api.get('/payments/:linkId/timeline', {
-    schema: { tags: ['query'], summary: 'Every recorded step of one payment link', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: Type.Object({ data: Type.Array(TimelineEntrySchema) }), ...errors } }
+    schema: { operationId: 'getPaymentTimeline', tags: ['query'], summary: 'Every recorded step of one payment link', security, params: Type.Object({ linkId: Type.String({ maxLength: 80 }) }), response: { 200: Type.Object({ data: Type.Array(TimelineEntrySchema) }), ...errors } }
   }, async (request) => {
     if (await getPayment(db, request.params.linkId, merchantScope(request, undefined)) === undefined) {
       throw new ServiceError('QUERY_NOT_FOUND', 404, `No payment link ${request.params.linkId} for this key.`)
@@ -55,7 +55,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
   })
 
   api.get('/figures/daily', {
-    schema: { tags: ['query'], summary: 'Daily figures per currency (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: Type.Object({ data: Type.Array(DailyFigureSchema) }), ...errors } }
+    schema: { operationId: 'getDailyFigures', tags: ['query'], summary: 'Daily figures per currency (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: Type.Object({ data: Type.Array(DailyFigureSchema) }), ...errors } }
   }, async (request, reply) => {
     const { format, merchantId, ...range } = request.query
     const data = await dailyFigures(db, { ...range, merchantId: merchantScope(request, merchantId) })
@@ -64,7 +64,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
   })
 
   api.get('/figures/conversion', {
-    schema: { tags: ['query'], summary: 'Conversion of links issued in a range: share paid, time to pay, funnel (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: ConversionSchema, ...errors } }
+    schema: { operationId: 'getConversion', tags: ['query'], summary: 'Conversion of links issued in a range: share paid, time to pay, funnel (JSON or CSV)', security, querystring: RangeQuerySchema, response: { 200: ConversionSchema, ...errors } }
   }, async (request, reply) => {
     const { format, merchantId, ...range } = request.query
     const data = await conversion(db, { ...range, merchantId: merchantScope(request, merchantId) })
@@ -74,6 +74,7 @@ export default async function v1 (app: FastifyInstance, options: { db: Kysely<Pr
 
   api.get('/dashboard', {
     schema: {
+      operationId: 'getDashboard',
       tags: ['dashboard'],
       summary: 'Everything the dashboard shows: totals, daily series, funnel, latest links, projection lag',
       security,

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import { WEBHOOK_EVENT_TYPES, type WebhookEndpointState } from '@paylinks/contracts'
 import type { ApiKeyAuthenticator, SecretBox } from '@paylinks/merchants'
-import { decodeCursor, encodeCursor, ProblemSchema, ServiceError } from '@paylinks/service-kit'
+import { decodeCursor, encodeCursor, problemResponses, ServiceError } from '@paylinks/service-kit'
 import { merchantKeyAuth } from '../auth.js'
 import { newEndpointId, type EndpointCommands } from '../endpoints.js'
 import { DUE_CHANNEL } from '../fanout.js'
@@ -24,7 +24,7 @@ export interface EndpointRoutesOptions {
   overlapHours: number
 }
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 429: ProblemSchema }
+const errors = problemResponses(400, 401, 403, 404, 409, 429)
 const security = [{ apiKey: [] }]
 const tags = ['webhook endpoints']
 const iso = (d: Date | null): string | null => d === null ? null : d.toISOString()
@@ -67,6 +67,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
 
   app.post('/webhook-endpoints', {
     schema: {
+      operationId: 'createWebhookEndpoint',
       tags,
       summary: 'Create an endpoint; the answer holds its signing secret, shown this once',
       description: 'Deliveries follow the Standard Webhooks specification: `webhook-id`, `webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`). Send `Idempotency-Key` to retry a create safely.',
@@ -104,7 +105,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
   })
 
   app.get('/webhook-endpoints', {
-    schema: { tags, summary: 'This merchant\'s endpoints, oldest first', security, response: { 200: Type.Object({ data: Type.Array(EndpointSchema) }), ...errors } }
+    schema: { operationId: 'listWebhookEndpoints', tags, summary: 'This merchant\'s endpoints, oldest first', security, response: { 200: Type.Object({ data: Type.Array(EndpointSchema) }), ...errors } }
   }, async (request) => {
     const rows = await db.selectFrom('wd_endpoints').leftJoin('wd_endpoint_health', 'wd_endpoint_health.endpoint_id', 'wd_endpoints.endpoint_id')
       .selectAll('wd_endpoints').select(['failing_since', 'last_success_at', 'last_failure_at'])
@@ -113,18 +114,18 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
   })
 
   app.get('/webhook-endpoints/:id', {
-    schema: { tags, summary: 'One endpoint, with why it was disabled if it was', security, params: EndpointIdParams, response: { 200: EndpointSchema, ...errors } }
+    schema: { operationId: 'getWebhookEndpoint', tags, summary: 'One endpoint, with why it was disabled if it was', security, params: EndpointIdParams, response: { 200: EndpointSchema, ...errors } }
   }, async (request) => await load(request.merchantId, request.params.id))
 
   app.patch('/webhook-endpoints/:id', {
-    schema: { tags, summary: 'Change the URL, event types or description; enable (after a disable) or disable', security, params: EndpointIdParams, body: UpdateEndpointSchema, response: { 200: EndpointSchema, ...errors } }
+    schema: { operationId: 'updateWebhookEndpoint', tags, summary: 'Change the URL, event types or description; enable (after a disable) or disable', security, params: EndpointIdParams, body: UpdateEndpointSchema, response: { 200: EndpointSchema, ...errors } }
   }, async (request) => {
     const state = await commands.update(request.merchantId, request.params.id, request.body, request.id)
     return await current(request.merchantId, state)
   })
 
   app.delete('/webhook-endpoints/:id', {
-    schema: { tags, summary: 'Delete an endpoint: nothing more is sent to it', security, params: EndpointIdParams, response: { 204: Type.Null(), ...errors } }
+    schema: { operationId: 'deleteWebhookEndpoint', tags, summary: 'Delete an endpoint: nothing more is sent to it', security, params: EndpointIdParams, response: { 204: Type.Null(), ...errors } }
   }, async (request, reply) => {
     await commands.remove(request.merchantId, request.params.id, request.id)
     return reply.code(204).send(null)
@@ -132,12 +133,14 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
 
   app.post('/webhook-endpoints/:id/rotate-secret', {
     schema: {
+      operationId: 'rotateWebhookEndpointSecret',
       tags,
       summary: 'A new signing secret; the previous one keeps signing beside it for the overlap',
       description: 'During the overlap `webhook-signature` carries both signatures, space-separated (new first): a receiver holding either secret verifies.',
       security,
       params: EndpointIdParams,
-      body: Type.Optional(RotateSchema),
+      // Optional: no body (null, as Fastify validates a missing one) keeps the configured overlap.
+      body: Type.Union([RotateSchema, Type.Null()]),
       response: { 200: RotatedSchema, ...errors }
     }
   }, async (request) => {
@@ -146,7 +149,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
   })
 
   app.post('/webhook-endpoints/:id/test', {
-    schema: { tags, summary: 'Send a `webhook_endpoint.test` event now (one attempt, logged with the deliveries)', security, params: EndpointIdParams, response: { 202: TestSentSchema, ...errors } }
+    schema: { operationId: 'testWebhookEndpoint', tags, summary: 'Send a `webhook_endpoint.test` event now (one attempt, logged with the deliveries)', security, params: EndpointIdParams, response: { 202: TestSentSchema, ...errors } }
   }, async (request, reply) => {
     const endpoint = await load(request.merchantId, request.params.id)
     if (endpoint.status !== 'enabled') throw new ServiceError('WEBHOOK_ENDPOINT_DISABLED', 409, 'The endpoint is disabled: enable it first (PATCH with enabled: true).')
@@ -174,7 +177,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
   })
 
   app.get('/webhook-endpoints/:id/deliveries', {
-    schema: { tags, summary: 'The delivery log, newest first: each delivery with its attempts (status code, latency, error)', security, params: EndpointIdParams, querystring: DeliveriesQuerySchema, response: { 200: Type.Object({ data: Type.Array(DeliverySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors } }
+    schema: { operationId: 'listWebhookEndpointDeliveries', tags, summary: 'The delivery log, newest first: each delivery with its attempts (status code, latency, error)', security, params: EndpointIdParams, querystring: DeliveriesQuerySchema, response: { 200: Type.Object({ data: Type.Array(DeliverySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors } }
   }, async (request) => {
     await load(request.merchantId, request.params.id)
     const q = request.query
@@ -208,6 +211,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
 
   app.post('/webhook-endpoints/:id/replay', {
     schema: {
+      operationId: 'replayWebhookEndpoint',
       tags,
       summary: 'Send again one event, or every event recorded for this endpoint since a time (same webhook-id: de-duplicate by it)',
       security,
@@ -235,6 +239,7 @@ export default async function endpointRoutes (fastify: FastifyInstance, options:
 
   app.get('/webhook-event-types', {
     schema: {
+      operationId: 'listWebhookEventTypes',
       tags: ['webhook events'],
       summary: 'The event types an endpoint can receive, and the payload every delivery carries (schema version 1)',
       security,

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { MerchantIdSchema, PaymentIntentIdSchema } from '@paylinks/contracts'
 import { verifyWebhookSignature } from '@paylinks/dojo-client'
-import { ProblemSchema, sendProblem, ServiceError } from '@paylinks/service-kit'
+import { problemResponses, sendProblem, ServiceError } from '@paylinks/service-kit'
 import { IngestErrorCodes } from '../errors.js'
 import type { DeliveryOutcome, IngestMetrics } from '../metrics.js'
 import type { Receiver } from '../receiver.js'
@@ -80,12 +80,15 @@ export async function webhookRoutes (app: FastifyInstance, options: WebhookRoute
     bodyLimit: options.bodyLimit,
     logLevel: 'warn',
     schema: {
+      operationId: 'receiveDojoWebhook',
       tags: ['webhooks'],
       summary: 'Receive a Dojo webhook delivery',
+      // No API key: Dojo signs each delivery (dojo-signature), checked against the merchant's secrets.
+      security: [],
       description: 'Signed with `dojo-signature: sha256=<HMAC-SHA256 of the raw body, upper-case hex pairs joined by ->` under one of the merchant\'s subscription secrets. Answered once the delivery is durable.',
       params: Type.Object({ merchantId: Type.String({ maxLength: 100 }) }),
       headers: Type.Object({ 'dojo-signature': Type.Optional(Type.String({ maxLength: 1000 })) }),
-      response: { 200: AcceptedSchema, 202: AcceptedSchema, 400: ProblemSchema, 401: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 500: ProblemSchema, 503: ProblemSchema }
+      response: { 200: AcceptedSchema, 202: AcceptedSchema, ...problemResponses(400, 401, 413, 415, 500, 503) }
     }
   }, async (request, reply) => {
     const { merchantId } = request.params
