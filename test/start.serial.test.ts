@@ -94,7 +94,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     await until(() => started.every((pid) => !alive(pid)), { what: 'every process pnpm start started to be gone', timeoutMs: 30_000, intervalMs: 200 })
     t.same(started.filter(alive), [], 'no service or nats-server is left running')
   }
-  const paidThrough = async (apiKey: string, intentId: string | undefined): Promise<{ status: string }> => await until(async () => {
+  const paidThrough = async (apiKey: string, intentId: string | undefined): Promise<{ id: string, status: string }> => await until(async () => {
     const res = await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links?limit=50`, { headers: { authorization: `Bearer ${apiKey}` } })
     const body = await res.json() as { data?: Array<{ id: string, status: string, paymentIntentId: string | null }> }
     return body.data?.find((l) => l.paymentIntentId === intentId && l.status === 'paid')
@@ -130,8 +130,11 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   await assertAccessible(t, page, 'the dev mailbox\'s message page')
   t.equal(await page.getByRole('link', { name: link! }).getAttribute('href'), link, 'the link in the e-mail is clickable')
 
-  // The customer pays the e-mailed link, on a checkout page with the merchant's trading name.
+  // The customer opens the e-mailed (short) link: sent on to the checkout page, with the
+  // merchant's trading name.
   await page.goto(link!)
+  const checkout = page.url()
+  t.match(checkout, new RegExp(`^http://127\\.0\\.0\\.1:${sandbox!}/checkout/pi_`), 'the short link opens Dojo\'s (the sandbox\'s) checkout')
   t.ok(await page.getByText('Demo Coffee Roasters').isVisible(), 'the checkout page shows the demo merchant\'s trading name')
   t.ok(await page.getByRole('complementary', { name: 'Sandbox: no real money moves' }).isVisible(), 'and the sandbox banner')
   await page.getByLabel('Card number').fill('5200 0000 0000 1005')
@@ -143,8 +146,10 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   await assertAccessible(t, page, 'the result page')
 
   // The partner sees it paid through the printed key.
-  const paid = await paidThrough(apiKey!, /\/(pi_[A-Za-z0-9_-]+)/.exec(link!)?.[1])
+  const paid = await paidThrough(apiKey!, /\/(pi_[A-Za-z0-9_-]+)/.exec(checkout)?.[1])
   t.equal(paid.status, 'paid')
+  const seen = await (await fetch(`http://127.0.0.1:${issuer!}/v1/payment-links/${paid.id}`, { headers: { authorization: `Bearer ${apiKey!}` } })).json() as { opened: { count: number } }
+  t.ok(seen.opened.count >= 1, 'and it was opened, through the short link')
 
   // pnpm admin beside it: nothing set, only its own output.
   const admin = await runCommand('pnpm', ['admin', 'merchant', 'list'], { cwd: root, env: { PAYLINKS_DATA_DIR: dataDir, DATABASE_URL: '', SECRETS_ENCRYPTION_KEYS: '' } })

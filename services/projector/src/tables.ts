@@ -25,6 +25,8 @@ export interface LinksTable {
   created_at: Date
   issued_at: Date | null
   sent_at: Date | null
+  opened_at: Date | null
+  open_count: number
   authorized_at: Date | null
   paid_at: Date | null
   captured_at: Date | null
@@ -81,6 +83,7 @@ export interface ConversionTable {
   requested: number
   issued: number
   sent: number
+  opened: number
   /** Links that reached paid (they stay counted when refunded later). */
   paid: number
   /** How long those took from issue to payment: `{ bucket: links }` (`src/projections/time-to-pay.ts`). */

@@ -45,7 +45,7 @@
     const funnel = document.getElementById('funnel')
     funnel.replaceChildren()
     const top = Math.max(1, d.funnel.requested)
-    ;['requested', 'issued', 'sent', 'paid'].forEach(function (step) {
+    ;['requested', 'issued', 'sent', 'opened', 'paid'].forEach(function (step) {
       const li = document.createElement('li')
       const label = document.createElement('span')
       label.className = 'label'

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import {
-  is, linkAmountsAfter, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkRefunded, PaymentLinkRequested,
+  is, linkAmountsAfter, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkOpened, PaymentLinkRefunded, PaymentLinkRequested,
   PaymentLinkSent, type LinkStatus, type RecordedEventsOf
 } from '@paylinks/contracts'
 import type { DailyTable, LinksTable, TimelineTable } from '../tables.js'
@@ -86,6 +86,8 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
       created_at: event.occurredAt,
       issued_at: null,
       sent_at: null,
+      opened_at: null,
+      open_count: 0,
       authorized_at: null,
       paid_at: null,
       captured_at: null,
@@ -119,6 +121,9 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
     link.failure_reason = maskContactDetails(event.data.reason)
   } else if (is(event, PaymentLinkSent)) {
     link.sent_at ??= event.occurredAt
+  } else if (is(event, PaymentLinkOpened)) {
+    link.opened_at ??= event.data.firstOpenedAt
+    link.open_count = Math.max(link.open_count, event.data.opens)
   }
   // The amounts by the contracts' rule; the day's figures get what grew.
   const amounts = linkAmountsAfter(before, { capturedAmount: link.captured_amount, refundedAmount: link.refunded_amount }, link.amount_value, event)
@@ -140,7 +145,7 @@ function applyEvent (links: Map<string, LinkRow>, daily: Daily, event: PaymentsE
 /** The merchant id of the rollup rows summed over every merchant (ids are `mer_…`). */
 export const ALL_MERCHANTS = '*'
 
-type ConversionRow = { day: string, merchant_id: string, currency: string, requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }
+type ConversionRow = { day: string, merchant_id: string, currency: string, requested: number, issued: number, sent: number, opened: number, paid: number, time_to_pay: Record<string, number> }
 /** What a batch adds to the cohort rollups: per (day of creation, merchant, currency). */
 type Rollups = Map<string, ConversionRow>
 
@@ -150,7 +155,7 @@ const msOf = (t: Date | string): number => typeof t === 'string' ? Date.parse(t)
 /**
  * Add (sign 1) or take away (sign −1) one link's part in the cohort rollups, for its merchant and
  * for all merchants. Its part is a function of its row alone (what the read-time scan counted:
- * requested, issued_at, sent_at, paid_at set, and paid_at − issued_at), so a batch takes away
+ * requested, issued_at, sent_at, opened_at, paid_at set, and paid_at − issued_at), so a batch takes away
  * the part of the row it loaded and adds the part of the row it writes: a link created days
  * ago counts on its day, and a paid link that goes on to refunded stays paid.
  */
@@ -161,12 +166,13 @@ function contribute (rollups: Rollups, link: LinkRow, sign: 1 | -1): void {
     const key = `${day}|${merchant}|${link.currency}`
     let row = rollups.get(key)
     if (row === undefined) {
-      row = { day, merchant_id: merchant, currency: link.currency, requested: 0, issued: 0, sent: 0, paid: 0, time_to_pay: {} }
+      row = { day, merchant_id: merchant, currency: link.currency, requested: 0, issued: 0, sent: 0, opened: 0, paid: 0, time_to_pay: {} }
       rollups.set(key, row)
     }
     row.requested += sign
     if (link.issued_at !== null) row.issued += sign
     if (link.sent_at !== null) row.sent += sign
+    if (link.opened_at !== null) row.opened += sign
     if (link.paid_at !== null) row.paid += sign
     if (ttp !== undefined) row.time_to_pay[ttp] = (row.time_to_pay[ttp] ?? 0) + sign
   }
@@ -182,7 +188,8 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
   name: 'payments',
   // v3: captures, refunds and releases (statuses, amounts by linkAmountsAfter, daily counts).
   // v4: cohort rollups (funnel and time-to-pay distribution per day of creation) for conversion.
-  version: 4,
+  // v5: opened (the customer opened the link's short URL): when first, how often, in the funnel.
+  version: 5,
   events: paymentLinkEvents,
   tables: ['links', 'timeline', 'daily', 'conversion'],
   views: ['analytics.payments', 'analytics.payment_timeline', 'analytics.daily_figures', 'analytics.conversion_daily', 'analytics.time_to_pay'],
@@ -191,7 +198,8 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       link_id text PRIMARY KEY, merchant_id text NOT NULL, reference text NOT NULL, order_id text, source text NOT NULL,
       amount_value bigint NOT NULL, currency text NOT NULL, status text NOT NULL, capture_mode text NOT NULL,
       captured_amount bigint NOT NULL, refunded_amount bigint NOT NULL, payment_intent_id text, url text, failure_reason text,
-      created_at timestamptz NOT NULL, issued_at timestamptz, sent_at timestamptz, authorized_at timestamptz, paid_at timestamptz,
+      created_at timestamptz NOT NULL, issued_at timestamptz, sent_at timestamptz, opened_at timestamptz, open_count integer NOT NULL DEFAULT 0,
+      authorized_at timestamptz, paid_at timestamptz,
       captured_at timestamptz, partially_refunded_at timestamptz, refunded_at timestamptz, released_at timestamptz,
       canceled_at timestamptz, expired_at timestamptz, failed_at timestamptz,
       expires_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, last_position bigint NOT NULL);
@@ -211,7 +219,7 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       PRIMARY KEY (day, merchant_id, currency));
     CREATE TABLE ${t('conversion')} (
       day date NOT NULL, merchant_id text NOT NULL, currency text NOT NULL,
-      requested integer NOT NULL, issued integer NOT NULL, sent integer NOT NULL, paid integer NOT NULL,
+      requested integer NOT NULL, issued integer NOT NULL, sent integer NOT NULL, opened integer NOT NULL DEFAULT 0, paid integer NOT NULL,
       time_to_pay jsonb NOT NULL,
       PRIMARY KEY (merchant_id, day, currency));`,
   createViews: (t) => `
@@ -256,12 +264,12 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
     // distribution is one jsonb object per row ({bucket: links}), so a read of 60 days reads 60 rows.
     const conversion = [...rollups.values()].flatMap((r) => {
       for (const [bucket, n] of Object.entries(r.time_to_pay)) if (n === 0) delete r.time_to_pay[bucket]
-      return r.requested !== 0 || r.issued !== 0 || r.sent !== 0 || r.paid !== 0 || Object.keys(r.time_to_pay).length > 0 ? [r] : []
+      return r.requested !== 0 || r.issued !== 0 || r.sent !== 0 || r.opened !== 0 || r.paid !== 0 || Object.keys(r.time_to_pay).length > 0 ? [r] : []
     })
     if (conversion.length > 0) {
       await sql`INSERT INTO ${sql.raw(t('conversion'))} AS c SELECT * FROM jsonb_populate_recordset(NULL::${sql.raw(t('conversion'))}, ${JSON.stringify(conversion)}::jsonb)
         ON CONFLICT (merchant_id, day, currency) DO UPDATE SET requested = c.requested + EXCLUDED.requested, issued = c.issued + EXCLUDED.issued,
-          sent = c.sent + EXCLUDED.sent, paid = c.paid + EXCLUDED.paid,
+          sent = c.sent + EXCLUDED.sent, opened = c.opened + EXCLUDED.opened, paid = c.paid + EXCLUDED.paid,
           time_to_pay = CASE WHEN EXCLUDED.time_to_pay = '{}' THEN c.time_to_pay ELSE (
             SELECT coalesce(jsonb_object_agg(bucket, links), '{}') FROM (
               SELECT bucket, sum(n::int) AS links FROM (SELECT * FROM jsonb_each_text(c.time_to_pay) UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.time_to_pay)) AS e(bucket, n)

@@ -20,6 +20,8 @@ interface Row {
   url: string | null
   created_at: Date
   issued_at: Date | null
+  opened_at: Date | null
+  open_count: number
   paid_at: Date | null
   updated_at: Date
 }
@@ -41,6 +43,8 @@ function toPayment (r: Row): Payment {
     url: r.url,
     createdAt: r.created_at.toISOString(),
     issuedAt: iso(r.issued_at),
+    openedAt: iso(r.opened_at),
+    openCount: Number(r.open_count),
     paidAt: iso(r.paid_at),
     updatedAt: r.updated_at.toISOString()
   }
@@ -124,7 +128,7 @@ export async function dailyFigures (db: Kysely<ProjectorTables>, range: Range): 
 
 const round = (x: unknown): number | null => x === null ? null : Math.round(Number(x) * 10) / 10
 
-function conversionAnswer (range: Range, r: { requested: number, issued: number, sent: number, paid: number }, median: number | null, p90: number | null): Record<string, unknown> {
+function conversionAnswer (range: Range, r: { requested: number, issued: number, sent: number, opened: number, paid: number }, median: number | null, p90: number | null): Record<string, unknown> {
   return {
     from: range.from,
     to: range.to,
@@ -132,7 +136,7 @@ function conversionAnswer (range: Range, r: { requested: number, issued: number,
     paid: r.paid,
     conversionRate: r.issued === 0 ? null : Math.round(10_000 * r.paid / r.issued) / 10_000,
     timeToPaySeconds: { median: round(median), p90: round(p90) },
-    funnel: { requested: r.requested, issued: r.issued, sent: r.sent, paid: r.paid }
+    funnel: { requested: r.requested, issued: r.issued, sent: r.sent, opened: r.opened, paid: r.paid }
   }
 }
 
@@ -145,16 +149,17 @@ function conversionAnswer (range: Range, r: { requested: number, issued: number,
 export async function conversion (db: Kysely<ProjectorTables>, range: Range): Promise<Record<string, unknown>> {
   checkRange(range)
   const merchant = range.merchantId ?? ALL_MERCHANTS
-  const rows = await sql<{ requested: number, issued: number, sent: number, paid: number, time_to_pay: Record<string, number> }>`
-    SELECT requested, issued, sent, paid, time_to_pay FROM analytics.conversion_daily
+  const rows = await sql<{ requested: number, issued: number, sent: number, opened: number, paid: number, time_to_pay: Record<string, number> }>`
+    SELECT requested, issued, sent, opened, paid, time_to_pay FROM analytics.conversion_daily
     WHERE merchant_id = ${merchant} AND day BETWEEN ${range.from}::date AND ${range.to}::date
       AND (${range.currency ?? null}::text IS NULL OR currency = ${range.currency ?? null})`.execute(db)
-  const counts = { requested: 0, issued: 0, sent: 0, paid: 0 }
+  const counts = { requested: 0, issued: 0, sent: 0, opened: 0, paid: 0 }
   const links = new Map<number, number>()
   for (const r of rows.rows) {
     counts.requested += r.requested
     counts.issued += r.issued
     counts.sent += r.sent
+    counts.opened += r.opened
     counts.paid += r.paid
     for (const [bucket, n] of Object.entries(r.time_to_pay)) links.set(Number(bucket), (links.get(Number(bucket)) ?? 0) + n)
   }
@@ -180,6 +185,7 @@ export async function conversionByScan (db: Kysely<ProjectorTables>, range: Rang
     SELECT count(*)::int AS requested,
       count(issued_at)::int AS issued,
       count(sent_at)::int AS sent,
+      count(opened_at)::int AS opened,
       count(paid_at)::int AS paid,
       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM paid_at - issued_at)) FILTER (WHERE paid_at IS NOT NULL) AS median,
       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM paid_at - issued_at)) FILTER (WHERE paid_at IS NOT NULL) AS p90

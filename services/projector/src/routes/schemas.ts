@@ -19,6 +19,8 @@ export const PaymentSchema = Type.Object({
   url: Type.Union([Type.String(), Type.Null()]),
   createdAt: DateTime,
   issuedAt: Type.Union([DateTime, Type.Null()]),
+  openedAt: Type.Union([DateTime, Type.Null()], { description: 'when the customer first opened the link (its short URL)' }),
+  openCount: Type.Integer({ minimum: 0, description: 'opens of the link recorded so far' }),
   paidAt: Type.Union([DateTime, Type.Null()]),
   updatedAt: DateTime
 }, { title: 'Payment' })
@@ -85,7 +87,7 @@ export const ConversionSchema = Type.Object({
   paid: Type.Integer({ description: 'of those, paid (by now)' }),
   conversionRate: Type.Union([Type.Number(), Type.Null()], { description: 'paid / issued; null when none issued' }),
   timeToPaySeconds: TimeToPaySchema,
-  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() })
+  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), opened: Type.Integer({ description: 'links the customer opened (their short URL)' }), paid: Type.Integer() })
 }, { title: 'Conversion' })
 
 export const DashboardSchema = Type.Object({
@@ -98,7 +100,7 @@ export const DashboardSchema = Type.Object({
     refunded: Type.Array(Type.Object({ currency: Type.String(), amount: Type.Integer({ description: 'minor units' }) }))
   }),
   daily: Type.Array(Type.Object({ day: Day, issued: Type.Integer(), paid: Type.Integer() })),
-  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), paid: Type.Integer() }),
+  funnel: Type.Object({ requested: Type.Integer(), issued: Type.Integer(), sent: Type.Integer(), opened: Type.Integer({ description: 'links the customer opened (their short URL)' }), paid: Type.Integer() }),
   timeToPaySeconds: TimeToPaySchema,
   latest: Type.Array(PaymentSchema),
   lag: Type.Array(Type.Object({

@@ -31,6 +31,8 @@ function history (seed: number, links: number): Story {
     issueAfter: fc.integer({ min: 1, max: 120_000 }),
     fate: fc.constantFrom('open', 'open', 'failed', 'paid', 'paid', 'paid', 'paid', 'refunded', 'expired', 'canceled', 'paid-before-issued'),
     sent: fc.boolean(),
+    // Opened by the customer: never, once, or counted again later (a later, larger count).
+    opens: fc.constantFrom(0, 0, 1, 3),
     // Seconds to days: many are paid on a later day than they were created on.
     payAfter: fc.integer({ min: 0, max: Math.round(1000 * Math.log(5 * DAY)) }).map((x) => Math.round(Math.exp(x / 1000))),
     duplicate: fc.boolean()
@@ -57,6 +59,11 @@ function history (seed: number, links: number): Story {
     }
     issued(story.created)
     if (plan.sent) event(story.created, 'payment-link.sent', { linkId, channel: 'email' }, plan.issueAfter + 10)
+    if (plan.opens > 0) {
+      const firstOpenedAt = at(plan.issueAfter + 20).toISOString()
+      event(story.created, 'payment-link.opened', { linkId, opens: 1, firstOpenedAt }, plan.issueAfter + 20)
+      if (plan.opens > 1) event(story.later, 'payment-link.opened', { linkId, opens: plan.opens, firstOpenedAt }, plan.issueAfter + 90_000)
+    }
     const paidAt = plan.issueAfter + plan.payAfter
     if (plan.fate === 'paid' || plan.fate === 'refunded') {
       change(story.later, 'issued', 'paid', paidAt)
@@ -126,7 +133,7 @@ t.test('the conversion rollups should give what the scan gave, through later bat
     await caughtUp(1)
   }
   const { funnel } = await conversion(db, ranges[0]!) as Answer
-  t.ok(funnel.paid > 100 && funnel.paid < funnel.issued && funnel.sent < funnel.issued, `a real mix: ${JSON.stringify(funnel)}`)
+  t.ok(funnel.paid > 100 && funnel.paid < funnel.issued && funnel.sent < funnel.issued && funnel.opened > 0 && funnel.opened < funnel.issued, `a real mix: ${JSON.stringify(funnel)}`)
   const paidLater = await sql<{ n: number }>`SELECT count(*)::int AS n FROM analytics.payments WHERE paid_at::date > created_at::date`.execute(db)
   t.ok(paidLater.rows[0]!.n > 20, `${paidLater.rows[0]!.n} links were paid on a later day than created`)
   const refunded = await sql<{ n: number }>`SELECT count(*)::int AS n FROM analytics.payments WHERE status = 'refunded' AND paid_at IS NOT NULL`.execute(db)
