@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { createTestDatabase, freePort, runCommand, until } from '@paylinks/test-kit'
-import { assertAccessible, launchChromium } from '@paylinks/test-kit/browser'
+import { assertAccessible, launchChromium, payAtCheckout } from '@paylinks/test-kit/browser'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -137,11 +137,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   t.match(checkout, new RegExp(`^http://127\\.0\\.0\\.1:${sandbox!}/checkout/pi_`), 'the short link opens Dojo\'s (the sandbox\'s) checkout')
   t.ok(await page.getByText('Demo Coffee Roasters').isVisible(), 'the checkout page shows the demo merchant\'s trading name')
   t.ok(await page.getByRole('complementary', { name: 'Sandbox: no real money moves' }).isVisible(), 'and the sandbox banner')
-  await page.getByLabel('Card number').fill('5200 0000 0000 1005')
-  await page.getByLabel('Expiry date').fill('12/29')
-  await page.getByLabel('Security code').fill('020')
-  await page.getByLabel('Name on card').fill('Sam Customer')
-  await page.getByRole('button', { name: 'Pay' }).click()
+  await payAtCheckout(page)
   await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
   await assertAccessible(t, page, 'the result page')
 
@@ -171,11 +167,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
   const second = await pnpmStart()
   const secondKey = /its API key for this run \(shown once\):\s+(plk_\S+)/.exec(second.output())?.[1]
   await page.goto(laterLink.url)
-  await page.getByLabel('Card number').fill('5200 0000 0000 1005')
-  await page.getByLabel('Expiry date').fill('12/29')
-  await page.getByLabel('Security code').fill('020')
-  await page.getByLabel('Name on card').fill('Sam Customer')
-  await page.getByRole('button', { name: 'Pay' }).click()
+  await payAtCheckout(page)
   await page.getByText('Your payment went through').waitFor({ timeout: 60_000 })
   t.equal((await paidThrough(secondKey!, laterLink.paymentIntentId)).status, 'paid', 'a link issued before the restart is paid after it')
   await ctrlC(second)

@@ -11,6 +11,7 @@ import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
+import { payAtCheckout, SUCCESS_CARD } from '@paylinks/test-kit/browser'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
 // Without these flags Debian's chromium reaches for the network, which is closed here.
@@ -99,14 +100,8 @@ async function startSystem (t: TestContext): Promise<System> {
   }
 }
 
-async function pay (page: Page, card: { number: string, expiry: string, cvv: string }): Promise<void> {
-  await page.getByLabel('Card number').fill(card.number)
-  await page.getByLabel('Expiry date').fill(card.expiry)
-  await page.getByLabel('Security code').fill(card.cvv)
-  await page.getByLabel('Name on card').fill('Sam Customer')
-  await page.getByRole('button', { name: 'Pay' }).click()
-}
-const SUCCESS = { number: '5200 0000 0000 1005', expiry: '12/29', cvv: '020' }
+const pay = payAtCheckout
+const SUCCESS = SUCCESS_CARD
 const CHALLENGE = { number: '5200 0000 0000 1096', expiry: '12/29', cvv: '020' }
 const DECLINED = { number: '4456 5300 0000 1013', expiry: '12/29', cvv: '341' }
 

@@ -56,3 +56,17 @@ export async function assertAccessible (t: AssertingContext, page: Page, what: s
   const detail = violations.map((v) => `${v.id} (${v.impact ?? '?'}): ${v.help}\n${v.nodes.map((n) => `  ${n.target}: ${n.summary}`).join('\n')}`).join('\n')
   t.same(violations.map((v) => v.id), [], `${what} passes axe-core's WCAG 2 A/AA rules${detail === '' ? '' : `\n${detail}`}`)
 }
+
+/** A test card as the sandbox's checkout page takes it (src/cards.ts of dojo-sandbox). */
+export interface TestCard { number: string, expiry: string, cvv: string }
+/** The card the sandbox always takes, without 3-D Secure. */
+export const SUCCESS_CARD: TestCard = { number: '5200 0000 0000 1005', expiry: '12/29', cvv: '020' }
+
+/** Fill the (sandbox's) checkout form as a customer would, and press Pay. */
+export async function payAtCheckout (page: Page, card: TestCard = SUCCESS_CARD, name = 'Sam Customer'): Promise<void> {
+  await page.getByLabel('Card number').fill(card.number)
+  await page.getByLabel('Expiry date').fill(card.expiry)
+  await page.getByLabel('Security code').fill(card.cvv)
+  await page.getByLabel('Name on card').fill(name)
+  await page.getByRole('button', { name: 'Pay' }).click()
+}

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assertAccessible, launchChromium } from '@paylinks/test-kit/browser'
+import { assertAccessible, launchChromium, payAtCheckout, type TestCard } from '@paylinks/test-kit/browser'
 import { createIntent, headers, KEY, startReceiver, startSandbox } from './helper.js'
 
 t.test('a customer should pay on the checkout page with each test card, including the 3-D Secure challenge, on pages that pass WCAG 2 A/AA', async (t) => {
@@ -14,13 +14,7 @@ t.test('a customer should pay on the checkout page with each test card, includin
   const page = await context.newPage()
   const redirectUrl = `${url}/healthz`
 
-  const fill = async (card: { number: string, expiry: string, cvv: string }) => {
-    await page.getByLabel('Card number').fill(card.number)
-    await page.getByLabel('Expiry date').fill(card.expiry)
-    await page.getByLabel('Security code').fill(card.cvv)
-    await page.getByLabel('Name on card').fill('Test Person')
-    await page.getByRole('button', { name: 'Pay' }).click()
-  }
+  const fill = async (card: TestCard): Promise<void> => { await payAtCheckout(page, card, 'Test Person') }
 
   // Declined, then another card succeeds and redirects.
   const a = await createIntent(app, { config: { redirectUrl, title: 'Flat white' } })

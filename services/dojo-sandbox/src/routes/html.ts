@@ -1,30 +1,6 @@
-/** HTML that is already escaped. Only `html` and `raw` make one. */
-export class Html {
-  constructor (readonly value: string) {}
-}
+import { escapeHtml, Html, html, raw } from '@paylinks/service-kit'
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-export function escapeHtml (text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!)
-}
-
-/** Trusted markup, for literal attribute strings written in this code. */
-export function raw (value: string): Html {
-  return new Html(value)
-}
-
-type Part = Html | Html[] | string | number | undefined | null
-
-/** A template tag that escapes every interpolated value unless it is already Html. */
-export function html (strings: TemplateStringsArray, ...values: Part[]): Html {
-  let out = strings[0] ?? ''
-  values.forEach((value, i) => {
-    out += value instanceof Html ? value.value : Array.isArray(value) ? value.map((v) => v.value).join('') : escapeHtml(String(value ?? ''))
-    out += strings[i + 1] ?? ''
-  })
-  return new Html(out)
-}
+export { escapeHtml, Html, html, raw }
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f4f5f7}
