@@ -20,6 +20,7 @@ const strict = await createTestMerchant(t, env, sandbox.url)
 const allowed = await runAdmin({ DATABASE_URL: env.DATABASE_URL! }, 'merchant', 'renewal', 'on', '--merchant', merchant.id)
 t.equal(allowed.code, 0, allowed.err)
 t.match(allowed.out, /renewal of expired or canceled links allowed/)
+t.equal((await runAdmin({ DATABASE_URL: env.DATABASE_URL! }, 'merchant', 'renewal', 'maybe', '--merchant', merchant.id)).code, 2, 'on or off, nothing else')
 
 async function create (apiKey: string, reference: string, extra: Record<string, unknown> = {}): Promise<any> {
   const res = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(apiKey), payload: { reference, amount: { value: 4250, currencyCode: 'GBP' }, ...extra } })

@@ -6,7 +6,7 @@ import type { LinkStatus } from '@paylinks/contracts'
 import type { Issuer } from '../issuer.js'
 import type { MerchantDirectory } from '../dojo.js'
 import { LinkErrorCodes } from '../errors.js'
-import { shortUrlOf } from '../link.js'
+import { renewalLinkIdFor, shortUrlOf } from '../link.js'
 import { formatMoney } from '../mailer.js'
 import { customerPageHeaders, escapeHtml, page } from '../pages.js'
 
@@ -139,6 +139,7 @@ async function renewRoute (fastify: FastifyInstance, options: ShortLinkRoutesOpt
       security: [],
       params: Type.Object({ code: Type.String({ maxLength: 100 }) }),
       response: {
+        200: { description: 'The renewal link is still being issued (another request is at it): a page that moves on to its short URL by itself', ...html },
         303: { description: 'The renewal link is issued (or was already): on to its short URL (Location), which opens it', type: 'null' },
         403: { description: 'The merchant does not renew links: a page that says so', ...html },
         404: { description: 'No such link: a page that says so', ...html },
@@ -161,11 +162,12 @@ async function renewRoute (fastify: FastifyInstance, options: ShortLinkRoutesOpt
       if (code === LinkErrorCodes.notRenewable) {
         return reply.code(409).send(page('This link does not need renewing', `<main><h1>This link does not need renewing</h1><p>Only a link that has expired or was canceled can be renewed. <a href="/l/${escapeHtml(request.params.code)}">Back to the link</a>.</p></main>`))
       }
-      // Being issued by another request right now: its short URL shows it once it is ready.
       if (code !== LinkErrorCodes.inProgress) throw error
-      const old = await options.issuer.load(linkId)
-      if (old?.renewedAs === undefined) throw error
-      return reply.code(303).header('location', shortUrlOf(options.publicUrl, old.renewedAs)).send(null)
+      // Requested, and being issued by another request right now: this page moves on to the new
+      // link's short URL by itself (its id follows from the old link's).
+      const next = shortUrlOf(options.publicUrl, renewalLinkIdFor(linkId))
+      return reply.header('refresh', `3; url=${next}`).header('retry-after', '3').send(page('Preparing your new payment link',
+        `<main data-status="requested"><h1>Your new payment link is being prepared</h1><p>This page moves on to it by itself in a moment, or <a href="${escapeHtml(next)}">open it now</a>.</p></main>`))
     }
     // Its short URL reads the store: wait until it holds the renewal's outcome (read-your-own-write).
     await options.issuer.settle(renewal)
