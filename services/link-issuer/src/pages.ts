@@ -14,11 +14,13 @@ export function page (title: string, body: string): string {
 
 /**
  * Headers of every customer page: HTML, never cached, no scripts, not framed, no referrer. Forms
- * may post nowhere, or only to this origin with `forms: 'self'` (the renewal button).
+ * may post nowhere, unless `formAction` names where (CSP sources: the renewal button posts to
+ * `'self'`, and browsers check a form's redirects too, so the checkout's origin it ends at).
  */
-export function customerPageHeaders (reply: FastifyReply, options: { forms?: 'none' | 'self' } = {}): FastifyReply {
+export function customerPageHeaders (reply: FastifyReply, options: { formAction?: string[] } = {}): FastifyReply {
+  const formAction = options.formAction === undefined || options.formAction.length === 0 ? "'none'" : options.formAction.join(' ')
   return reply.type('text/html; charset=utf-8')
-    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action '${options.forms ?? 'none'}'; frame-ancestors 'none'`)
+    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`)
     .header('cache-control', 'no-store')
     .header('referrer-policy', 'no-referrer')
 }

@@ -97,13 +97,14 @@ export default async function shortLinkRoutes (fastify: FastifyInstance, options
     }
     if (outcome !== 'redirect' || state.url === undefined) {
       const why = outcome === 'redirect' ? 'failed' : outcome
-      // The button posts to this origin only: the page's CSP allows that form and nothing else.
       const renewable = merchant.allowRenewal && (why === 'expired' || why === 'canceled')
       const copy = endedCopy(why, merchant.name, state.expiresAt, renewable)
       const button = renewable
         ? `<form method="post" action="/l/${escapeHtml(request.params.code)}/renew"><button type="submit">Get a new payment link</button></form>`
         : ''
-      if (renewable) customerPageHeaders(reply, { forms: 'self' })
+      // The button posts to this origin; its redirects end at the new link's checkout, on the
+      // merchant's Dojo like this link's (browsers hold a form's redirects to form-action too).
+      if (renewable) customerPageHeaders(reply, { formAction: ["'self'", ...checkoutOrigin(state.url)] })
       return reply.code(copy.code).send(page(copy.title, `<main data-status="${why}"><h1>${escapeHtml(copy.title)}</h1>${summary}<p>${escapeHtml(copy.text)}</p>${button}</main>`))
     }
     try {
@@ -117,6 +118,17 @@ export default async function shortLinkRoutes (fastify: FastifyInstance, options
   })
 
   await app.register(renewRoute, options)
+}
+
+/** The origin of a checkout URL, as a CSP source (none for a URL that is not http(s)). */
+function checkoutOrigin (url: string | undefined): string[] {
+  if (url === undefined) return []
+  try {
+    const { protocol, origin } = new URL(url)
+    return protocol === 'https:' || protocol === 'http:' ? [origin] : []
+  } catch {
+    return []
+  }
 }
 
 const notFoundPage = (): string => page('Payment link not found', '<main><h1>Payment link not found</h1><p>This link does not exist. Check the address, or contact the merchant who sent it.</p></main>')
