@@ -103,7 +103,9 @@ export const PaymentLinkRequested = defineEvent('payment-link.requested', Type.O
   orderId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   captureMode: Type.Optional(CaptureModeSchema),
   autoExpireIn: Type.Optional(AutoExpireInSchema),
-  autoExpireAction: Type.Optional(AutoExpireActionSchema)
+  autoExpireAction: Type.Optional(AutoExpireActionSchema),
+  /** The expired or canceled link this one renews (its customer asked for a fresh link): optional, so v2 still. */
+  renewalOf: Type.Optional(LinkIdSchema)
 }, { additionalProperties: false }), {
   version: 2,
   upcasters: {
@@ -246,11 +248,20 @@ export const PaymentLinkOpened = defineEvent('payment-link.opened', Type.Object(
   firstOpenedAt: DateTimeSchema
 }, { additionalProperties: false }))
 
+/**
+ * The customer of this expired or canceled link asked for a fresh one, and got `renewedAs` (whose
+ * `requested` names this link as `renewalOf`). Not a status: the link stays expired or canceled.
+ */
+export const PaymentLinkRenewed = defineEvent('payment-link.renewed', Type.Object({
+  linkId: LinkIdSchema,
+  renewedAs: LinkIdSchema
+}, { additionalProperties: false }))
+
 /** Every event of a payment link's stream. */
 export const paymentLinkEvents = [
   PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
   PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged,
-  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened, PaymentLinkRenewed
 ] as const
 
 export type PaymentLinkEvent =
@@ -259,7 +270,7 @@ export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
   | RecordedEventOf<typeof PaymentLinkStatusChanged> | RecordedEventOf<typeof PaymentLinkCaptured>
   | RecordedEventOf<typeof PaymentLinkRefunded> | RecordedEventOf<typeof PaymentLinkReleased>
-  | RecordedEventOf<typeof PaymentLinkOpened>
+  | RecordedEventOf<typeof PaymentLinkOpened> | RecordedEventOf<typeof PaymentLinkRenewed>
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
@@ -412,6 +423,9 @@ export interface LinkState {
   /** When the customer first opened the link's short URL, and how many opens are recorded. */
   openedAt?: string
   openCount: number
+  /** The link this one renews (its `requested` says so), and the link that renewed this one. */
+  renewalOf?: string
+  renewedAs?: string
   /** Dojo capture mode: `Manual` links are `authorized` first and captured by the merchant. */
   captureMode: CaptureMode
   /** Minor units captured so far (the whole amount once an Auto link is paid). */
@@ -456,6 +470,7 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       sendEmail: d.sendEmail,
       source: d.source,
       ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
+      ...(d.renewalOf === undefined ? {} : { renewalOf: d.renewalOf }),
       status: 'requested',
       captureMode: d.captureMode ?? 'Auto',
       openCount: 0,
@@ -491,6 +506,8 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
     next.openedAt ??= event.data.firstOpenedAt
     next.openCount = Math.max(state.openCount, event.data.opens)
   }
+  // The first renewal stays the link's renewal (one renewal per link).
+  if (is(event, PaymentLinkRenewed)) next.renewedAs ??= event.data.renewedAs
   return next
 }
 

@@ -191,3 +191,22 @@ t.test('status-changed v1 should upcast Dojo\'s reversed to released', async (t)
   t.match(upcast, { schemaVersion: 2, data: { from: 'authorized', to: 'released' } })
   t.equal(foldLinkStatus([{ type: 'payment-link.requested', data: {} }, { type: 'payment-link.issued', data: {} }, { type: 'payment-link.status-changed', data: { to: 'authorized' } }, { type: 'payment-link.status-changed', data: { to: 'reversed' } }]), 'released', 'even read raw')
 })
+
+t.test('a renewal should link the two links both ways and leave the old one\'s status as it was', async (t) => {
+  const oldId = 'lnk_renewrenewrenew0001'
+  const newId = 'lnk_renewrenewrenew0002'
+  let position = 0
+  const ev = (linkId: string, type: any, data: any): RecordedEvent =>
+    ({ ...registry.create(type, data, { streamId: paymentLinkStream(linkId), metadata }), position: ++position, streamVersion: position, recordedAt: new Date().toISOString() })
+  const requested = (linkId: string, extra = {}): RecordedEvent => ev(linkId, 'payment-link.requested', { linkId, merchantId: 'mer_demo01', reference: 'r-renew', amount: { value: 500, currencyCode: 'GBP' }, expiresAt: '2026-12-27T12:00:00.000Z', sendEmail: false, source: 'api', ...extra })
+  const old = foldLink([
+    requested(oldId),
+    ev(oldId, 'payment-link.canceled', { linkId: oldId }),
+    ev(oldId, 'payment-link.renewed', { linkId: oldId, renewedAs: newId }),
+    ev(oldId, 'payment-link.renewed', { linkId: oldId, renewedAs: 'lnk_renewrenewrenew0003' })
+  ])
+  t.match(old, { status: 'canceled', renewedAs: newId }, 'still canceled; the first renewal stays its renewal')
+  t.equal(old?.renewalOf, undefined)
+  t.match(foldLink([requested(newId, { renewalOf: oldId })]), { status: 'requested', renewalOf: oldId })
+  t.throws(() => ev(oldId, 'payment-link.renewed', { linkId: oldId, renewedAs: 'not-a-link' }), { code: 'CONTRACT_INVALID_DATA' })
+})

@@ -3,7 +3,7 @@ export { createApiKeyAuthenticator, type ApiKeyAuthenticator, type ApiKeyAuthent
 export { ApiKeyAuthConfigSchema, apiKeyAuthOptions, encryptionKeys, SecretsConfigSchema, type ApiKeyAuthConfig, type SecretsConfig } from './config.js'
 export { createCustomerKeys, eraseCustomer, type CustomerKeys, type Erased, type Erasure, type ErasureSubject } from './customer-keys.js'
 export { MerchantError, MerchantErrorCodes, type MerchantErrorCode } from './errors.js'
-export { createMerchant, getMerchant, getMerchantDojoKey, listMerchants, newMerchantId, updateMerchant, type Merchant, type NewMerchant } from './merchants.js'
+export { createMerchant, getMerchant, getMerchantDojoKey, listMerchants, newMerchantId, setMerchantRenewal, updateMerchant, type Merchant, type NewMerchant } from './merchants.js'
 export { activeNatsCredentials, createNatsCredential, listNatsCredentials, newNatsCredentialUser, revokeNatsCredential, type NatsCredentialInfo } from './nats-credentials.js'
 export { createSecretBox, type SecretBox } from './secret-box.js'
 export type { ApiKeysTable, MerchantsTable, MerchantTables, NatsCredentialsTable, PiiKeysTable } from './tables.js'

@@ -15,6 +15,8 @@ export interface Merchant {
   dojoKeyLast4: string
   defaultRedirectUrl: string | null
   linkExpiryHours: number
+  /** The customer of an expired or canceled link may ask for a fresh one (default off). */
+  allowRenewal: boolean
   createdAt: string
 }
 
@@ -39,6 +41,7 @@ function toMerchant (row: Selectable<MerchantsTable>): Merchant {
     dojoKeyLast4: row.dojo_secret_key_last4,
     defaultRedirectUrl: row.default_redirect_url,
     linkExpiryHours: row.link_expiry_hours,
+    allowRenewal: row.allow_renewal,
     createdAt: row.created_at.toISOString()
   }
 }
@@ -111,5 +114,12 @@ export async function updateMerchant (db: Db, box: SecretBox, id: string, change
     ...(changes.linkExpiryHours === undefined ? {} : { link_expiry_hours: changes.linkExpiryHours }),
     updated_at: new Date()
   }).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+  return toMerchant(row)
+}
+
+/** Let (or stop) the customers of the merchant's expired or canceled links ask for a fresh link. */
+export async function setMerchantRenewal (db: Db, id: string, allow: boolean): Promise<Merchant> {
+  const row = await db.updateTable('merchants').set({ allow_renewal: allow, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst()
+  if (row === undefined) throw new MerchantError(MerchantErrorCodes.notFound, `no merchant ${id}`)
   return toMerchant(row)
 }

@@ -9,6 +9,7 @@ export interface MerchantsTable {
   dojo_secret_key_last4: string
   default_redirect_url: string | null
   link_expiry_hours: Generated<number>
+  allow_renewal: Generated<boolean>
   created_at: Generated<Date>
   updated_at: Generated<Date>
 }

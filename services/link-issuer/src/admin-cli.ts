@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { createDatabase } from '@paylinks/event-store'
 import {
-  activeNatsCredentials, createApiKey, createMerchant, createNatsCredential, createSecretBox, encryptionKeys, listApiKeys, listMerchants, listNatsCredentials,
+  activeNatsCredentials, createApiKey, createMerchant, createNatsCredential, createSecretBox, encryptionKeys, listApiKeys, listMerchants, listNatsCredentials, setMerchantRenewal,
   newNatsCredentialUser, revokeApiKey, revokeNatsCredential, SecretsConfigSchema, type MerchantTables
 } from '@paylinks/merchants'
 import { DatabaseConfigSchema } from '@paylinks/event-store'
@@ -27,6 +27,7 @@ import { eraseFromAdmin } from './customers.js'
 const USAGE = `usage: pnpm admin <command>
   merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
   merchant list
+  merchant renewal <on|off> --merchant <mer_…>                 let customers of expired or canceled links ask for a fresh one
   key create --merchant <mer_…> [--label <text>]
   key create --analyst [--label <text>]
   key list --merchant <mer_…>  |  key list --analyst
@@ -89,7 +90,7 @@ async function main (argv: string[], io: AdminIo, env: Record<string, string | u
   }
   const [noun, verb, ...rest] = positionals
   const command = `${noun ?? ''} ${verb ?? ''}`
-  const known = ['merchant create', 'merchant list', 'key create', 'key list', 'key revoke', 'customer erase']
+  const known = ['merchant create', 'merchant list', 'merchant renewal', 'key create', 'key list', 'key revoke', 'customer erase']
   if (noun === 'nats-credential') return await natsCredential(verb ?? '', rest, values, io, env)
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
@@ -117,6 +118,13 @@ async function main (argv: string[], io: AdminIo, env: Record<string, string | u
       case 'merchant list': {
         const merchants = await listMerchants(db)
         out(merchants.map((m) => `${m.id}\t${m.name}\t${m.dojoEnvironment}\t…${m.dojoKeyLast4}\t${m.dojoBaseUrl}`).join('\n') || '(no merchants)', merchants)
+        return 0
+      }
+      case 'merchant renewal': {
+        const [setting] = rest
+        if (setting !== 'on' && setting !== 'off') throw new UsageError('merchant renewal takes on or off')
+        const merchant = await setMerchantRenewal(db, need(values.merchant, 'merchant'), setting === 'on')
+        out(`merchant ${merchant.id}: renewal of expired or canceled links ${merchant.allowRenewal ? 'allowed' : 'not allowed'}`, merchant)
         return 0
       }
       case 'key create': {

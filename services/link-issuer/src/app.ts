@@ -90,7 +90,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   }, { prefix: '/v1' })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
-  await fastify.register(shortLinkRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
+  await fastify.register(shortLinkRoutes, { issuer, merchants, publicUrl: config.PUBLIC_URL, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined
   const timers: NodeJS.Timeout[] = []

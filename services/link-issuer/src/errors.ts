@@ -11,6 +11,9 @@ export const LinkErrorCodes = {
   invalid: 'LINK_INVALID',
   emailUnavailable: 'LINK_EMAIL_UNAVAILABLE',
   notCancelable: 'LINK_NOT_CANCELABLE',
+  /** Renewal (POST /l/{code}/renew): the merchant does not allow it, or the link has not ended so. */
+  renewalNotAllowed: 'LINK_RENEWAL_NOT_ALLOWED',
+  notRenewable: 'LINK_NOT_RENEWABLE',
   dojoRefused: 'LINK_DOJO_REFUSED',
   dojoUnavailable: 'LINK_DOJO_UNAVAILABLE',
   inProgress: 'LINK_IN_PROGRESS',

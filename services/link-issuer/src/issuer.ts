@@ -8,13 +8,13 @@ import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideRequest, decideSent, type LinkRequest } from './issuing/decisions.js'
+import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, needsEmail } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
 import { countOpen, markOpensPublished, unpublishedOpens, type OpenCount } from './repositories/opens.js'
 import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
-import { customerView, evolveIssuerLink, foldLink, linkIdFor, type IssuerLinkState } from './link.js'
+import { evolveIssuerLink, foldLink, linkIdFor, metadataView, renewalLinkIdFor, renewalReferenceFor, customerView, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
 import type { Mailer } from './mailer.js'
 import type { Db } from './tables.js'
@@ -66,6 +66,13 @@ export interface Issuer {
   /** The link as its events tell it, its customer's personal data opened (or erased). */
   load: (linkId: string) => Promise<IssuerLinkState | undefined>
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<IssuerLinkState>
+  /**
+   * The customer of an expired or canceled link asks for a fresh one (where its merchant allows
+   * it): the renewal link (same amount, customer, order…, a fresh expiry) is requested, named on
+   * the old link by `payment-link.renewed`, and driven to its outcome. Once per old link: asking
+   * again gets the same renewal.
+   */
+  renew: (linkId: string) => Promise<IssuerLinkState>
   /**
    * The customer opened the link's short URL: counted, and `payment-link.opened` published at the
    * first open (before the caller sends them on) and then at most once per interval.
@@ -337,6 +344,57 @@ export function createIssuer (options: IssuerOptions): Issuer {
       }
       // Dojo has canceled the intent: record it on whatever the link is now.
       return await opened((await decideOn(linkId, (s) => decideCancel(s, linkId, reason), known(state), { retries: 20 })).state!)
+    },
+    async renew (oldLinkId) {
+      const old = await load(oldLinkId)
+      if (old === undefined) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${oldLinkId}.`, { linkId: oldLinkId })
+      const merchant = await merchants.get(old.merchantId)
+      if (merchant === undefined) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${oldLinkId}.`, { linkId: oldLinkId })
+      const linkId = renewalLinkIdFor(oldLinkId)
+      if (old.renewedAs === undefined) {
+        if (!merchant.allowRenewal) throw linkError(LinkErrorCodes.renewalNotAllowed, 403, `${merchant.name} does not issue new links from expired or canceled ones.`, { linkId: oldLinkId })
+        if (!isRenewable(old)) throw linkError(LinkErrorCodes.notRenewable, 409, `Link ${oldLinkId} is ${old.status}; only an expired or canceled link can be renewed.`, { linkId: oldLinkId, linkStatus: old.status })
+      }
+      // Renewed already (perhaps a crash before the renewal was driven): the same renewal, driven on.
+      const existing = await load(linkId)
+      if (existing !== undefined) {
+        if (old.renewedAs === undefined) await decideOn(oldLinkId, (s) => decideRenewed(s, linkId), known(old), { retries: 20 })
+        return await opened(await drive(existing, false))
+      }
+      const personal = old.personal !== undefined && !('erased' in old.personal) ? old.personal : undefined
+      const first = old.events[0]?.data as { autoExpireAction?: LinkRequest['autoExpireAction'], autoExpireIn?: string } | undefined
+      const metadata = metadataView(old)
+      const customer = personal === undefined
+        ? undefined
+        : { ...(personal.email === undefined ? {} : { email: personal.email }), ...(personal.phone === undefined ? {} : { phone: personal.phone }), ...(personal.name === undefined ? {} : { name: personal.name }) }
+      const sealedCustomer = personal === undefined ? undefined : await customers.seal(merchant.id, linkId, personal)
+      const input: LinkRequest = {
+        merchant,
+        reference: renewalReferenceFor(old),
+        amount: old.amount,
+        ...(old.description === undefined ? {} : { description: old.description }),
+        ...(customer === undefined ? {} : { customer }),
+        ...(sealedCustomer === undefined ? {} : { sealedCustomer }),
+        ...(old.redirectUrl === undefined ? {} : { redirectUrl: old.redirectUrl }),
+        ...(metadata === undefined ? {} : { metadata }),
+        // The customer is at the page asking for it: the new link opens at once, no e-mail.
+        sendEmail: false,
+        source: old.source,
+        ...(old.orderId === undefined ? {} : { orderId: old.orderId }),
+        captureMode: old.captureMode,
+        ...(first?.autoExpireAction === undefined ? {} : { autoExpireAction: first.autoExpireAction }),
+        ...(first?.autoExpireIn === undefined ? {} : { autoExpireIn: first.autoExpireIn }),
+        renewalOf: oldLinkId,
+        // One requester per old link: a repeat (or a racing second request) replays, never a third link.
+        causationId: `renewal:${oldLinkId}`,
+        correlationId: old.correlationId
+      }
+      // No reference claim: the renewal's id is not the merchant's reference space (renewalLinkIdFor),
+      // and its order keeps its claim on the link it started with.
+      const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
+      await decideOn(oldLinkId, (s) => decideRenewed(s, linkId), known(old), { retries: 20 })
+      log.info({ linkId, renewalOf: oldLinkId }, 'link renewed')
+      return await opened(await drive(decided.state!, decided.published))
     },
     async countOpen (state) {
       const count = await countOpen(options.db, state.linkId, options.openEventIntervalMs)

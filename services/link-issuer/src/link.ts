@@ -14,6 +14,27 @@ export function linkIdFor (merchantId: string, reference: string): string {
   return `lnk_${digest(`${merchantId}\u0000${reference}`).slice(0, 22)}`
 }
 
+/**
+ * The id of the link that renews `linkId`: derived from the old link alone (its digest input
+ * cannot be a merchant's `mer_…` + reference), so every renewal request of one link meets on one
+ * stream and a second request gets the first's link.
+ */
+export function renewalLinkIdFor (linkId: string): string {
+  return `lnk_${digest(`renewal\u0000${linkId}`).slice(0, 22)}`
+}
+
+/**
+ * The reference of the link renewing `state`: the merchant's own, marked `~2` (`~3` for a renewal
+ * of that, …) so people can tell them apart. Display only: a renewal claims no reference, so a
+ * merchant who sends this text as their own reference later still gets a link of their own.
+ */
+export function renewalReferenceFor (state: { reference: string, renewalOf?: string | undefined }): string {
+  const chained = state.renewalOf === undefined ? undefined : /^(.*)~(\d+)$/s.exec(state.reference)
+  const base = chained?.[1] ?? state.reference
+  const suffix = `~${chained === undefined || chained === null ? 2 : Number(chained[2]) + 1}`
+  return `${base.slice(0, 60 - suffix.length)}${suffix}`
+}
+
 /** The reference sent to Dojo: the merchant's (shortened) plus the link id, so it is unique. */
 export function dojoReferenceFor (reference: string, linkId: string): string {
   return `${reference.slice(0, 60 - linkId.length - 1)} ${linkId}`
@@ -114,6 +135,8 @@ export function linkView (state: LinkState, publicUrl: string): Record<string, u
     ...(metadata === undefined ? {} : { metadata }),
     source: state.source,
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
+    renewalOf: state.renewalOf ?? null,
+    renewedAs: state.renewedAs ?? null,
     email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null },
     opened: { firstAt: state.openedAt ?? null, count: state.openCount },
     captureMode: state.captureMode,

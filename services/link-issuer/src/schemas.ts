@@ -49,6 +49,8 @@ export const LinkSchema = Type.Object({
   metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
   source: Type.Union([Type.Literal('api'), Type.Literal('order')]),
   orderId: Type.Optional(Type.String()),
+  renewalOf: Type.Union([LinkIdSchema, Type.Null()], { description: 'The expired or canceled link this one renews (its customer asked for a fresh link), else null' }),
+  renewedAs: Type.Union([LinkIdSchema, Type.Null()], { description: 'The link that renewed this expired or canceled one, else null' }),
   email: Type.Object({ requested: Type.Boolean(), sentAt: Type.Union([DateTimeSchema, Type.Null()]) }),
   opened: Type.Object({
     firstAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When the customer first opened `shortUrl`' }),

@@ -31,6 +31,8 @@ export interface LinkRequest {
   captureMode?: CaptureMode
   autoExpireAction?: AutoExpireAction
   autoExpireIn?: string
+  /** The expired or canceled link this request renews (the customer asked for a fresh one). */
+  renewalOf?: string
   /** Same value on every retry of one request (idempotency key, order id): its replays find their link. */
   causationId: string
   correlationId: string
@@ -71,7 +73,8 @@ export function decideRequest (state: IssuerLinkState | undefined, input: LinkRe
     ...(input.orderId === undefined ? {} : { orderId: input.orderId }),
     ...(input.captureMode !== 'Manual'
       ? {}
-      : { captureMode: 'Manual' as const, autoExpireAction: input.autoExpireAction ?? 'Release', ...(input.autoExpireIn === undefined ? {} : { autoExpireIn: input.autoExpireIn }) })
+      : { captureMode: 'Manual' as const, autoExpireAction: input.autoExpireAction ?? 'Release', ...(input.autoExpireIn === undefined ? {} : { autoExpireIn: input.autoExpireIn }) }),
+    ...(input.renewalOf === undefined ? {} : { renewalOf: input.renewalOf })
   }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: input.correlationId, causationId: input.causationId, producer: PRODUCER } })]
 }
 
@@ -148,4 +151,23 @@ export function decideCancel (state: IssuerLinkState | undefined, linkId: string
     throw linkError(LinkErrorCodes.notCancelable, 409, `Link ${linkId} is ${state.status}; only an issued, unpaid link can be canceled.`, { linkId, status: state.status })
   }
   return [registry.create('payment-link.canceled', { linkId, ...(reason === undefined ? {} : { reason }) }, { streamId: paymentLinkStream(linkId), metadata: metadataOf(state) })]
+}
+
+/**
+ * True when the link's customer may ask for a fresh one: it expired (or is issued past its expiry,
+ * before Dojo says so) or was canceled. Paid, failed and released links are not renewed.
+ */
+export function isRenewable (state: Pick<IssuerLinkState, 'status' | 'expiresAt'>, now = Date.now()): boolean {
+  return state.status === 'expired' || state.status === 'canceled' || (state.status === 'issued' && Date.parse(state.expiresAt) <= now)
+}
+
+/**
+ * Record on the old link that `renewedAs` renews it; nothing when it is renewed already (one
+ * renewal per link). Its id follows from the link: a retry is the same event.
+ */
+export function decideRenewed (state: IssuerLinkState | undefined, renewedAs: string): NewEvent[] {
+  if (state === undefined || state.renewedAs !== undefined) return []
+  return [registry.create('payment-link.renewed', { linkId: state.linkId, renewedAs }, {
+    id: uuidFrom(`${state.linkId} renewed`), streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state)
+  })]
 }

@@ -6,7 +6,7 @@ import { foldLink, linkIdFor, type IssuerLinkState } from '../../src/link.js'
 import type { RecordedEvent, NewEvent } from '@paylinks/contracts'
 
 const merchant: Merchant = {
-  id: 'mer_decisions', name: 'Shop', dojoBaseUrl: 'https://api.dojo.tech', dojoEnvironment: 'sandbox', dojoKeyLast4: 'abcd', defaultRedirectUrl: null, linkExpiryHours: 24, createdAt: '2026-01-01T00:00:00.000Z'
+  id: 'mer_decisions', name: 'Shop', dojoBaseUrl: 'https://api.dojo.tech', dojoEnvironment: 'sandbox', dojoKeyLast4: 'abcd', defaultRedirectUrl: null, linkExpiryHours: 24, allowRenewal: false, createdAt: '2026-01-01T00:00:00.000Z'
 }
 const input: LinkRequest = {
   merchant, reference: 'order-7', amount: { value: 995, currencyCode: 'GBP' }, sendEmail: true, customer: { email: 'c@example.com' }, source: 'api', causationId: 'idem-1', correlationId: 'corr-1'

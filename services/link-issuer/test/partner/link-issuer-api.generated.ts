@@ -205,6 +205,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/l/{code}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An expired or canceled link's customer asks for a fresh link for the same payment (where the merchant allows it): redirects to its short URL */
+        post: operations["renewShortLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -415,6 +432,10 @@ export interface operations {
                         };
                         source: "api" | "order";
                         orderId?: string;
+                        /** @description The expired or canceled link this one renews (its customer asked for a fresh link), else null */
+                        renewalOf: string | null;
+                        /** @description The link that renewed this expired or canceled one, else null */
+                        renewedAs: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -484,6 +505,10 @@ export interface operations {
                         };
                         source: "api" | "order";
                         orderId?: string;
+                        /** @description The expired or canceled link this one renews (its customer asked for a fresh link), else null */
+                        renewalOf: string | null;
+                        /** @description The link that renewed this expired or canceled one, else null */
+                        renewedAs: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -657,6 +682,10 @@ export interface operations {
                         };
                         source: "api" | "order";
                         orderId?: string;
+                        /** @description The expired or canceled link this one renews (its customer asked for a fresh link), else null */
+                        renewalOf: string | null;
+                        /** @description The link that renewed this expired or canceled one, else null */
+                        renewedAs: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -782,6 +811,10 @@ export interface operations {
                         };
                         source: "api" | "order";
                         orderId?: string;
+                        /** @description The expired or canceled link this one renews (its customer asked for a fresh link), else null */
+                        renewalOf: string | null;
+                        /** @description The link that renewed this expired or canceled one, else null */
+                        renewedAs: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -1555,6 +1588,71 @@ export interface operations {
             };
             /** @description The link expired, was canceled, failed or its payment was reversed: a page that says so */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    renewShortLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The renewal link is still being issued (another request is at it): a page that moves on to its short URL by itself */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The renewal link is issued (or was already): on to its short URL (Location), which opens it */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The merchant does not renew links: a page that says so */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No such link: a page that says so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The link has not expired or been canceled: a page that says so */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

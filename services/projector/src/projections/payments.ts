@@ -37,7 +37,7 @@ const money = (value: number, currency: string): string => `${value} ${currency}
 
 function summary (event: PaymentsEvent): string {
   switch (event.type) {
-    case 'payment-link.requested': return `requested ${event.data.amount.value} ${event.data.amount.currencyCode} (${event.data.source})`
+    case 'payment-link.requested': return `requested ${event.data.amount.value} ${event.data.amount.currencyCode} (${event.data.source})${event.data.renewalOf === undefined ? '' : `, renewing ${event.data.renewalOf}`}`
     case 'payment-link.issued': return `issued as ${event.data.paymentIntentId}`
     case 'payment-link.issue-failed': return `issue failed${event.data.retryable ? ' (will retry)' : ''}: ${maskContactDetails(event.data.reason)}`
     case 'payment-link.sent': return `sent by ${event.data.channel}`
@@ -49,6 +49,7 @@ function summary (event: PaymentsEvent): string {
     case 'payment-link.refunded': return `refunded ${money(event.data.amount.value, event.data.amount.currencyCode)}, ${event.data.refundedAmount} in all (${event.data.source})`
     case 'payment-link.released': return `released (${event.data.source})`
     case 'payment-link.opened': return event.data.opens === 1 ? 'opened by the customer' : `opened by the customer (${event.data.opens} opens)`
+    case 'payment-link.renewed': return `renewed by the customer as ${event.data.renewedAs}`
   }
 }
 
