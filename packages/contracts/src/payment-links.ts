@@ -246,11 +246,22 @@ export const PaymentLinkOpened = defineEvent('payment-link.opened', Type.Object(
   firstOpenedAt: DateTimeSchema
 }, { additionalProperties: false }))
 
+/**
+ * A reminder of the unpaid link was e-mailed to its customer (the merchant's reminder policy):
+ * `reminder` counts from 1 and each number is sent at most once, so its event id follows from it.
+ * Not a status: a fact beside it, like `opened`.
+ */
+export const PaymentLinkReminded = defineEvent('payment-link.reminded', Type.Object({
+  linkId: LinkIdSchema,
+  reminder: Type.Integer({ minimum: 1, maximum: 100 }),
+  messageId: Type.Optional(Type.String({ maxLength: 300 }))
+}, { additionalProperties: false }))
+
 /** Every event of a payment link's stream. */
 export const paymentLinkEvents = [
   PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
   PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged,
-  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened, PaymentLinkReminded
 ] as const
 
 export type PaymentLinkEvent =
@@ -259,7 +270,7 @@ export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
   | RecordedEventOf<typeof PaymentLinkStatusChanged> | RecordedEventOf<typeof PaymentLinkCaptured>
   | RecordedEventOf<typeof PaymentLinkRefunded> | RecordedEventOf<typeof PaymentLinkReleased>
-  | RecordedEventOf<typeof PaymentLinkOpened>
+  | RecordedEventOf<typeof PaymentLinkOpened> | RecordedEventOf<typeof PaymentLinkReminded>
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
@@ -412,6 +423,9 @@ export interface LinkState {
   /** When the customer first opened the link's short URL, and how many opens are recorded. */
   openedAt?: string
   openCount: number
+  /** Reminders e-mailed so far (`payment-link.reminded`), and when the last one was. */
+  reminders: number
+  lastRemindedAt?: string
   /** Dojo capture mode: `Manual` links are `authorized` first and captured by the merchant. */
   captureMode: CaptureMode
   /** Minor units captured so far (the whole amount once an Auto link is paid). */
@@ -459,6 +473,7 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       status: 'requested',
       captureMode: d.captureMode ?? 'Auto',
       openCount: 0,
+      reminders: 0,
       capturedAmount: 0,
       refundedAmount: 0,
       captureIds: [],
@@ -490,6 +505,10 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
   if (is(event, PaymentLinkOpened)) {
     next.openedAt ??= event.data.firstOpenedAt
     next.openCount = Math.max(state.openCount, event.data.opens)
+  }
+  if (is(event, PaymentLinkReminded) && event.data.reminder > state.reminders) {
+    next.reminders = event.data.reminder
+    next.lastRemindedAt = event.occurredAt
   }
   return next
 }

@@ -114,7 +114,7 @@ export function linkView (state: LinkState, publicUrl: string): Record<string, u
     ...(metadata === undefined ? {} : { metadata }),
     source: state.source,
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
-    email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null },
+    email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null, reminders: state.reminders, lastReminderAt: state.lastRemindedAt ?? null },
     opened: { firstAt: state.openedAt ?? null, count: state.openCount },
     captureMode: state.captureMode,
     capturedAmount: state.capturedAmount,

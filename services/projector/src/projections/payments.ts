@@ -49,6 +49,7 @@ function summary (event: PaymentsEvent): string {
     case 'payment-link.refunded': return `refunded ${money(event.data.amount.value, event.data.amount.currencyCode)}, ${event.data.refundedAmount} in all (${event.data.source})`
     case 'payment-link.released': return `released (${event.data.source})`
     case 'payment-link.opened': return event.data.opens === 1 ? 'opened by the customer' : `opened by the customer (${event.data.opens} opens)`
+    case 'payment-link.reminded': return `reminder ${event.data.reminder} e-mailed`
   }
 }
 
