@@ -35,7 +35,9 @@ ALTER TABLE li_links
   ADD COLUMN reminders_sent  integer NOT NULL DEFAULT 0,
   ADD COLUMN last_emailed_at timestamptz;
 UPDATE li_links SET last_emailed_at = email_sent_at WHERE email_sent_at IS NOT NULL;
-CREATE INDEX li_links_reminder_due_idx ON li_links (merchant_id, last_emailed_at)
+-- Covering: the sweep's filters (count, expiry) and the link id come from the index itself, and
+-- the scan, in last_emailed_at order, stops at the sweep's batch (an index-only scan).
+CREATE INDEX li_links_reminder_due_idx ON li_links (merchant_id, last_emailed_at) INCLUDE (reminders_sent, expires_at, link_id)
   WHERE status = 'issued' AND last_emailed_at IS NOT NULL;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON li_reminder_policies, li_reminder_claims TO paylinks_app;
