@@ -4,8 +4,11 @@
 // negative checks wait for a later link's reminder, which proves sweeps have passed since.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { paymentLinkStream } from '@paylinks/contracts'
 import { createDatabase } from '@paylinks/event-store'
-import { foldLink, type IssuerLinkState } from '../src/link.js'
+import { connectMessaging, createEventPublisher } from '@paylinks/messaging'
+import { onTeardown } from '@paylinks/test-kit'
+import { foldLink, registry, type IssuerLinkState } from '../src/link.js'
 import { reminderDue } from '../src/issuing/email.js'
 import { claimReminder, findDueReminders } from '../src/repositories/reminders.js'
 import { checkReminderPolicy } from '../src/routes/settings.js'
@@ -22,6 +25,20 @@ const two = await buildIssuer(t, { ...env, SMTP_URL: mailbox.url })
 const store = await openStore(t, env)
 const db = createDatabase<LinkIssuerTables>({ connectionString: env.DATABASE_URL!, max: 2 })
 t.teardown(async () => { await db.destroy() })
+const messaging = await connectMessaging({ servers: env.NATS_URL!, name: 'reminders-test' })
+onTeardown(t, () => messaging.close())
+const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EVENTS_SUBJECT_PREFIX!, registry })
+
+/** Paid at the sandbox, and recorded as webhook-ingest records it once Dojo confirms: the status change. */
+async function pay (linkId: string, paymentIntentId: string): Promise<void> {
+  const paid = await sandbox.pay(paymentIntentId)
+  if (paid.status !== 200) throw new Error(JSON.stringify(paid.body))
+  const events = await store.readStream(paymentLinkStream(linkId))
+  const [ack] = await publisher.publish([registry.create('payment-link.status-changed', {
+    linkId, paymentIntentId, from: 'issued', to: 'paid', dojoStatus: 'Captured', amount: { value: 1250, currencyCode: 'GBP' }, capturedAmount: 1250, refundedAmount: 0, source: 'webhook', observedAt: new Date().toISOString()
+  }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'reminders-test', producer: 'webhook-ingest' } })], { expectedLastSubjectSequence: events.at(-1)!.position })
+  await store.waitForPosition(ack!.seq, 10_000)
+}
 
 const unfold = (raw: string): string => raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
 const reminders = (to: string): string[] => mailbox.messages.filter((m) => m.to.includes(to) && /^Subject: Reminder:/m.test(m.raw)).map((m) => unfold(m.raw))
@@ -32,7 +49,7 @@ async function setPolicy (apiKey: string, body: unknown): Promise<void> {
   if (res.statusCode !== 200) throw new Error(res.body)
 }
 
-async function createLink (apiKey: string, email: string, extra: Record<string, unknown> = {}): Promise<{ id: string, shortUrl: string }> {
+async function createLink (apiKey: string, email: string, extra: Record<string, unknown> = {}): Promise<{ id: string, shortUrl: string, paymentIntentId: string }> {
   const res = await two.inject({
     method: 'POST',
     url: '/v1/payment-links',
@@ -77,14 +94,16 @@ t.test('the reminder policy should be off by default, settable by the merchant, 
   t.not((await runAdmin(env, 'merchant', 'reminders', '--merchant', m.id, '--max-reminders', '9')).code, 0)
 })
 
-t.test('a reminder should be sent once per interval up to the max, across two instances, and stopped by cancel and a policy turned off', async (t) => {
+t.test('a reminder should be sent once per interval up to the max, across two instances, and stopped by payment, cancel and a policy turned off', async (t) => {
   const m = await createTestMerchant(t, env, sandbox.url)
   const off = await createTestMerchant(t, env, sandbox.url)
-  await setPolicy(m.apiKey, policy)
-  // `off` never turns reminders on; `canceled` is canceled before its first is due.
+  // `off` never turns reminders on; `canceled` and `paid` are canceled and paid before the policy is on.
   const quiet = await createLink(off.apiKey, 'quiet@example.com')
   const canceled = await createLink(m.apiKey, 'gone@example.com')
   t.equal((await one.inject({ method: 'POST', url: `/v1/payment-links/${canceled.id}/cancel`, headers: auth(m.apiKey) })).statusCode, 200)
+  const paid = await createLink(m.apiKey, 'paid@example.com')
+  await pay(paid.id, paid.paymentIntentId)
+  await setPolicy(m.apiKey, policy)
   const unpaid = await createLink(m.apiKey, 'ann@example.com', { description: 'Tea & <cake>' })
 
   await until(async () => (await link(m.apiKey, unpaid.id)).email.reminders === 2 || undefined, { timeoutMs: 20_000, what: 'two reminders' })
@@ -105,6 +124,9 @@ t.test('a reminder should be sent once per interval up to the max, across two in
   t.equal(row.reminders_sent, 2)
   t.equal(row.last_emailed_at?.toISOString(), (await link(m.apiKey, unpaid.id)).email.lastReminderAt)
 
+  t.equal((await link(m.apiKey, paid.id)).status, 'paid')
+  t.equal((await link(m.apiKey, paid.id)).email.reminders, 0, 'paid: none')
+  t.same(reminders('paid@example.com'), [])
   t.equal((await link(m.apiKey, canceled.id)).email.reminders, 0, 'canceled: none')
   t.same(reminders('gone@example.com'), [])
   t.equal((await link(off.apiKey, quiet.id)).email.reminders, 0, 'policy off: none')
