@@ -133,6 +133,24 @@ t.test('a reminder should be sent once per interval up to the max, across two in
   t.same(reminders('quiet@example.com'), [])
 })
 
+t.test('a reminder accepted before a crash should be recorded without sending it again, and one left sending never sent', async (t) => {
+  const m = await createTestMerchant(t, env, sandbox.url)
+  // Claims as a crashed sender leaves them: before the SMTP answer, and after it but before the event.
+  const sending = await createLink(m.apiKey, 'sending@example.com')
+  const accepted = await createLink(m.apiKey, 'accepted@example.com')
+  await db.insertInto('li_reminder_claims').values([
+    { link_id: sending.id, reminder: 1, status: 'sending', message_id: null, accepted_at: null },
+    { link_id: accepted.id, reminder: 1, status: 'accepted', message_id: '<m-1@shop.example>', accepted_at: new Date() }
+  ]).execute()
+  await setPolicy(m.apiKey, { ...policy, maxReminders: 1 })
+  await until(async () => (await link(m.apiKey, accepted.id)).email.reminders === 1 || undefined, { timeoutMs: 20_000, what: 'the accepted reminder recorded' })
+  const [reminded] = (await store.readStream(`payment-link.${accepted.id}`)).filter((e) => e.type === 'payment-link.reminded')
+  t.same(reminded?.data, { linkId: accepted.id, reminder: 1, messageId: '<m-1@shop.example>' }, 'from the claim')
+  t.same(reminders('accepted@example.com'), [], 'not sent again')
+  t.equal((await link(m.apiKey, sending.id)).email.reminders, 0, 'left sending: never sent (at most once)')
+  t.same(reminders('sending@example.com'), [])
+})
+
 t.test('each reminder number should be claimed by one sender only', async (t) => {
   const linkId = `lnk_${randomUUID().replace(/-/g, '').slice(0, 22)}`
   const other = createDatabase<LinkIssuerTables>({ connectionString: env.DATABASE_URL!, max: 1 })
