@@ -257,11 +257,22 @@ export const PaymentLinkRenewed = defineEvent('payment-link.renewed', Type.Objec
   renewedAs: LinkIdSchema
 }, { additionalProperties: false }))
 
+/**
+ * A reminder of the unpaid link was e-mailed to its customer (the merchant's reminder policy):
+ * `reminder` counts from 1 and each number is sent at most once, so its event id follows from it.
+ * Not a status: a fact beside it, like `opened`.
+ */
+export const PaymentLinkReminded = defineEvent('payment-link.reminded', Type.Object({
+  linkId: LinkIdSchema,
+  reminder: Type.Integer({ minimum: 1, maximum: 100 }),
+  messageId: Type.Optional(Type.String({ maxLength: 300 }))
+}, { additionalProperties: false }))
+
 /** Every event of a payment link's stream. */
 export const paymentLinkEvents = [
   PaymentLinkRequested, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkSent,
   PaymentLinkCanceled, PaymentLinkWebhookReceived, PaymentLinkStatusChanged,
-  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened, PaymentLinkRenewed
+  PaymentLinkCaptured, PaymentLinkRefunded, PaymentLinkReleased, PaymentLinkOpened, PaymentLinkRenewed, PaymentLinkReminded
 ] as const
 
 export type PaymentLinkEvent =
@@ -270,7 +281,7 @@ export type PaymentLinkEvent =
   | RecordedEventOf<typeof PaymentLinkCanceled> | RecordedEventOf<typeof PaymentLinkWebhookReceived>
   | RecordedEventOf<typeof PaymentLinkStatusChanged> | RecordedEventOf<typeof PaymentLinkCaptured>
   | RecordedEventOf<typeof PaymentLinkRefunded> | RecordedEventOf<typeof PaymentLinkReleased>
-  | RecordedEventOf<typeof PaymentLinkOpened> | RecordedEventOf<typeof PaymentLinkRenewed>
+  | RecordedEventOf<typeof PaymentLinkOpened> | RecordedEventOf<typeof PaymentLinkRenewed> | RecordedEventOf<typeof PaymentLinkReminded>
 
 /**
  * A link's status after one of its events: the one rule every service folds a link's history
@@ -426,6 +437,9 @@ export interface LinkState {
   /** The link this one renews (its `requested` says so), and the link that renewed this one. */
   renewalOf?: string
   renewedAs?: string
+  /** Reminders e-mailed so far (`payment-link.reminded`), and when the last one was. */
+  reminders: number
+  lastRemindedAt?: string
   /** Dojo capture mode: `Manual` links are `authorized` first and captured by the merchant. */
   captureMode: CaptureMode
   /** Minor units captured so far (the whole amount once an Auto link is paid). */
@@ -474,6 +488,7 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       status: 'requested',
       captureMode: d.captureMode ?? 'Auto',
       openCount: 0,
+      reminders: 0,
       capturedAmount: 0,
       refundedAmount: 0,
       captureIds: [],
@@ -508,6 +523,10 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
   }
   // The first renewal stays the link's renewal (one renewal per link).
   if (is(event, PaymentLinkRenewed)) next.renewedAs ??= event.data.renewedAs
+  if (is(event, PaymentLinkReminded) && event.data.reminder > state.reminders) {
+    next.reminders = event.data.reminder
+    next.lastRemindedAt = event.occurredAt
+  }
   return next
 }
 

@@ -33,6 +33,7 @@ export const domainEventProducers: Readonly<Record<DomainEventType, readonly str
   'payment-link.canceled': [Producers.linkIssuer],
   'payment-link.opened': [Producers.linkIssuer],
   'payment-link.renewed': [Producers.linkIssuer],
+  'payment-link.reminded': [Producers.linkIssuer],
   'payment-link.webhook-received': [Producers.webhookIngest],
   'payment-link.status-changed': [Producers.webhookIngest],
   // Money moves: made through our API (link-issuer), or seen at Dojo (webhooks, the reconciler).

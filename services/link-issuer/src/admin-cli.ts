@@ -23,11 +23,15 @@ const natsAuthConfigSchema = (env: Record<string, string | undefined>) => Type.O
   })
 })
 import { eraseFromAdmin } from './customers.js'
+import { getReminderPolicy, setReminderPolicy } from './repositories/reminders.js'
+import type { Db } from './tables.js'
 
 const USAGE = `usage: pnpm admin <command>
   merchant create --name <name> --dojo-key <sk_sandbox_…|sk_prod_…> --dojo-url <url> [--redirect-url <url>] [--link-expiry-hours <1-8760>]
   merchant list
   merchant renewal <on|off> --merchant <mer_…>                 let customers of expired or canceled links ask for a fresh one
+  merchant reminders --merchant <mer_…> [--on | --off] [--first-after-hours <n>] [--every-hours <n>] [--max-reminders <1-5>]
+                                                               show or change the merchant's reminder e-mails for unpaid links
   key create --merchant <mer_…> [--label <text>]
   key create --analyst [--label <text>]
   key list --merchant <mer_…>  |  key list --analyst
@@ -58,6 +62,12 @@ const options = {
   'dojo-url': { type: 'string' },
   'redirect-url': { type: 'string' },
   'link-expiry-hours': { type: 'string' },
+  // merchant reminders
+  on: { type: 'boolean' },
+  off: { type: 'boolean' },
+  'first-after-hours': { type: 'string' },
+  'every-hours': { type: 'string' },
+  'max-reminders': { type: 'string' },
   merchant: { type: 'string' },
   label: { type: 'string' },
   analyst: { type: 'boolean' },
@@ -90,7 +100,7 @@ async function main (argv: string[], io: AdminIo, env: Record<string, string | u
   }
   const [noun, verb, ...rest] = positionals
   const command = `${noun ?? ''} ${verb ?? ''}`
-  const known = ['merchant create', 'merchant list', 'merchant renewal', 'key create', 'key list', 'key revoke', 'customer erase']
+  const known = ['merchant create', 'merchant list', 'merchant renewal', 'merchant reminders', 'key create', 'key list', 'key revoke', 'customer erase']
   if (noun === 'nats-credential') return await natsCredential(verb ?? '', rest, values, io, env)
   if (!known.includes(command)) throw new UsageError(`unknown command '${positionals.join(' ')}'`)
 
@@ -125,6 +135,36 @@ async function main (argv: string[], io: AdminIo, env: Record<string, string | u
         if (setting !== 'on' && setting !== 'off') throw new UsageError('merchant renewal takes on or off')
         const merchant = await setMerchantRenewal(db, need(values.merchant, 'merchant'), setting === 'on')
         out(`merchant ${merchant.id}: renewal of expired or canceled links ${merchant.allowRenewal ? 'allowed' : 'not allowed'}`, merchant)
+        return 0
+      }
+      case 'merchant reminders': {
+        const merchantId = need(values.merchant, 'merchant')
+        if (values.on === true && values.off === true) throw new UsageError('give --on or --off, not both')
+        const integer = (flag: 'first-after-hours' | 'every-hours' | 'max-reminders', min: number, max: number): number | undefined => {
+          const text = values[flag]
+          if (text === undefined) return undefined
+          const n = Number(text)
+          if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be an integer from ${min} to ${max}`)
+          return n
+        }
+        const firstHours = integer('first-after-hours', 1, 8760)
+        const everyHours = integer('every-hours', 1, 8760)
+        const maxReminders = integer('max-reminders', 1, 5)
+        if ((await db.selectFrom('merchants').select('id').where('id', '=', merchantId).executeTakeFirst()) === undefined) throw new UsageError(`no merchant ${merchantId}`)
+        const linkDb = db as unknown as Db
+        let policy = await getReminderPolicy(linkDb, merchantId)
+        const changed = values.on === true || values.off === true || firstHours !== undefined || everyHours !== undefined || maxReminders !== undefined
+        if (changed) {
+          policy = await setReminderPolicy(linkDb, merchantId, {
+            enabled: values.on === true ? true : values.off === true ? false : policy.enabled,
+            firstAfterSeconds: firstHours === undefined ? policy.firstAfterSeconds : firstHours * 3600,
+            everySeconds: everyHours === undefined ? policy.everySeconds : everyHours * 3600,
+            maxReminders: maxReminders ?? policy.maxReminders
+          })
+        }
+        out(policy.enabled
+          ? `reminders on for ${merchantId}: first ${policy.firstAfterSeconds / 3600} h after the link's e-mail, then every ${policy.everySeconds / 3600} h, at most ${policy.maxReminders}`
+          : `reminders off for ${merchantId}`, policy)
         return 0
       }
       case 'key create': {

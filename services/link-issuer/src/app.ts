@@ -22,7 +22,9 @@ import moneyRoutes from './routes/money.js'
 import { partnerApi } from './routes/partner-api.js'
 import { createMoney } from './money/operations.js'
 import resultRoutes from './routes/result.js'
+import settingsRoutes from './routes/settings.js'
 import shortLinkRoutes from './routes/short-links.js'
+import { findDueReminders } from './repositories/reminders.js'
 import { merchantDb, type LinkIssuerTables } from './tables.js'
 
 export interface AppOptions {
@@ -86,6 +88,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(async (api) => {
     await api.register(partnerApi, { authenticator, merchants, rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
     await api.register(linkRoutes, { db, issuer, readYourWrites, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
+    await api.register(settingsRoutes, { db, minIntervalSeconds: config.REMINDER_MIN_INTERVAL_S, emailAvailable: mailer !== undefined })
     await api.register(moneyRoutes, { money: createMoney({ db, store, publisher, merchants }), readYourWrites })
   }, { prefix: '/v1' })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
@@ -154,6 +157,24 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     if (pruned > 0) fastify.log.info({ pruned }, 'expired idempotency keys deleted')
   }
 
+  /**
+   * Reminders due under the merchants' policies, oldest first, one at a time: found through the
+   * read model's index, each checked again on the link's events and claimed before it is sent.
+   */
+  async function sendReminders (): Promise<void> {
+    if (mailer === undefined) return
+    const now = new Date()
+    let sent = 0
+    for (const due of await findDueReminders(db, now, config.REMINDER_BATCH)) {
+      try {
+        if (await issuer.remind(due.linkId, due.policy, now) !== undefined) sent++
+      } catch (error) {
+        fastify.log.warn({ err: error, linkId: due.linkId, reminder: due.reminder }, 'reminder failed; next sweep tries again')
+      }
+    }
+    if (sent > 0) fastify.log.info({ sent }, 'reminders sent')
+  }
+
   fastify.addHook('onReady', async () => {
     readModel.start()
     orders = await startOrderIntake({
@@ -176,6 +197,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     // A restarted instance resumes the links its predecessor left at once, not after an interval.
     every('takeover', config.RECOVERY_TAKEOVER_INTERVAL_MS, takeOver, true)
     every('recovery', config.RECOVERY_INTERVAL_MS, recover)
+    every('reminders', config.REMINDER_SWEEP_MS, sendReminders)
   })
 
   // Drain in order: stop taking orders and sweeping, let handlers settle, then close connections.

@@ -40,6 +40,9 @@ export const LinkIssuerConfigSchema = Type.Composite([
     RECOVERY_AFTER_MS: Type.Integer({ default: 15_000, minimum: 0, description: 'a link without a lease is stuck when requested longer than this' }),
     LIST_LINGER_MS: Type.Integer({ default: 20, minimum: 0, maximum: 1000, description: 'the list of links (GET /v1/payment-links) trails the log by up to this much more, so a burst updates it in fewer, larger transactions; one link by id is always current' }),
     LIST_CONSISTENCY_WAIT_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 10_000, description: 'a list waits up to this long for the read model to reach the caller\'s own writes (then answers with Paylinks-Stale: true)' }),
+    REMINDER_SWEEP_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'how often the sweep leader sends the reminder e-mails that are due under merchants\' reminder policies (0: never)' }),
+    REMINDER_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'reminders sent per sweep at most (the oldest due first; the rest wait for the next sweep)' }),
+    REMINDER_MIN_INTERVAL_S: Type.Integer({ default: 3600, minimum: 1, description: 'the shortest firstAfterSeconds and everySeconds a merchant may set (/v1/settings/reminders); an hour in production, seconds in tests' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })
   })
 ])

@@ -8,15 +8,17 @@ import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
-import { emailLink, needsEmail } from './issuing/email.js'
+import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
+import { emailLink, emailReminder, needsEmail, reminderDue } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
+import { acceptReminder, claimReminder, releaseReminder } from './repositories/reminders.js'
 import { countOpen, markOpensPublished, unpublishedOpens, type OpenCount } from './repositories/opens.js'
 import { claimExisting, createReferenceClaims, takeOverClaim, type ReferenceHolder } from './repositories/references.js'
 import { evolveIssuerLink, foldLink, linkIdFor, metadataView, renewalLinkIdFor, renewalReferenceFor, customerView, type IssuerLinkState } from './link.js'
 import type { MerchantDirectory } from './dojo.js'
 import type { Mailer } from './mailer.js'
+import type { ReminderPolicy } from './schemas.js'
 import type { Db } from './tables.js'
 
 export type { LinkRequest } from './issuing/decisions.js'
@@ -80,6 +82,12 @@ export interface Issuer {
   countOpen: (state: IssuerLinkState) => Promise<void>
   /** Publish the counts of opens that waited longer than the interval (the sweep's); how many. */
   flushOpens: () => Promise<number>
+  /**
+   * Send the link's next reminder if it is due at `now` under `policy` (checked on its events),
+   * at most once per link and number whatever the replicas and crashes; the number sent (or
+   * recorded from an earlier accepted send), or undefined when none was due or it was not sent.
+   */
+  remind: (linkId: string, policy: ReminderPolicy, now?: Date) => Promise<number | undefined>
   /** Resolves once the store has recorded the link's last event (read-your-own-write). */
   settle: (state: IssuerLinkState) => Promise<void>
   /** Deletes the leases still waiting to be deleted; call before closing the database. */
@@ -172,6 +180,40 @@ export function createIssuer (options: IssuerOptions): Issuer {
       log.warn({ err: error, linkId: state.linkId }, 'link e-mailed but its sent event not published')
       return state
     }
+  }
+
+  /**
+   * Reminder n of the link, claimed in li_reminder_claims (link, n) before it is sent, as the
+   * link's e-mail is in li_email_claims: a crash between the claim and the SMTP server's answer
+   * leaves it `sending`, and that reminder is never sent (nor, then, the later ones); an accepted
+   * one is recorded as `payment-link.reminded` from its claim, again after a crash.
+   */
+  async function remind (linkId: string, policy: ReminderPolicy, now = new Date()): Promise<number | undefined> {
+    const mailer = options.mailer
+    if (mailer === undefined) return undefined
+    const state = await load(linkId)
+    if (state === undefined) return undefined
+    const reminder = reminderDue(state, policy, now)
+    if (reminder === undefined) return undefined
+    const claim = await claimReminder(options.db, linkId, reminder)
+    let messageId: string
+    if (claim.claimed) {
+      const result = await emailReminder(state, reminder, { mailer, merchants, publicUrl: options.publicUrl, log })
+      if (!('messageId' in result)) {
+        if (result.definite) await releaseReminder(options.db, linkId, reminder)
+        return undefined
+      }
+      messageId = result.messageId
+      await acceptReminder(options.db, linkId, reminder, messageId).catch((error: unknown) => {
+        log.warn({ err: error, linkId, reminder }, 'reminder e-mailed but its claim not marked accepted')
+      })
+    } else if (claim.status === 'accepted') {
+      messageId = claim.messageId ?? ''
+    } else {
+      return undefined
+    }
+    await decideOn(linkId, (s) => decideReminded(s, reminder, messageId), known(state), { retries: 40 })
+    return reminder
   }
 
   async function publishOpens (count: OpenCount, from?: KnownState<IssuerLinkState | undefined>): Promise<void> {
@@ -405,6 +447,7 @@ export function createIssuer (options: IssuerOptions): Issuer {
       for (const count of pending) await publishOpens(count)
       return pending.length
     },
+    remind,
     async settle (state) {
       await store.waitForPosition(state.position, 10_000)
     },

@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import {
-  is, linkStatusMoves, PaymentLinkIssued, paymentLinkEvents, PaymentLinkRequested, PaymentLinkSent,
+  is, linkStatusMoves, PaymentLinkIssued, paymentLinkEvents, PaymentLinkReminded, PaymentLinkRequested, PaymentLinkSent,
   type LinkStatus, type RecordedEvent, type RecordedEventOf
 } from '@paylinks/contracts'
 import { createStoreSubscriber, type EventStore, type Executor, type StoreSubscriber } from '@paylinks/event-store'
@@ -16,6 +16,8 @@ interface Columns {
   url?: string
   expires_at?: string
   email_sent_at?: string
+  last_emailed_at?: string
+  reminders_sent?: number
   updated_at: string
 }
 
@@ -63,6 +65,7 @@ function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Inser
     order_id: d.orderId ?? null,
     email_requested: d.sendEmail,
     email_sent_at: null,
+    last_emailed_at: null,
     expires_at: new Date(d.expiresAt),
     created_at: at,
     updated_at: at,
@@ -73,13 +76,15 @@ function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Inser
 function changeOf (event: RecordedEvent): Change | undefined {
   const moves = linkStatusMoves(event)
   const moving = Object.keys(moves).length > 0
-  const always = is(event, PaymentLinkSent)
+  // Facts beside the status: they apply whatever it is (the sweep's query asks for issued links).
+  const always = is(event, PaymentLinkSent) || is(event, PaymentLinkReminded)
   // A retryable failure, say: no row it could change.
   if (!moving && !always) return undefined
   const updatedAt = iso(event.occurredAt)
   const set: Columns = { updated_at: updatedAt }
   if (is(event, PaymentLinkIssued)) Object.assign(set, { payment_intent_id: event.data.paymentIntentId, url: event.data.url, expires_at: iso(event.data.expiresAt) })
-  if (always) set.email_sent_at = updatedAt
+  if (is(event, PaymentLinkSent)) Object.assign(set, { email_sent_at: updatedAt, last_emailed_at: updatedAt })
+  if (is(event, PaymentLinkReminded)) Object.assign(set, { reminders_sent: event.data.reminder, last_emailed_at: updatedAt })
   return { linkId: (event.data as { linkId: string }).linkId, position: event.position, moves, always, set }
 }
 
@@ -163,11 +168,15 @@ export async function applyLinkEvents (executor: Executor, events: RecordedEvent
       url = coalesce(v.url, l.url),
       expires_at = coalesce(v.expires_at, l.expires_at),
       email_sent_at = coalesce(v.email_sent_at, l.email_sent_at),
+      last_emailed_at = CASE WHEN v.reminders_sent IS NOT NULL AND v.reminders_sent <= l.reminders_sent THEN l.last_emailed_at
+        ELSE coalesce(v.last_emailed_at, l.last_emailed_at) END,
+      reminders_sent = greatest(v.reminders_sent, l.reminders_sent),
       updated_at = v.updated_at,
       last_position = v.position
     FROM jsonb_to_recordset(${JSON.stringify(values)}::jsonb) AS v(
       link_id text, position bigint, moves jsonb, always boolean, status text, payment_intent_id text,
-      url text, expires_at timestamptz, email_sent_at timestamptz, updated_at timestamptz)
+      url text, expires_at timestamptz, email_sent_at timestamptz, last_emailed_at timestamptz, reminders_sent integer,
+      updated_at timestamptz)
     WHERE l.link_id = v.link_id AND l.last_position < v.position
       AND (v.always OR v.moves ? l.status)`.execute(trx)
 }

@@ -51,7 +51,12 @@ export const LinkSchema = Type.Object({
   orderId: Type.Optional(Type.String()),
   renewalOf: Type.Union([LinkIdSchema, Type.Null()], { description: 'The expired or canceled link this one renews (its customer asked for a fresh link), else null' }),
   renewedAs: Type.Union([LinkIdSchema, Type.Null()], { description: 'The link that renewed this expired or canceled one, else null' }),
-  email: Type.Object({ requested: Type.Boolean(), sentAt: Type.Union([DateTimeSchema, Type.Null()]) }),
+  email: Type.Object({
+    requested: Type.Boolean(),
+    sentAt: Type.Union([DateTimeSchema, Type.Null()]),
+    reminders: Type.Integer({ minimum: 0, description: 'Reminder e-mails sent so far (the merchant\'s reminder policy, `/v1/settings/reminders`)' }),
+    lastReminderAt: Type.Union([DateTimeSchema, Type.Null()])
+  }),
   opened: Type.Object({
     firstAt: Type.Union([DateTimeSchema, Type.Null()], { description: 'When the customer first opened `shortUrl`' }),
     count: Type.Integer({ minimum: 0, description: 'Opens recorded so far: the first at once, later ones within about a minute' })
@@ -121,3 +126,20 @@ export const QrQuerySchema = Type.Object({
 export const IdempotencyHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Replays the first answer for the same body; a different body is refused.' }))
 })
+
+/**
+ * A merchant's reminder policy (`/v1/settings/reminders`): off by default. Once on, an issued
+ * link that was e-mailed and is still unpaid gets reminder `n` when its last e-mail (the link,
+ * or reminder n − 1) is `firstAfterSeconds` (n = 1) or `everySeconds` old, up to `maxReminders`.
+ * Both durations are at least the service's REMINDER_MIN_INTERVAL_S (an hour in production).
+ */
+export const ReminderPolicySchema = Type.Object({
+  enabled: Type.Boolean({ description: 'Send reminders; false stops them (those due are not sent)' }),
+  firstAfterSeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'The first reminder this long after the link was e-mailed (e.g. 86400: a day)' }),
+  everySeconds: Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'Each further reminder this long after the previous one: at most one per link per interval' }),
+  maxReminders: Type.Integer({ minimum: 1, maximum: 5, description: 'At most this many reminders per link' })
+}, { title: 'ReminderPolicy', additionalProperties: false })
+export type ReminderPolicy = Static<typeof ReminderPolicySchema>
+
+/** The policy of a merchant that never set one. */
+export const DEFAULT_REMINDER_POLICY: ReminderPolicy = { enabled: false, firstAfterSeconds: 86_400, everySeconds: 86_400, maxReminders: 1 }

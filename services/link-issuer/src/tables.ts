@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { Generated, Kysely } from 'kysely'
 import type { EventStoreTables } from '@paylinks/event-store'
 import type { MerchantTables } from '@paylinks/merchants'
 
@@ -35,6 +35,24 @@ export interface LinkOpensTable {
   published_at: Date | null | undefined
 }
 
+export interface ReminderPoliciesTable {
+  merchant_id: string
+  enabled: boolean
+  first_after_s: number
+  every_s: number
+  max_reminders: number
+  updated_at: Generated<Date>
+}
+
+export interface ReminderClaimsTable {
+  link_id: string
+  reminder: number
+  status: 'sending' | 'accepted'
+  message_id: string | null
+  claimed_at: Generated<Date>
+  accepted_at: Date | null
+}
+
 export interface ReferencesTable {
   merchant_id: string
   reference: string
@@ -57,6 +75,9 @@ export interface LinksTable {
   order_id: string | null
   email_requested: boolean
   email_sent_at: Date | null
+  /** The first e-mail's or the last reminder's time (migrations/0024). */
+  last_emailed_at: Date | null
+  reminders_sent: Generated<number>
   expires_at: Date
   created_at: Date
   updated_at: Date
@@ -70,6 +91,8 @@ export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_link_opens: LinkOpensTable
   li_links: LinksTable
   li_references: ReferencesTable
+  li_reminder_policies: ReminderPoliciesTable
+  li_reminder_claims: ReminderClaimsTable
 }
 
 export type Db = Kysely<LinkIssuerTables>

@@ -22,7 +22,7 @@ const links = db as unknown as Kysely<LinkIssuerTables>
  * The read model one event at a time, reading the row and applying the contracts' status rule
  * to it: the rows it leaves are the specification the batched version must meet. An event
  * changes its link's row when the rule moves the row's status (with the columns of `issued`),
- * or always for `sent`; never when the row has seen its position.
+ * or always for `sent` and `reminded` (whose count only grows); never when the row has seen its position.
  */
 async function applyOneStatementPerEvent (executor: Executor, events: RecordedEvent[]): Promise<void> {
   const trx = executor as unknown as Kysely<LinkIssuerTables>
@@ -36,12 +36,15 @@ async function applyOneStatementPerEvent (executor: Executor, events: RecordedEv
       }).onConflict((oc) => oc.column('link_id').doNothing()).execute()
       continue
     }
-    const row = await trx.selectFrom('li_links').select(['status', 'last_position']).where('link_id', '=', d.linkId).forUpdate().executeTakeFirst()
+    const row = await trx.selectFrom('li_links').select(['status', 'last_position', 'reminders_sent']).where('link_id', '=', d.linkId).forUpdate().executeTakeFirst()
     if (row === undefined || row.last_position >= event.position) continue
     const status = linkStatusAfter(row.status as LinkStatus, event)!
     const base = trx.updateTable('li_links').where('link_id', '=', d.linkId)
     if (event.type === 'payment-link.sent') {
-      await base.set({ email_sent_at: at, updated_at: at, last_position: event.position }).execute()
+      await base.set({ email_sent_at: at, last_emailed_at: at, updated_at: at, last_position: event.position }).execute()
+    } else if (event.type === 'payment-link.reminded') {
+      const grows = d.reminder > row.reminders_sent
+      await base.set({ updated_at: at, last_position: event.position, ...(grows ? { reminders_sent: d.reminder, last_emailed_at: at } : {}) }).execute()
     } else if (status !== row.status) {
       await base.set({
         status, updated_at: at, last_position: event.position, ...(event.type === 'payment-link.issued' ? { payment_intent_id: d.paymentIntentId, url: d.url, expires_at: new Date(d.expiresAt) } : {})
@@ -91,12 +94,15 @@ function event (type: string, data: Record<string, unknown>, occurredAt: string)
 function linkEvents (linkId: string, at: () => string): Record<string, () => RecordedEvent> {
   const merchantId = 'mer_readmodel'
   const pi = `pi_sandbox_${linkId.slice(4)}`
+  let reminders = 0
   return {
     requested: () => event('payment-link.requested', { linkId, merchantId, reference: `ref-${++serial}`, amount: { value: 100 + serial, currencyCode: serial % 2 === 0 ? 'GBP' : 'EUR' }, expiresAt: at(), sendEmail: serial % 3 === 0, source: serial % 2 === 0 ? 'api' : 'order', ...(serial % 2 === 0 ? {} : { orderId: `ord-${serial}` }) }, at()),
     issued: () => event('payment-link.issued', { linkId, merchantId, paymentIntentId: `${pi}_${++serial}`, url: `https://pay.example/${linkId}/${serial}`, expiresAt: at() }, at()),
     'issue-failed': () => event('payment-link.issue-failed', { linkId, merchantId, reason: 'refused', retryable: serial++ % 2 === 0 }, at()),
     sent: () => event('payment-link.sent', { linkId, channel: 'email' }, at()),
     canceled: () => event('payment-link.canceled', { linkId }, at()),
+    // A link's reminders are numbered in order (one decision each, on the link's stream).
+    reminded: () => event('payment-link.reminded', { linkId, reminder: ++reminders }, at()),
     'status-changed': () => event('payment-link.status-changed', {
       linkId, paymentIntentId: `${pi}_x`, from: 'issued', to: STATUSES[serial++ % STATUSES.length]!, dojoStatus: 'Captured', amount: { value: 100, currencyCode: 'GBP' }, capturedAmount: 100, refundedAmount: 0, source: 'webhook', observedAt: at()
     }, at())
@@ -125,7 +131,7 @@ function scenario (seed: number, count: number): RecordedEvent[] {
       () => new Date(ms + 7_200_000).toISOString().replace('Z', '+02:00')
     ])()
   }
-  const kinds = ['issued', 'issued', 'issue-failed', 'sent', 'canceled', 'status-changed', 'requested'] as const
+  const kinds = ['issued', 'issued', 'issue-failed', 'sent', 'canceled', 'status-changed', 'reminded', 'requested'] as const
   const stories = Array.from({ length: count }, (_, i) => {
     const make = linkEvents(`lnk_seed${seed}_${i}_${Math.floor(rnd() * 1e6).toString(36).padStart(4, '0')}`, at)
     const story = rnd() < 0.85 ? ['requested'] : []

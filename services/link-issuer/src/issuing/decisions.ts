@@ -135,6 +135,17 @@ export function decideOpened (state: IssuerLinkState | undefined, count: { opens
   }, { id: uuidFrom(`${state.linkId} opened ${count.opens}`), streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
 }
 
+/**
+ * Record that reminder `reminder` was e-mailed, unless the link has had it already. Its id
+ * follows from the link and the number: a retry, or another replica's, is the same event.
+ */
+export function decideReminded (state: IssuerLinkState | undefined, reminder: number, messageId: string): NewEvent[] {
+  if (state === undefined || state.reminders >= reminder) return []
+  return [registry.create('payment-link.reminded', {
+    linkId: state.linkId, reminder, ...(messageId === '' ? {} : { messageId: messageId.slice(0, 300) })
+  }, { id: uuidFrom(`${state.linkId} reminded ${reminder}`), streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
+}
+
 /** True when the contracts' rule lets a `canceled` move the link now. */
 export function isCancelable (state: Pick<IssuerLinkState, 'status'>): boolean {
   return linkStatusAfter(state.status, { type: PaymentLinkCanceled.type, data: {} }) === 'canceled' && state.status !== 'canceled'

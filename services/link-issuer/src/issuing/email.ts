@@ -61,3 +61,48 @@ export async function emailLink (
     return { failed: true, definite }
   }
 }
+
+/**
+ * The number of the reminder the link is due at `now` under `policy`, or undefined: the link is
+ * issued (not paid, canceled, failed, released…), was e-mailed, has not expired, has an address
+ * (not erased), has had fewer than `maxReminders`, and its last e-mail (the link, or the last
+ * reminder) is at least the policy's interval old. The rule on the link's events, so a read
+ * model that trails the log cannot make a reminder due.
+ */
+export function reminderDue (state: IssuerLinkState, policy: { enabled: boolean, firstAfterSeconds: number, everySeconds: number, maxReminders: number }, now: Date): number | undefined {
+  if (!policy.enabled || state.status !== 'issued' || state.emailSentAt === undefined || state.url === undefined) return undefined
+  if (personalOf(state)?.email === undefined || new Date(state.expiresAt).getTime() <= now.getTime()) return undefined
+  if (state.reminders >= policy.maxReminders) return undefined
+  const last = new Date(state.lastRemindedAt ?? state.emailSentAt).getTime()
+  const wait = (state.reminders === 0 ? policy.firstAfterSeconds : policy.everySeconds) * 1000
+  return now.getTime() - last >= wait ? state.reminders + 1 : undefined
+}
+
+/** E-mail reminder `reminder` of the link to its customer; the SMTP message id, or why not. Claiming and recording are the caller's. */
+export async function emailReminder (
+  state: IssuerLinkState,
+  reminder: number,
+  options: { mailer: Mailer, merchants: MerchantDirectory, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
+): Promise<EmailResult> {
+  const personal = personalOf(state)
+  if (personal?.email === undefined) return { failed: true, definite: true }
+  const merchant = await options.merchants.get(state.merchantId)
+  try {
+    return {
+      messageId: await options.mailer.sendReminder({
+        to: personal.email,
+        ...(personal.name === undefined ? {} : { name: personal.name }),
+        merchantName: merchant?.name ?? 'The merchant',
+        url: shortUrlOf(options.publicUrl, state.linkId),
+        amount: state.amount,
+        reference: state.reference,
+        ...(state.description === undefined ? {} : { description: state.description }),
+        expiresAt: state.expiresAt
+      })
+    }
+  } catch (error) {
+    const definite = certainlyNotSent(error)
+    options.log.warn({ err: error, linkId: state.linkId, reminder, definite }, definite ? 'reminder not sent; a later sweep tries again' : 'reminder may or may not have been accepted; not sent again (at most one e-mail per reminder)')
+    return { failed: true, definite }
+  }
+}

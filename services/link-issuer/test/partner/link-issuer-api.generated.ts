@@ -94,6 +94,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/settings/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your reminder e-mails for unpaid links (off until you turn them on) */
+        get: operations["getReminderPolicy"];
+        /**
+         * Turn reminder e-mails for unpaid links on or off, and set when and how many
+         * @description Applies to every unpaid e-mailed link from the next sweep on, links created earlier included: a reminder is due under the policy in force when it falls due.
+         */
+        put: operations["setReminderPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment-links/{id}/refunds": {
         parameters: {
             query?: never;
@@ -439,6 +460,9 @@ export interface operations {
                         email: {
                             requested: boolean;
                             sentAt: string | null;
+                            /** @description Reminder e-mails sent so far (the merchant's reminder policy, `/v1/settings/reminders`) */
+                            reminders: number;
+                            lastReminderAt: string | null;
                         };
                         opened: {
                             /** @description When the customer first opened `shortUrl` */
@@ -512,6 +536,9 @@ export interface operations {
                         email: {
                             requested: boolean;
                             sentAt: string | null;
+                            /** @description Reminder e-mails sent so far (the merchant's reminder policy, `/v1/settings/reminders`) */
+                            reminders: number;
+                            lastReminderAt: string | null;
                         };
                         opened: {
                             /** @description When the customer first opened `shortUrl` */
@@ -689,6 +716,9 @@ export interface operations {
                         email: {
                             requested: boolean;
                             sentAt: string | null;
+                            /** @description Reminder e-mails sent so far (the merchant's reminder policy, `/v1/settings/reminders`) */
+                            reminders: number;
+                            lastReminderAt: string | null;
                         };
                         opened: {
                             /** @description When the customer first opened `shortUrl` */
@@ -818,6 +848,9 @@ export interface operations {
                         email: {
                             requested: boolean;
                             sentAt: string | null;
+                            /** @description Reminder e-mails sent so far (the merchant's reminder policy, `/v1/settings/reminders`) */
+                            reminders: number;
+                            lastReminderAt: string | null;
                         };
                         opened: {
                             /** @description When the customer first opened `shortUrl` */
@@ -1029,6 +1062,149 @@ export interface operations {
             };
             /** @description Conflict: problem details (RFC 9457) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReminderPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Send reminders; false stops them (those due are not sent) */
+                        enabled: boolean;
+                        /** @description The first reminder this long after the link was e-mailed (e.g. 86400: a day) */
+                        firstAfterSeconds: number;
+                        /** @description Each further reminder this long after the previous one: at most one per link per interval */
+                        everySeconds: number;
+                        /** @description At most this many reminders per link */
+                        maxReminders: number;
+                    };
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setReminderPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Send reminders; false stops them (those due are not sent) */
+                    enabled: boolean;
+                    /** @description The first reminder this long after the link was e-mailed (e.g. 86400: a day) */
+                    firstAfterSeconds: number;
+                    /** @description Each further reminder this long after the previous one: at most one per link per interval */
+                    everySeconds: number;
+                    /** @description At most this many reminders per link */
+                    maxReminders: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Send reminders; false stops them (those due are not sent) */
+                        enabled: boolean;
+                        /** @description The first reminder this long after the link was e-mailed (e.g. 86400: a day) */
+                        firstAfterSeconds: number;
+                        /** @description Each further reminder this long after the previous one: at most one per link per interval */
+                        everySeconds: number;
+                        /** @description At most this many reminders per link */
+                        maxReminders: number;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content: problem details (RFC 9457) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -50,6 +50,7 @@ function summary (event: PaymentsEvent): string {
     case 'payment-link.released': return `released (${event.data.source})`
     case 'payment-link.opened': return event.data.opens === 1 ? 'opened by the customer' : `opened by the customer (${event.data.opens} opens)`
     case 'payment-link.renewed': return `renewed by the customer as ${event.data.renewedAs}`
+    case 'payment-link.reminded': return `reminder ${event.data.reminder} e-mailed`
   }
 }
 
