@@ -75,22 +75,27 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     rmSync(dataDir, { recursive: true, force: true })
   })
   /** `pnpm start` in its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group. */
-  const pnpmStart = async (): Promise<{ start: ChildProcess, output: () => string, exited: Promise<number | null> }> => {
+  const pnpmStart = async (): Promise<{ start: ChildProcess, output: () => string, exited: Promise<string> }> => {
     const start = spawn('pnpm', ['start'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     runs.push(start)
     let output = ''
     start.stdout.on('data', (c: Buffer) => { output += c.toString() })
     start.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    const exited = new Promise<number | null>((resolve) => start.on('exit', (code) => { resolve(code) }))
+    const exited = new Promise<string>((resolve) => start.on('exit', (code, signal) => { resolve(code === null ? String(signal) : `exit ${code}`) }))
     await until(() => output.includes('Ctrl-C stops everything.') || start.exitCode !== null, { what: 'the start banner', timeoutMs: 180_000, intervalMs: 200 })
     t.equal(start.exitCode, null, `pnpm start is running:\n${output}`)
     return { start, output: () => output, exited }
   }
   /** Ctrl-C: pnpm start exits 0 and every process below it is gone. */
-  const ctrlC = async (run: { start: ChildProcess, exited: Promise<number | null> }): Promise<void> => {
+  const ctrlC = async (run: { start: ChildProcess, output: () => string, exited: Promise<string> }): Promise<void> => {
     started = descendants(run.start.pid!)
     process.kill(-run.start.pid!, 'SIGINT')
-    t.equal(await run.exited, 0, 'pnpm start exits cleanly on Ctrl-C')
+    // pnpm start itself exits 0 once it has stopped everything; pnpm, its parent in the same
+    // process group, exits with that code, or (when its own SIGINT wins) as a shell's job does on
+    // Ctrl-C, by the signal. Either way what it printed says it shut down, never an error.
+    const how = await run.exited
+    t.ok(how === 'exit 0' || how === 'SIGINT', `pnpm start stops on Ctrl-C (${how})`)
+    t.match(run.output(), /shutting down/, 'it says it shuts down')
     await until(() => started.every((pid) => !alive(pid)), { what: 'every process pnpm start started to be gone', timeoutMs: 30_000, intervalMs: 200 })
     t.same(started.filter(alive), [], 'no service or nats-server is left running')
   }

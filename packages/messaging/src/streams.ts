@@ -16,6 +16,10 @@ export interface StreamOptions {
 
 // JetStream's code for 'stream name already in use with a different configuration'.
 const STREAM_NAME_IN_USE = 10058
+/** JetStream's "no suitable peers for placement": a cluster still forming has not heard of enough peers. */
+const NO_SUITABLE_PEERS = 10005
+/** How long a declaration waits for a forming cluster's peers before it fails. */
+const PLACEMENT_WAIT_MS = 20_000
 
 function isApiError (error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code
@@ -26,6 +30,21 @@ function isApiError (error: unknown, code: number): boolean {
  * retention window, duplicate window), and leave it alone when it already matches.
  */
 export async function ensureStream (jsm: JetStreamManager, options: StreamOptions): Promise<StreamInfo> {
+  // A replicated stream declared while its cluster forms (all nodes just started, as compose and
+  // the tests start them) is refused until the meta leader knows enough peers: wait for them,
+  // bounded, with jittered back-off.
+  const deadline = Date.now() + PLACEMENT_WAIT_MS
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await declareStream(jsm, options)
+    } catch (error) {
+      if (!isApiError((error as { cause?: unknown }).cause, NO_SUITABLE_PEERS) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())))
+    }
+  }
+}
+
+async function declareStream (jsm: JetStreamManager, options: StreamOptions): Promise<StreamInfo> {
   const wanted: Partial<StreamConfig> & { name: string } = {
     name: options.name,
     subjects: options.subjects,
