@@ -30,20 +30,24 @@ export function certainlyNotSent (error: unknown): boolean {
   return ['EAUTH', 'EENVELOPE', 'EMESSAGE', 'EDNS', 'EREQUIRETLS'].includes(code ?? '') || errno === 'ECONNREFUSED' || code === 'ECONNREFUSED'
 }
 
+interface EmailOptions { mailer: Mailer, merchants: MerchantDirectory, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
+
 /**
- * E-mail the link to its customer; the SMTP message id, or why it was not sent. Claiming the
- * e-mail first (one per link) and recording `sent` are the caller's.
+ * Send one e-mail about the link to its customer with `send` (the link, or a reminder): the SMTP
+ * message id, or why it was not sent (`definite`: certainly not), logged with `what` it was.
  */
-export async function emailLink (
+async function emailCustomer (
   state: IssuerLinkState,
-  options: { mailer: Mailer, merchants: MerchantDirectory, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
+  send: (mailer: Mailer, input: Parameters<Mailer['sendLink']>[0]) => Promise<string>,
+  options: EmailOptions,
+  what: { log: Record<string, unknown>, notSent: string, unknown: string }
 ): Promise<EmailResult> {
   const personal = personalOf(state)
   if (personal?.email === undefined) return { failed: true, definite: true }
   const merchant = await options.merchants.get(state.merchantId)
   try {
     return {
-      messageId: await options.mailer.sendLink({
+      messageId: await send(options.mailer, {
         to: personal.email,
         ...(personal.name === undefined ? {} : { name: personal.name }),
         merchantName: merchant?.name ?? 'The merchant',
@@ -57,9 +61,21 @@ export async function emailLink (
     }
   } catch (error) {
     const definite = certainlyNotSent(error)
-    options.log.warn({ err: error, linkId: state.linkId, definite }, definite ? 'link e-mail not sent; the recovery sweep tries again' : 'link e-mail may or may not have been accepted; not sent again (at most one e-mail per link)')
+    options.log.warn({ err: error, linkId: state.linkId, ...what.log, definite }, definite ? what.notSent : what.unknown)
     return { failed: true, definite }
   }
+}
+
+/**
+ * E-mail the link to its customer; the SMTP message id, or why it was not sent. Claiming the
+ * e-mail first (one per link) and recording `sent` are the caller's.
+ */
+export async function emailLink (state: IssuerLinkState, options: EmailOptions): Promise<EmailResult> {
+  return await emailCustomer(state, async (mailer, input) => await mailer.sendLink(input), options, {
+    log: {},
+    notSent: 'link e-mail not sent; the recovery sweep tries again',
+    unknown: 'link e-mail may or may not have been accepted; not sent again (at most one e-mail per link)'
+  })
 }
 
 /**
@@ -79,30 +95,10 @@ export function reminderDue (state: IssuerLinkState, policy: { enabled: boolean,
 }
 
 /** E-mail reminder `reminder` of the link to its customer; the SMTP message id, or why not. Claiming and recording are the caller's. */
-export async function emailReminder (
-  state: IssuerLinkState,
-  reminder: number,
-  options: { mailer: Mailer, merchants: MerchantDirectory, publicUrl: string, log: { warn: (obj: object, msg: string) => void } }
-): Promise<EmailResult> {
-  const personal = personalOf(state)
-  if (personal?.email === undefined) return { failed: true, definite: true }
-  const merchant = await options.merchants.get(state.merchantId)
-  try {
-    return {
-      messageId: await options.mailer.sendReminder({
-        to: personal.email,
-        ...(personal.name === undefined ? {} : { name: personal.name }),
-        merchantName: merchant?.name ?? 'The merchant',
-        url: shortUrlOf(options.publicUrl, state.linkId),
-        amount: state.amount,
-        reference: state.reference,
-        ...(state.description === undefined ? {} : { description: state.description }),
-        expiresAt: state.expiresAt
-      })
-    }
-  } catch (error) {
-    const definite = certainlyNotSent(error)
-    options.log.warn({ err: error, linkId: state.linkId, reminder, definite }, definite ? 'reminder not sent; a later sweep tries again' : 'reminder may or may not have been accepted; not sent again (at most one e-mail per reminder)')
-    return { failed: true, definite }
-  }
+export async function emailReminder (state: IssuerLinkState, reminder: number, options: EmailOptions): Promise<EmailResult> {
+  return await emailCustomer(state, async (mailer, input) => await mailer.sendReminder(input), options, {
+    log: { reminder },
+    notSent: 'reminder not sent; a later sweep tries again',
+    unknown: 'reminder may or may not have been accepted; not sent again (at most one e-mail per reminder)'
+  })
 }
