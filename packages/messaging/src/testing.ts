@@ -35,17 +35,27 @@ export function topologyFromEnv (env: Record<string, string | undefined>): NatsT
 }
 
 /**
- * A nats-server of this test's own that authenticates the generated users for `topology`, with
- * no anonymous access; stopped and its files removed at teardown.
+ * NATS_AUTH_DIR for a test, laid out as pnpm start lays it out: the generated users for
+ * `topology` (passwords returned, for this test only) and the authorization file a server
+ * includes (`include`); removed at teardown.
  */
-export async function startAuthenticatedNats (t: TestContext, topology: NatsTopology): Promise<AuthenticatedNats> {
+async function authorizationFor (t: TestContext, topology: NatsTopology): Promise<{ dir: string, passwords: Record<string, string>, state: NatsAuthState, include: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'paylinks-nats-auth-'))
   onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
   const passwords = natsServicePasswords()
   const state: NatsAuthState = { topology, users: await natsServiceUsers(topology, passwords) }
   await writeNatsAuthState(dir, state)
   await writeNatsAuthorization(dir, state, [])
-  const server = await startNatsServer(t, { authorization: { include: join(dir, NATS_AUTHORIZATION_FILE) } })
+  return { dir, passwords, state, include: join(dir, NATS_AUTHORIZATION_FILE) }
+}
+
+/**
+ * A nats-server of this test's own that authenticates the generated users for `topology`, with
+ * no anonymous access; stopped and its files removed at teardown.
+ */
+export async function startAuthenticatedNats (t: TestContext, topology: NatsTopology): Promise<AuthenticatedNats> {
+  const { dir, passwords, state, include } = await authorizationFor(t, topology)
+  const server = await startNatsServer(t, { authorization: { include } })
   await writeNatsAuthState(dir, { ...state, pidFile: server.pidFile })
   const nc = await connect({ servers: server.url, user: 'setup', pass: passwords.setup!, inboxPrefix: inboxPrefixFor('setup'), reconnect: false })
   onTeardown(t, () => nc.close())
@@ -75,13 +85,8 @@ export interface AuthenticatedNatsCluster {
  * generated users for `topology`, as `startAuthenticatedNats` does for one server.
  */
 export async function startAuthenticatedNatsCluster (t: TestContext, topology: NatsTopology, options: { nodes?: number } = {}): Promise<AuthenticatedNatsCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'paylinks-nats-auth-'))
-  onTeardown(t, async () => { await rm(dir, { recursive: true, force: true }) })
-  const passwords = natsServicePasswords()
-  const state: NatsAuthState = { topology, users: await natsServiceUsers(topology, passwords) }
-  await writeNatsAuthState(dir, state)
-  await writeNatsAuthorization(dir, state, [])
-  const cluster = await startNatsCluster(t, { ...options, authorization: { include: join(dir, NATS_AUTHORIZATION_FILE) } })
+  const { dir, passwords, include } = await authorizationFor(t, topology)
+  const cluster = await startNatsCluster(t, { ...options, authorization: { include } })
   const nc = await connect({ servers: cluster.servers.split(','), user: 'setup', pass: passwords.setup!, inboxPrefix: inboxPrefixFor('setup') })
   onTeardown(t, () => nc.close())
   return {
