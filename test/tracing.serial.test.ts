@@ -84,10 +84,13 @@ t.test('one payment should be one connected trace across link-issuer, NATS, the 
   const traceId = root.traceId
   t.equal(paid.traceparent.split('-')[1], traceId, 'the status change reaches the order system carrying the trace')
   const inTrace = (): ReceivedSpan[] => receiver.spans.filter((s) => s.traceId === traceId)
-  // Wait until the last hops (the integration publish of "paid", the projections) are exported.
+  // Wait until the last hops (the integration publish of "paid", the projections) are exported,
+  // and every exported span's parent with them: spans go out in batches as they end, and a
+  // parent ends after its children (a transaction's BEGIN before the confirmation around it).
   await until(() => {
     const spans = inTrace()
-    return spans.some((s) => s.service === 'projector' && s.kind === KIND.producer && s.attributes['messaging.message.id'] === paid.body.id) &&
+    const exported = new Set(spans.map((s) => s.spanId))
+    return spans.every((s) => s.parentSpanId === '' || exported.has(s.parentSpanId)) && spans.some((s) => s.service === 'projector' && s.kind === KIND.producer && s.attributes['messaging.message.id'] === paid.body.id) &&
       spans.filter((s) => s.service === 'event-recorder').length >= 3 &&
       spans.some((s) => s.service === 'webhook-ingest' && s.name === 'confirm payment status')
   }, { what: 'the payment\'s spans exported', timeoutMs: 30_000, intervalMs: 200 })
