@@ -1,48 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { paymentLinkStream, type NewEvent } from '@paylinks/contracts'
-import { onTeardown, until } from '@paylinks/test-kit'
+import type { NewEvent } from '@paylinks/contracts'
+import { linkFacts, onTeardown, statusChanged, testLinkId, until } from '@paylinks/test-kit'
 import { buildProjector, createWorld, registry, type World } from './helpers.js'
 
 const merchantId = 'mer_shop001'
-// Each as its owner publishes it: the recorder refuses a type from another producer.
+// As its owner publishes it: the recorder refuses a type from another producer.
 const meta = { correlationId: 'test', producer: 'link-issuer' }
-const byIngest = { correlationId: 'test', producer: 'webhook-ingest' }
-const linkId = (): string => `lnk_${randomBytes(12).toString('base64url')}`
-
-function linkEvents (id: string, orderId?: string): { requested: NewEvent, issued: NewEvent } {
-  const streamId = paymentLinkStream(id)
-  return {
-    requested: registry.create('payment-link.requested', {
-      linkId: id,
-      merchantId,
-      reference: `ref-${id.slice(-6)}`,
-      amount: { value: 2599, currencyCode: 'GBP' },
-      expiresAt: '2030-01-01T00:00:00.000Z',
-      sendEmail: false,
-      source: orderId === undefined ? 'api' : 'order',
-      ...(orderId === undefined ? {} : { orderId })
-    }, { streamId, metadata: meta }),
-    issued: registry.create('payment-link.issued', {
-      linkId: id, merchantId, paymentIntentId: 'pi_sandbox_abcdefghijklmnopqrstuv', url: 'http://127.0.0.1:4010/checkout/pi_sandbox_abcdefghijklmnopqrstuv', expiresAt: '2030-01-01T00:00:00.000Z'
-    }, { streamId, metadata: meta })
-  }
-}
-
-function statusChanged (id: string, from: string, to: string, refundedAmount = 0): NewEvent {
-  return registry.create('payment-link.status-changed', {
-    linkId: id,
-    paymentIntentId: 'pi_sandbox_abcdefghijklmnopqrstuv',
-    from: from as 'issued',
-    to: to as 'paid',
-    dojoStatus: 'Captured',
-    amount: { value: 2599, currencyCode: 'GBP' },
-    capturedAmount: 2599,
-    refundedAmount,
-    source: 'webhook',
-    observedAt: new Date().toISOString()
-  }, { streamId: paymentLinkStream(id), metadata: byIngest })
-}
+const linkId = testLinkId
+const linkEvents = (id: string, orderId?: string): { requested: NewEvent, issued: NewEvent } => linkFacts(id, { merchantId, ...(orderId === undefined ? {} : { orderId }) })
 
 /** What an order system subscribed to `<prefix>.v1.>` receives, in order. */
 async function orderSystem (t: Tap, world: World): Promise<Array<{ subject: string, msgId: string | undefined, body: Record<string, any> }>> {

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { Webhook } from 'standardwebhooks'
-import { createEventRegistry, domainEvents, paymentLinkStream, type NewEvent } from '@paylinks/contracts'
+import { createEventRegistry, domainEvents, type NewEvent } from '@paylinks/contracts'
 import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, type EventPublisher } from '@paylinks/messaging'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, startRecorder, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
+import { eventsStreamEnv, linkFacts, natsTestNames, onTeardown, roleUrl, startRecorder, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
 import app from '../src/app.js'
 import { WebhookDispatchConfigSchema } from '../src/config.js'
 import type { DispatchTables } from '../src/tables.js'
@@ -143,43 +143,11 @@ export async function startReceiver (t: TestContext, path = '/hooks'): Promise<R
   return receiver
 }
 
-export const linkId = (): string => `lnk_${randomBytes(12).toString('base64url')}`
+export { statusChanged, testLinkId as linkId } from '@paylinks/test-kit'
 
-/** A link requested and issued, as link-issuer publishes it. */
-export function linkEvents (id: string, merchantId: string, reference = `ref-${id.slice(-8)}`): { requested: NewEvent, issued: NewEvent } {
-  const streamId = paymentLinkStream(id)
-  const meta = { correlationId: 'test', producer: 'link-issuer' }
-  return {
-    requested: registry.create('payment-link.requested', {
-      linkId: id,
-      merchantId,
-      reference,
-      amount: { value: 2599, currencyCode: 'GBP' },
-      expiresAt: '2030-01-01T00:00:00.000Z',
-      sendEmail: false,
-      source: 'api',
-      customer: { id: 'cus_abcdefghijklmnop', plain: { email: 'someone@example.com', name: 'Ada Lovelace' } }
-    }, { streamId, metadata: meta }),
-    issued: registry.create('payment-link.issued', {
-      linkId: id, merchantId, paymentIntentId: 'pi_sandbox_abcdefghijklmnopqrstuv', url: 'http://127.0.0.1:4010/checkout/pi_sandbox_abcdefghijklmnopqrstuv', expiresAt: '2030-01-01T00:00:00.000Z'
-    }, { streamId, metadata: meta })
-  }
-}
-
-/** Dojo confirmed a status, as webhook-ingest publishes it. */
-export function statusChanged (id: string, from: string, to: string, refundedAmount = 0): NewEvent {
-  return registry.create('payment-link.status-changed', {
-    linkId: id,
-    paymentIntentId: 'pi_sandbox_abcdefghijklmnopqrstuv',
-    from: from as 'issued',
-    to: to as 'paid',
-    dojoStatus: 'Captured',
-    amount: { value: 2599, currencyCode: 'GBP' },
-    capturedAmount: 2599,
-    refundedAmount,
-    source: 'webhook',
-    observedAt: new Date().toISOString()
-  }, { streamId: paymentLinkStream(id), metadata: { correlationId: 'test', producer: 'webhook-ingest' } })
+/** A link requested (with a customer's personal data) and issued, as link-issuer publishes it. */
+export function linkEvents (id: string, merchantId: string, reference?: string): { requested: NewEvent, issued: NewEvent } {
+  return linkFacts(id, { merchantId, ...(reference === undefined ? {} : { reference }), customerEmail: 'someone@example.com' })
 }
 
 /** Call the API as a merchant. */
