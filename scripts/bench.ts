@@ -20,11 +20,17 @@ const benches = [
 const only = process.argv.slice(2)
 
 const failed: string[] = []
+// The machine is shared (other work, other engineers): the load each benchmark ran under says how
+// far its absolute figures can be trusted; only the ratios within one benchmark compare.
+const load = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' / ')
+const loads = new Map<string, { before: string, after: string }>()
 for (const [name, script] of benches) {
   if (only.length > 0 && !only.includes(name)) continue
   rmSync(join(root, '.bench', `${name}.json`), { force: true })
   console.log(`\n=== pnpm ${script}`)
+  const before = load()
   const run = spawnSync('pnpm', ['--silent', script], { cwd: root, stdio: 'inherit' })
+  loads.set(name, { before, after: load() })
   if (run.status !== 0 || !existsSync(join(root, '.bench', `${name}.json`))) failed.push(script)
 }
 
@@ -43,9 +49,16 @@ const lines = [
   `Measured by \`pnpm bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'},`,
   `${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${postgres}, nats-server ${nats}.`,
   'Every service, Postgres, NATS and the load generator share this one machine; each ratio is',
-  'against a baseline measured in the same run.',
+  'against a floor or baseline measured in the same run (the durable floor: the same durable work',
+  'with the raw libraries and none of the project\'s code, see each bench/floor-server.ts).',
   '',
-  '| benchmark | figure | measured | baseline (same run) | ratio | target | met |',
+  `Load average (1 / 5 / 15 min, ${os.cpus().length} cores) at the start and the end of each benchmark:`,
+  '',
+  '| benchmark | load at start | load at end |',
+  '|---|---|---|',
+  ...[...loads].map(([name, l]) => `| \`pnpm bench:${name}\` | ${l.before} | ${l.after} |`),
+  '',
+  '| benchmark | figure | project | floor or baseline (same run) | ratio | target | met |',
   '|---|---|---|---|---|---|---|'
 ]
 for (const [name, script] of benches) {

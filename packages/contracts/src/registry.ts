@@ -105,6 +105,10 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
     }
     byType.set(definition.type, { definition, check: TypeCompiler.Compile(definition.schema) })
   }
+  // Events `create` built (and checked): the publisher's check of such an event is then a set
+  // look-up, not a second validation. (A decision's events are not changed after they are made;
+  // freezing them to make sure cost as much as the check it saves.)
+  const checked = new WeakSet<object>()
 
   function entryFor (type: string): { definition: EventDefinition, check: TypeCheck<TObject> } {
     const entry = byType.get(type)
@@ -146,9 +150,12 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
         data: data as Record<string, unknown>,
         metadata: options.metadata
       }
-      return this.parse(event) as NewEvent & { type: typeof type, data: typeof data }
+      const created = this.parse(event)
+      checked.add(created)
+      return created as NewEvent & { type: typeof type, data: typeof data }
     },
     parse (input) {
+      if (typeof input === 'object' && input !== null && checked.has(input)) return input as NewEvent
       return upcastData(parseEnvelope(input))
     },
     upcast (event) {

@@ -36,6 +36,8 @@ export interface SubscribeOptions {
    * every event as stored, for readers that upcast with a registry of their own.
    */
   upcast?: boolean
+  /** While catching up, read the next batch while the consumer handles this one. Default true. */
+  readAhead?: boolean
 }
 
 export interface EventStore {
@@ -48,8 +50,8 @@ export interface EventStore {
   head: () => Promise<number>
   /**
    * Batches of events after `after`, in log order: first what is stored (catch-up), then new
-   * events as they are recorded. The next batch is read only when the consumer asks for it, so
-   * a slow consumer is never flooded (back-pressure).
+   * events as they are recorded. While catching up, the next batch is read while the consumer
+   * handles this one; never more than that, so a slow consumer is never flooded (back-pressure).
    */
   subscribe: (options: SubscribeOptions) => AsyncGenerator<RecordedEvent[], void, undefined>
   /** Resolve once the store has recorded `position` (read-your-own-write after a publish). */
@@ -86,17 +88,32 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
     let position = subscription.after
     const batchSize = subscription.batchSize ?? 500
     const signal = subscription.signal
-    while (!closed && signal?.aborted !== true) {
-      const seenBeforeRead = notifier.latest
-      const batch = await readAll(db, position, batchSize)
-      if (batch.length > 0) {
-        position = batch[batch.length - 1]!.position
-        yield subscription.upcast === false ? batch : upcastOrKeep(batch)
-        continue
+    // While catching up (a full batch: more is stored), the next batch is read while the consumer
+    // applies this one, so the read and the apply overlap. One batch ahead at most: still
+    // back-pressure, and nothing is read past what the consumer will ask for next.
+    let ahead: { read: Promise<RecordedEvent[]>, seenBeforeRead: number } | undefined
+    try {
+      while (!closed && signal?.aborted !== true) {
+        const { read, seenBeforeRead } = ahead ?? { read: readAll(db, position, batchSize), seenBeforeRead: notifier.latest }
+        ahead = undefined
+        const batch = await read
+        if (batch.length > 0) {
+          position = batch[batch.length - 1]!.position
+          if (batch.length === batchSize && subscription.readAhead !== false) {
+            ahead = { read: readAll(db, position, batchSize), seenBeforeRead: notifier.latest }
+            // Observed when awaited (next turn, or below); never an unhandled rejection meanwhile.
+            ahead.read.catch(() => {})
+          }
+          yield subscription.upcast === false ? batch : upcastOrKeep(batch)
+          continue
+        }
+        // Nothing new. Sleep unless a notification arrived while we were reading.
+        if (notifier.latest > seenBeforeRead && notifier.latest > position) continue
+        await notifier.wait(pollIntervalMs, signal)
       }
-      // Nothing new. Sleep unless a notification arrived while we were reading.
-      if (notifier.latest > seenBeforeRead && notifier.latest > position) continue
-      await notifier.wait(pollIntervalMs, signal)
+    } finally {
+      // A consumer that stops mid catch-up: let the read in flight finish before the pool closes.
+      await ahead?.read.catch(() => {})
     }
   }
 

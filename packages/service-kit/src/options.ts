@@ -35,13 +35,17 @@ function addFormats (ajv: { formats: Record<string, AjvFormat>, addFormat: (name
 
 /**
  * Query strings, params and headers arrive as strings and are coerced to their schema types;
- * JSON bodies are not: `"amount": "10"` is a string and is refused.
+ * JSON bodies are not: `"amount": "10"` is a string and is refused. One factory per server:
+ * its pool hands every plugin context with the same shared schemas the same two Ajv instances
+ * (a factory per call built and compiled them again for each context).
  */
-function buildValidator (externalSchemas: Record<string, any>, ajvOptions: any): any {
+function validatorBuilder (): (externalSchemas: Record<string, any>, ajvOptions: any) => any {
   const factory = AjvCompiler()
-  const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions }, onCreate: addFormats })
-  const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false }, onCreate: addFormats })
-  return (route: { httpPart?: string }) => route.httpPart === 'body' ? strict(route as any) : coercing(route as any)
+  return (externalSchemas, ajvOptions) => {
+    const coercing = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions }, onCreate: addFormats })
+    const strict = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvCustomOptions, coerceTypes: false }, onCreate: addFormats })
+    return (route: { httpPart?: string }) => route.httpPart === 'body' ? strict(route as any) : coercing(route as any)
+  }
 }
 
 /**
@@ -61,6 +65,6 @@ export function serverOptions (config: Pick<ServerConfig, 'LOG_LEVEL' | 'REQUEST
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: ajvCustomOptions },
-    schemaController: { compilersFactory: { buildValidator } }
+    schemaController: { compilersFactory: { buildValidator: validatorBuilder() } }
   }
 }

@@ -22,7 +22,9 @@ export interface ScheduleOptions {
 /**
  * The store subscriber's effect, in its transaction with the checkpoint (exactly once):
  * `issued` adds the intent → link row the endpoint and reconciler use, `status-changed` and
- * `canceled` keep its status, and each `webhook-received` queues one confirmation.
+ * `canceled` keep its status, and a `webhook-received` queues a confirmation of its intent
+ * unless one from an earlier delivery is still waiting, never claimed: that one reads Dojo after
+ * this delivery arrived, so it answers both (the delivery itself is in the store already).
  */
 export async function applyEvents (trx: Db, events: RecordedEvent[], options: ScheduleOptions): Promise<void> {
   const quiet = sql`make_interval(secs => ${options.quietAfterMs / 1000})`
@@ -30,7 +32,7 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
   // costs a few round trips per batch, not one per event. Status moves (rare) go one by one,
   // after the inserts, in log order; a link's move always follows its own `issued`.
   const issued: Array<Insertable<Tables['wi_links']>> = []
-  const deliveries: Array<Insertable<Tables['wi_confirmations']>> = []
+  const deliveries = new Map<string, Insertable<Tables['wi_confirmations']>>()
   const moves: RecordedEvent[] = []
   for (const event of events) {
     if (is(event, PaymentLinkIssued)) {
@@ -50,7 +52,9 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
     } else if (is(event, PaymentLinkStatusChanged) || is(event, PaymentLinkCanceled) || is(event, PaymentLinkCaptured) || is(event, PaymentLinkRefunded) || is(event, PaymentLinkReleased)) {
       moves.push(event)
     } else if (is(event, PaymentLinkWebhookReceived)) {
-      deliveries.push({
+      // The first delivery of an intent in the batch is its cause; later ones ride along.
+      if (deliveries.has(event.data.paymentIntentId)) continue
+      deliveries.set(event.data.paymentIntentId, {
         key: event.id,
         payment_intent_id: event.data.paymentIntentId,
         source: 'webhook',
@@ -69,13 +73,25 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
     const to = sql<LinkStatus>`(${JSON.stringify(next)}::jsonb ->> status)`
     await trx.updateTable('wi_links').set({
       status: to,
-      settled: sql<boolean>`(${JSON.stringify(next)}::jsonb ->> status) = ANY(${[...SETTLED_STATUSES]}::text[])`,
+      settled: sql<boolean>`${to} = ANY(${[...SETTLED_STATUSES]}::text[])`,
       changed_at: new Date(event.occurredAt),
       checks: 0,
       next_check_at: sql<Date>`now() + ${quiet}`
     }).where('link_id', '=', (event.data as { linkId: string }).linkId).where('status', 'in', from).execute()
   }
-  if (deliveries.length > 0) await trx.insertInto('wi_confirmations').values(deliveries).onConflict((oc) => oc.column('key').doNothing()).execute()
+  if (deliveries.size === 0) return
+  // Never claimed (attempts 0) and due: no worker has read Dojo for it yet, and the one that
+  // claims it reads Dojo after this transaction's snapshot, so after this delivery arrived. A
+  // claimed row (a worker may be reading Dojo now, or stalled past its lease) does not count.
+  await sql`
+    INSERT INTO wi_confirmations (key, payment_intent_id, source, cause_event_id, correlation_id, received_at)
+    SELECT v.key, v.payment_intent_id, v.source, v.cause_event_id, v.correlation_id, v.received_at
+      FROM jsonb_to_recordset(${JSON.stringify([...deliveries.values()])}::jsonb)
+        AS v(key text, payment_intent_id text, source text, cause_event_id uuid, correlation_id text, received_at timestamptz)
+     WHERE NOT EXISTS (
+       SELECT 1 FROM wi_confirmations c
+        WHERE c.payment_intent_id = v.payment_intent_id AND c.next_attempt_at <= now() AND c.attempts = 0 AND c.source = 'webhook')
+    ON CONFLICT (key) DO NOTHING`.execute(trx)
 }
 
 /** The link of a payment intent at this merchant, if it has been issued (and recorded). */

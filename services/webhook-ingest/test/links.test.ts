@@ -46,3 +46,28 @@ t.test('applyEvents should mark an issued link canceled and settled on its cance
   await applyEvents(db, [recorded('payment-link.canceled', { linkId })], { quietAfterMs: 60_000 })
   t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'canceled', settled: true })
 })
+
+t.test('applyEvents should queue one confirmation per intent while it is unclaimed, and a new one for a delivery after a claim', async (t) => {
+  const linkId = 'lnk_wilinks_queue000001'
+  const paymentIntentId = 'pi_sandbox_wilinks_queue1'
+  const delivery = (n: number): RecordedEvent => recorded('payment-link.webhook-received', {
+    linkId, paymentIntentId, dojoEventId: `evt_queue_${n}`, event: 'payment_intent.status_updated', paymentStatus: 'Captured', receivedAt: new Date().toISOString()
+  })
+  const queued = async (): Promise<Array<{ cause_event_id: string | null, attempts: number }>> =>
+    await db.selectFrom('wi_confirmations').select(['cause_event_id', 'attempts']).where('payment_intent_id', '=', paymentIntentId).orderBy('received_at').orderBy('key').execute()
+  const first = delivery(1)
+  await applyEvents(db, [first, delivery(2)], { quietAfterMs: 60_000 })
+  await applyEvents(db, [delivery(3)], { quietAfterMs: 60_000 })
+  t.same(await queued(), [{ cause_event_id: first.id, attempts: 0 }], 'the first delivery waits for all three: nobody has read Dojo for it yet')
+  // A worker claims it (and may be reading Dojo right now): a delivery after that is queued again.
+  await db.updateTable('wi_confirmations').set({ attempts: 1, next_attempt_at: new Date(Date.now() + 30_000) }).where('payment_intent_id', '=', paymentIntentId).execute()
+  const fourth = delivery(4)
+  await applyEvents(db, [fourth], { quietAfterMs: 60_000 })
+  t.same(await queued(), [{ cause_event_id: first.id, attempts: 1 }, { cause_event_id: fourth.id, attempts: 0 }])
+  // A claimed row whose lease ran out (its worker may have stalled after reading Dojo) does not count either.
+  await db.updateTable('wi_confirmations').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('payment_intent_id', '=', paymentIntentId).where('attempts', '=', 1).execute()
+  await db.deleteFrom('wi_confirmations').where('cause_event_id', '=', fourth.id).execute()
+  const fifth = delivery(5)
+  await applyEvents(db, [fifth], { quietAfterMs: 60_000 })
+  t.same((await queued()).map((r) => r.cause_event_id), [first.id, fifth.id])
+})
