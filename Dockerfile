@@ -8,6 +8,8 @@ FROM node:20-bookworm-slim AS build
 RUN npm install -g pnpm
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json tsconfig.json ./
+# pnpm applies these patches of dependencies at install (pnpm-workspace.yaml patchedDependencies).
+COPY patches/ patches/
 COPY packages/ packages/
 COPY services/ services/
 COPY scripts/ scripts/
@@ -19,6 +21,7 @@ FROM node:20-bookworm-slim AS deps
 RUN npm install -g pnpm
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY patches/ patches/
 # Only the manifests: the workspace's dependency graph, without its sources.
 COPY packages/commands/package.json packages/commands/
 COPY packages/contracts/package.json packages/contracts/

@@ -27,7 +27,8 @@ t.test('the bundled services should run on production dependencies alone', async
   t.equal(bundled.code, 0, bundled.output)
   // The manifests only, those the Dockerfile's deps stage copies (read from it, so the two
   // cannot drift): the services and their packages, not the test and development tools.
-  for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml']) cpSync(join(root, file), join(dir, file))
+  // `patches/` too: pnpm refuses a frozen install whose patched dependencies' patches are missing.
+  for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'patches']) cpSync(join(root, file), join(dir, file), { recursive: true })
   const manifests = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^COPY ((?:packages|services)\/[\w-]+\/package\.json) /gm)].map((m) => m[1]!)
   t.ok(manifests.length >= 10, `the image's workspace manifests: ${manifests.join(' ')}`)
   for (const manifest of manifests) {
