@@ -9,13 +9,15 @@ import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } fro
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import type { Messaging } from '@paylinks/messaging'
+import { paymentLinkStream, type Money } from '@paylinks/contracts'
+import { connectMessaging, createEventPublisher, type Messaging } from '@paylinks/messaging'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import { admin } from '../src/admin-cli.js'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
+import { registry } from '../src/link.js'
 
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
 
@@ -231,4 +233,28 @@ export async function ordersSettled (messaging: Messaging, store: EventStore, en
   }, 20_000, 'every order acked')
   const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
   await store.waitForPosition(published, 20_000)
+}
+
+/**
+ * Record a link's payment as webhook-ingest does once Dojo confirms it (webhook-ingest does not
+ * run in link-issuer's tests): Dojo is asked for the intent, and only a `Captured` one gets its
+ * `payment-link.status-changed` (issued → paid) published on the link's stream.
+ */
+export async function paymentRecorder (t: TestContext, env: Record<string, string>, store: EventStore): Promise<(linkId: string, dojo: DojoClient) => Promise<void>> {
+  const messaging = await connectMessaging({ servers: env.NATS_URL!, name: 'payment-recorder-test' })
+  onTeardown(t, () => messaging.close())
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EVENTS_SUBJECT_PREFIX!, registry })
+  return async (linkId, dojo) => {
+    const events = await store.readStream(paymentLinkStream(linkId))
+    const issued = events.find((e) => e.type === 'payment-link.issued')
+    if (issued === undefined) throw new Error(`${linkId} was never issued`)
+    const paymentIntentId = String(issued.data.paymentIntentId)
+    const intent = await dojo.getPaymentIntent(paymentIntentId)
+    if (intent.status !== 'Captured') throw new Error(`${paymentIntentId} is ${intent.status} at Dojo`)
+    const amount = (events[0]!.data as { amount: Money }).amount
+    const [ack] = await publisher.publish([registry.create('payment-link.status-changed', {
+      linkId, paymentIntentId, from: 'issued', to: 'paid', dojoStatus: 'Captured', amount, capturedAmount: intent.amount.value, refundedAmount: 0, source: 'webhook', observedAt: new Date().toISOString()
+    }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'payment-recorder-test', producer: 'webhook-ingest' } })], { expectedLastSubjectSequence: events.at(-1)!.position })
+    await store.waitForPosition(ack!.seq, 10_000)
+  }
 }
