@@ -185,7 +185,9 @@ export function createReusableLinks (options: ReusableLinksOptions): ReusableLin
     },
     async admit (state, merchant, correlationId) {
       const holdUntil = new Date(Date.now() + options.holdMs)
-      const admitted = (await on(state, (s) => decideAdmit(s, holdUntil, correlationId)))!
+      // Decided on the stream as the store has it now, not on the state the page was served from:
+      // a place freed since is offered, and a racing payer's admission is seen or loses the race.
+      const admitted = (await decideOn(state.reusableLinkId, (s) => s === undefined ? [] : decideAdmit(s, holdUntil, correlationId)))!
       const place = admitted.children.at(-1)!
       log.info({ reusableLinkId: state.reusableLinkId, payer: place.payer, linkId: place.linkId }, 'reusable link payer admitted')
       try {
