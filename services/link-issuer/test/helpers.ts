@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
@@ -257,4 +257,13 @@ export async function paymentRecorder (t: TestContext, env: Record<string, strin
     }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'payment-recorder-test', producer: 'webhook-ingest' } })], { expectedLastSubjectSequence: events.at(-1)!.position })
     await store.waitForPosition(ack!.seq, 10_000)
   }
+}
+
+/** A free port on loopback: a link-issuer whose public URLs (short links, reusable links) name the address a browser reaches. */
+export async function freePort (): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

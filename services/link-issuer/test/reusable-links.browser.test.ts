@@ -2,19 +2,9 @@
 // a link limited to three payments. Real chromium (each person a context of their own, under the
 // page's CSP), link-issuer listening, sandbox checkout, recorder, NATS; each payment recorded as
 // webhook-ingest records it once Dojo confirms it.
-import { createServer } from 'node:net'
 import t from 'tap'
 import { assertAccessible, launchChromium, payAtCheckout } from '@paylinks/test-kit/browser'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, paymentRecorder, startRecorder, startSandbox, until } from './helpers.js'
-
-/** A free port on loopback: the reusable link's URL must name the address the browser reaches. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { auth, buildIssuer, createTestMerchant, freePort, issuerEnv, openStore, paymentRecorder, startRecorder, startSandbox, until } from './helpers.js'
 
 t.test('a reusable link with a limit of 3 and 5 concurrent payers should end with exactly 3 payments, the other 2 told plainly', async (t) => {
   const sandbox = await startSandbox(t)

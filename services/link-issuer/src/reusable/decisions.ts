@@ -28,14 +28,8 @@ export function childReferenceFor (reference: string, payer: number): string {
   return `${reference}#${payer}`
 }
 
-export interface ReusableLinkRequest {
-  reusableLinkId: string
-  merchantId: string
-  reference: string
-  amount: Money
-  description?: string
-  maxPayments?: number
-  redirectUrl?: string
+/** What a create asks for: the link's own facts, and who asked (its replays are the same request). */
+export type ReusableLinkRequest = Pick<ReusableLinkState, 'reusableLinkId' | 'merchantId' | 'reference' | 'amount' | 'description' | 'maxPayments' | 'redirectUrl'> & {
   causationId: string
   correlationId: string
 }
