@@ -13,6 +13,7 @@ import { paymentLinkStream, type Money } from '@paylinks/contracts'
 import { connectMessaging, createEventPublisher, type Messaging } from '@paylinks/messaging'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
+import { startRecorder, startSandbox } from '@paylinks/test-kit'
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import { admin } from '../src/admin-cli.js'
 import app from '../src/app.js'
@@ -259,11 +260,27 @@ export async function paymentRecorder (t: TestContext, env: Record<string, strin
   }
 }
 
-/** A free port on loopback: a link-issuer whose public URLs (short links, reusable links) name the address a browser reaches. */
-export async function freePort (): Promise<number> {
+/** A free port on loopback. */
+async function freePort (): Promise<number> {
   const server = createNetServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   await new Promise((resolve) => server.close(resolve))
   return port
+}
+
+/**
+ * For browser tests: the sandbox, a recorder, and link-issuer listening on a free loopback port
+ * that its PUBLIC_URL names (its short and reusable links' pages are where the browser goes),
+ * with a merchant on the sandbox.
+ */
+export async function startListeningIssuer (t: TestContext): Promise<{ sandbox: Awaited<ReturnType<typeof startSandbox>>, env: Record<string, string>, app: FastifyInstance, merchant: TestMerchant }> {
+  const sandbox = await startSandbox(t)
+  const port = await freePort()
+  const env = await issuerEnv(t, { PUBLIC_URL: `http://127.0.0.1:${port}` })
+  await startRecorder(t, env)
+  const app = await buildIssuer(t, env)
+  await app.listen({ host: '127.0.0.1', port })
+  const merchant = await createTestMerchant(t, env, sandbox.url)
+  return { sandbox, env, app, merchant }
 }

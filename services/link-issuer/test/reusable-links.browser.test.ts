@@ -4,16 +4,10 @@
 // webhook-ingest records it once Dojo confirms it.
 import t from 'tap'
 import { assertAccessible, launchChromium, payAtCheckout } from '@paylinks/test-kit/browser'
-import { auth, buildIssuer, createTestMerchant, freePort, issuerEnv, openStore, paymentRecorder, startRecorder, startSandbox, until } from './helpers.js'
+import { auth, openStore, paymentRecorder, startListeningIssuer, until } from './helpers.js'
 
 t.test('a reusable link with a limit of 3 and 5 concurrent payers should end with exactly 3 payments, the other 2 told plainly', async (t) => {
-  const sandbox = await startSandbox(t)
-  const port = await freePort()
-  const env = await issuerEnv(t, { PUBLIC_URL: `http://127.0.0.1:${port}` })
-  await startRecorder(t, env)
-  const app = await buildIssuer(t, env)
-  await app.listen({ host: '127.0.0.1', port })
-  const merchant = await createTestMerchant(t, env, sandbox.url)
+  const { env, app, merchant } = await startListeningIssuer(t)
   const recordPayment = await paymentRecorder(t, env, await openStore(t, env))
 
   const created = await app.inject({ method: 'POST', url: '/v1/reusable-links', headers: auth(merchant.apiKey), payload: { reference: 'tickets', amount: { value: 1250, currencyCode: 'GBP' }, description: 'a concert ticket', maxPayments: 3 } })
