@@ -9,10 +9,12 @@ export * from './integration.js'
 export * from './producers.js'
 export * from './customers.js'
 export * from './webhook-endpoints.js'
+export * from './reusable-links.js'
 
 import { customerEvents } from './customers.js'
 import { orderEvents } from './orders.js'
 import { paymentLinkEvents } from './payment-links.js'
+import { reusableLinkEvents } from './reusable-links.js'
 import { webhookEndpointEvents } from './webhook-endpoints.js'
 /** Every domain event type: build a process's registry from these. */
-export const domainEvents = [...paymentLinkEvents, ...orderEvents, ...customerEvents, ...webhookEndpointEvents] as const
+export const domainEvents = [...paymentLinkEvents, ...orderEvents, ...customerEvents, ...webhookEndpointEvents, ...reusableLinkEvents] as const

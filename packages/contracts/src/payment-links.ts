@@ -3,6 +3,7 @@ import type { RecordedEvent } from './envelope.js'
 import { CustomerRefSchema, derivedCustomerId, hasPersonalData, splitMetadata, type CustomerRef, type PersonalData } from './customers.js'
 import { defineEvent, is, type RecordedEventOf } from './registry.js'
 import { DateTimeSchema, MoneySchema, type Money } from './primitives.js'
+import { ReusableLinkIdSchema } from './reusable-links.js'
 
 /** `lnk_` + url-safe characters. A link's events form the stream `payment-link.<linkId>`. */
 export const LinkIdSchema = Type.String({ pattern: '^lnk_[A-Za-z0-9_-]{10,64}$', description: 'Payment link id' })
@@ -105,7 +106,9 @@ export const PaymentLinkRequested = defineEvent('payment-link.requested', Type.O
   autoExpireIn: Type.Optional(AutoExpireInSchema),
   autoExpireAction: Type.Optional(AutoExpireActionSchema),
   /** The expired or canceled link this one renews (its customer asked for a fresh link): optional, so v2 still. */
-  renewalOf: Type.Optional(LinkIdSchema)
+  renewalOf: Type.Optional(LinkIdSchema),
+  /** The reusable link this one was made for (one payer of it): optional, so v2 still. */
+  reusableLinkId: Type.Optional(ReusableLinkIdSchema)
 }, { additionalProperties: false }), {
   version: 2,
   upcasters: {
@@ -437,6 +440,8 @@ export interface LinkState {
   /** The link this one renews (its `requested` says so), and the link that renewed this one. */
   renewalOf?: string
   renewedAs?: string
+  /** The reusable link this link is one payer's of. */
+  reusableLinkId?: string
   /** Reminders e-mailed so far (`payment-link.reminded`), and when the last one was. */
   reminders: number
   lastRemindedAt?: string
@@ -485,6 +490,7 @@ export function evolveLink<S extends LinkState> (state: S | undefined, event: Fo
       source: d.source,
       ...(d.orderId === undefined ? {} : { orderId: d.orderId }),
       ...(d.renewalOf === undefined ? {} : { renewalOf: d.renewalOf }),
+      ...(d.reusableLinkId === undefined ? {} : { reusableLinkId: d.reusableLinkId }),
       status: 'requested',
       captureMode: d.captureMode ?? 'Auto',
       openCount: 0,

@@ -3,6 +3,7 @@ import { ContractError, ContractErrorCodes } from './errors.js'
 import type { customerEvents } from './customers.js'
 import type { orderEvents } from './orders.js'
 import type { paymentLinkEvents } from './payment-links.js'
+import type { reusableLinkEvents } from './reusable-links.js'
 import type { webhookEndpointEvents } from './webhook-endpoints.js'
 
 /** The services that publish domain events, as they name themselves in `metadata.producer`. */
@@ -13,7 +14,7 @@ export const Producers = {
 } as const
 
 type DomainEventType = typeof paymentLinkEvents[number]['type'] | typeof orderEvents[number]['type'] | typeof customerEvents[number]['type']
-  | typeof webhookEndpointEvents[number]['type']
+  | typeof webhookEndpointEvents[number]['type'] | typeof reusableLinkEvents[number]['type']
 
 /** Event type -> the producers allowed to publish it. A type without an entry is refused. */
 export type ProducerRules = Readonly<Record<string, readonly string[]>>
@@ -42,6 +43,12 @@ export const domainEventProducers: Readonly<Record<DomainEventType, readonly str
   'payment-link.released': [Producers.linkIssuer, Producers.webhookIngest],
   'order.rejected': [Producers.linkIssuer],
   'customer.erased': [Producers.linkIssuer],
+  'reusable-link.created': [Producers.linkIssuer],
+  'reusable-link.changed': [Producers.linkIssuer],
+  'reusable-link.payer-admitted': [Producers.linkIssuer],
+  'reusable-link.payer-completed': [Producers.linkIssuer],
+  'reusable-link.payer-released': [Producers.linkIssuer],
+  'reusable-link.deactivated': [Producers.linkIssuer],
   'webhook-endpoint.created': [Producers.webhookDispatch],
   'webhook-endpoint.updated': [Producers.webhookDispatch],
   'webhook-endpoint.secret-rotated': [Producers.webhookDispatch],

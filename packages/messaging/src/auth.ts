@@ -84,7 +84,7 @@ export function servicePermissions (service: NatsService, topology: NatsTopology
     case 'link-issuer':
       return {
         publish: {
-          allow: [...base.publish, `${t.eventsSubjectPrefix}.payment-link.>`, `${t.eventsSubjectPrefix}.order.>`, `${t.eventsSubjectPrefix}.customer.>`, ...declares(t.eventsStream), ...declares(t.ordersStream), ...consumes(t.ordersStream, t.ordersDurable)],
+          allow: [...base.publish, `${t.eventsSubjectPrefix}.payment-link.>`, `${t.eventsSubjectPrefix}.order.>`, `${t.eventsSubjectPrefix}.customer.>`, `${t.eventsSubjectPrefix}.reusable-link.>`, ...declares(t.eventsStream), ...declares(t.ordersStream), ...consumes(t.ordersStream, t.ordersDurable)],
           deny: DESTRUCTIVE
         },
         subscribe: { allow: base.subscribe, deny: [] }

@@ -22,6 +22,9 @@ import moneyRoutes from './routes/money.js'
 import { partnerApi } from './routes/partner-api.js'
 import { createMoney } from './money/operations.js'
 import resultRoutes from './routes/result.js'
+import reusableLinkRoutes from './routes/reusable-links.js'
+import reusablePageRoutes from './routes/reusable-pages.js'
+import { createReusableLinks } from './reusable/reusable-links.js'
 import settingsRoutes from './routes/settings.js'
 import shortLinkRoutes from './routes/short-links.js'
 import { findDueReminders } from './repositories/reminders.js'
@@ -77,6 +80,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
+  const reusable = createReusableLinks({ db, store, publisher, issuer, merchants, holdMs: config.REUSABLE_HOLD_S * 1000, log: fastify.log })
   const readModel = createLinksReadModel(store, fastify.log, config.LIST_LINGER_MS)
   const readYourWrites = createReadYourWrites({ db: store.db, readModel, name: READ_MODEL_NAME, waitMs: config.LIST_CONSISTENCY_WAIT_MS })
 
@@ -89,10 +93,12 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(partnerApi, { authenticator, merchants, rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
     await api.register(linkRoutes, { db, issuer, readYourWrites, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
     await api.register(settingsRoutes, { db, minIntervalSeconds: config.REMINDER_MIN_INTERVAL_S, emailAvailable: mailer !== undefined })
+    await api.register(reusableLinkRoutes, { db, reusable, publicUrl: config.PUBLIC_URL })
     await api.register(moneyRoutes, { money: createMoney({ db, store, publisher, merchants }), readYourWrites })
   }, { prefix: '/v1' })
   await fastify.register(customerRoutes, { prefix: '/v1', db, publisher, customers })
   await fastify.register(resultRoutes, { issuer, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
+  await fastify.register(reusablePageRoutes, { reusable, merchants, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
   await fastify.register(shortLinkRoutes, { issuer, merchants, publicUrl: config.PUBLIC_URL, rateLimit: { max: config.RESULT_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
 
   let orders: ConsumerLoop | undefined
@@ -177,6 +183,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
 
   fastify.addHook('onReady', async () => {
     readModel.start()
+    reusable.subscriber.start()
     orders = await startOrderIntake({
       messaging,
       publisher,
@@ -198,6 +205,10 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     every('takeover', config.RECOVERY_TAKEOVER_INTERVAL_MS, takeOver, true)
     every('recovery', config.RECOVERY_INTERVAL_MS, recover)
     every('reminders', config.REMINDER_SWEEP_MS, sendReminders)
+    every('reusable-holds', config.REUSABLE_SWEEP_MS, async () => {
+      const ended = await reusable.endHolds()
+      if (ended > 0) fastify.log.info({ ended }, 'reusable link holds ended')
+    })
   })
 
   // Drain in order: stop taking orders and sweeping, let handlers settle, then close connections.
@@ -207,6 +218,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await Promise.all(running)
     await issuer.close()
     await readModel.stop()
+    await reusable.subscriber.stop()
     await merchants.close()
     mailer?.close()
     await messaging.close()

@@ -43,6 +43,8 @@ export const LinkIssuerConfigSchema = Type.Composite([
     REMINDER_SWEEP_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'how often the sweep leader sends the reminder e-mails that are due under merchants\' reminder policies (0: never)' }),
     REMINDER_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'reminders sent per sweep at most (the oldest due first; the rest wait for the next sweep)' }),
     REMINDER_MIN_INTERVAL_S: Type.Integer({ default: 3600, minimum: 1, description: 'the shortest firstAfterSeconds and everySeconds a merchant may set (/v1/settings/reminders); an hour in production, seconds in tests' }),
+    REUSABLE_HOLD_S: Type.Integer({ default: 900, minimum: 1, maximum: 86_400, description: 'a reusable link\'s admitted payer holds their place this long; then their unpaid link is canceled at Dojo and the place freed' }),
+    REUSABLE_SWEEP_MS: Type.Integer({ default: 5000, minimum: 0, description: 'how often the sweep leader ends the holds of reusable links\' payers that ran out (0: never)' }),
     MIGRATE_ON_START: Type.Boolean({ default: true, description: 'apply pending migrations at start' })
   })
 ])

@@ -30,7 +30,10 @@ export const LinkErrorCodes = {
   notCapturable: 'LINK_NOT_CAPTURABLE',
   overCapture: 'LINK_OVER_CAPTURE',
   notReleasable: 'LINK_NOT_RELEASABLE',
-  idempotencyKeyRequired: 'LINK_IDEMPOTENCY_KEY_REQUIRED'
+  idempotencyKeyRequired: 'LINK_IDEMPOTENCY_KEY_REQUIRED',
+  /** Reusable links: a payer arrived after the limit was reached or the link was deactivated; a change to a deactivated link. */
+  reusableUnavailable: 'LINK_REUSABLE_UNAVAILABLE',
+  reusableInactive: 'LINK_REUSABLE_INACTIVE'
 } as const
 export type LinkErrorCode = typeof LinkErrorCodes[keyof typeof LinkErrorCodes]
 

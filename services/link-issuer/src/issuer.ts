@@ -8,7 +8,7 @@ import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
+import { decideAbandon, decideCancel, HOLD_ENDED_CODE, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, emailReminder, needsEmail, reminderDue } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
@@ -75,6 +75,13 @@ export interface Issuer {
    * again gets the same renewal.
    */
   renew: (linkId: string) => Promise<IssuerLinkState>
+  /**
+   * A reusable link's admitted payer gets a link of their own: `linkId` follows from the reusable
+   * link and the admission, so a retry of the admission's request meets the same link.
+   */
+  requestChild: (input: LinkRequest, linkId: string) => Promise<IssuerLinkState>
+  /** Stop a reusable link's payer's link still requested when its hold ended (non-retryable `issue-failed`), so nothing issues it later; the link after it. */
+  abandon: (linkId: string, reason: string) => Promise<IssuerLinkState | undefined>
   /**
    * The customer opened the link's short URL: counted, and `payment-link.opened` published at the
    * first open (before the caller sends them on) and then at most once per interval.
@@ -328,6 +335,17 @@ export function createIssuer (options: IssuerOptions): Issuer {
     return await drive(decided.state!, false)
   }
 
+  /**
+   * Request a link whose id is not from the merchant's reference space (a renewal, a reusable
+   * link's payer), so no reference claim: its id is derived, and every request of it meets on its
+   * stream. `then` runs once it is requested, before it is driven to its outcome.
+   */
+  async function requestUnclaimed (input: LinkRequest, linkId: string, then?: () => Promise<void>): Promise<IssuerLinkState> {
+    const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
+    await then?.()
+    return await opened(await drive(decided.state!, decided.published))
+  }
+
   return {
     load,
     async request (input) {
@@ -433,10 +451,18 @@ export function createIssuer (options: IssuerOptions): Issuer {
       }
       // No reference claim: the renewal's id is not the merchant's reference space (renewalLinkIdFor),
       // and its order keeps its claim on the link it started with.
-      const decided = await decideOn(linkId, (s) => decideRequest(s, input, linkId), fresh, requestRetry)
-      await decideOn(oldLinkId, (s) => decideRenewed(s, linkId), known(old), { retries: 20 })
-      log.info({ linkId, renewalOf: oldLinkId }, 'link renewed')
-      return await opened(await drive(decided.state!, decided.published))
+      return await requestUnclaimed(input, linkId, async () => {
+        await decideOn(oldLinkId, (s) => decideRenewed(s, linkId), known(old), { retries: 20 })
+        log.info({ linkId, renewalOf: oldLinkId }, 'link renewed')
+      })
+    },
+    async requestChild (input, linkId) {
+      return await requestUnclaimed(input, linkId)
+    },
+    async abandon (linkId, reason) {
+      const state = await load(linkId)
+      if (state === undefined) return undefined
+      return (await decideOn(linkId, (s) => decideAbandon(s, reason, HOLD_ENDED_CODE), known(state), { retries: 20 })).state
     },
     async countOpen (state) {
       const count = await countOpen(options.db, state.linkId, options.openEventIntervalMs)

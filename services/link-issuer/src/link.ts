@@ -137,6 +137,7 @@ export function linkView (state: LinkState, publicUrl: string): Record<string, u
     ...(state.orderId === undefined ? {} : { orderId: state.orderId }),
     renewalOf: state.renewalOf ?? null,
     renewedAs: state.renewedAs ?? null,
+    reusableLinkId: state.reusableLinkId ?? null,
     email: { requested: state.sendEmail, sentAt: state.emailSentAt ?? null, reminders: state.reminders, lastReminderAt: state.lastRemindedAt ?? null },
     opened: { firstAt: state.openedAt ?? null, count: state.openCount },
     captureMode: state.captureMode,

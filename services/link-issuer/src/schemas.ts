@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { AutoExpireInSchema, CaptureModeSchema, CustomerSchema, DateTimeSchema, LinkIdSchema, LinkStatusSchema, MetadataSchema } from '@paylinks/contracts'
+import { AutoExpireInSchema, CaptureModeSchema, CustomerSchema, DateTimeSchema, LinkIdSchema, LinkStatusSchema, MetadataSchema, ReusableLinkIdSchema } from '@paylinks/contracts'
 
 // An enum reads better in a validation error than a union of literals ("must be equal to one
 // of the allowed values" instead of three messages about constants).
@@ -51,6 +51,7 @@ export const LinkSchema = Type.Object({
   orderId: Type.Optional(Type.String()),
   renewalOf: Type.Union([LinkIdSchema, Type.Null()], { description: 'The expired or canceled link this one renews (its customer asked for a fresh link), else null' }),
   renewedAs: Type.Union([LinkIdSchema, Type.Null()], { description: 'The link that renewed this expired or canceled one, else null' }),
+  reusableLinkId: Type.Union([ReusableLinkIdSchema, Type.Null()], { description: 'The reusable link this link was made for (one payer\'s link of it), else null' }),
   email: Type.Object({
     requested: Type.Boolean(),
     sentAt: Type.Union([DateTimeSchema, Type.Null()]),
@@ -143,3 +144,67 @@ export type ReminderPolicy = Static<typeof ReminderPolicySchema>
 
 /** The policy of a merchant that never set one. */
 export const DEFAULT_REMINDER_POLICY: ReminderPolicy = { enabled: false, firstAfterSeconds: 86_400, everySeconds: 86_400, maxReminders: 1 }
+
+// --- reusable links --------------------------------------------------------------------------
+
+const MaxPayments = Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'At most this many completed payments: payers past it are told the link is no longer available.' })
+
+export const CreateReusableLinkBodySchema = Type.Object({
+  reference: Type.String({ minLength: 1, maxLength: 50, description: 'Your unique reference for this reusable link (1–50 characters); each payer\'s link gets `<reference>#<n>`.' }),
+  amount: Type.Object(Amount.properties, { additionalProperties: false, description: 'What each payer pays (you may change it later: PATCH).' }),
+  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  maxPayments: Type.Optional(MaxPayments),
+  redirectUrl: Type.Optional(HttpUrl)
+}, { additionalProperties: false, title: 'CreateReusableLink' })
+export type CreateReusableLinkBody = Static<typeof CreateReusableLinkBodySchema>
+
+export const ChangeReusableLinkBodySchema = Type.Object({
+  amount: Type.Optional(Amount),
+  maxPayments: Type.Optional(Type.Union([MaxPayments, Type.Null()], { description: 'A new limit (null: none). Payers already admitted keep their places.' }))
+}, { additionalProperties: false, minProperties: 1, title: 'ChangeReusableLink' })
+
+export const ReusableLinkParamsSchema = Type.Object({ id: ReusableLinkIdSchema })
+
+export const ReusableLinkSchema = Type.Object({
+  id: ReusableLinkIdSchema,
+  reference: Type.String(),
+  url: Type.String({ description: 'The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own.' }),
+  amount: Type.Object({ value: Type.Integer(), currencyCode: Type.String() }),
+  description: Type.Optional(Type.String()),
+  redirectUrl: Type.Optional(Type.String()),
+  maxPayments: Type.Union([Type.Integer(), Type.Null()], { description: 'The limit on completed payments, or null for none' }),
+  active: Type.Boolean({ description: 'False once deactivated: nobody else is admitted' }),
+  deactivatedAt: Type.Union([DateTimeSchema, Type.Null()]),
+  payers: Type.Object({
+    admitted: Type.Integer({ minimum: 0, description: 'Payers admitted so far (each got a payment link)' }),
+    held: Type.Integer({ minimum: 0, description: 'Admitted payers whose link may still be paid (their place is held until `holdUntil`)' }),
+    completed: Type.Integer({ minimum: 0, description: 'Completed payments' }),
+    released: Type.Integer({ minimum: 0, description: 'Admitted payers whose link ended unpaid (their place was freed)' })
+  }),
+  remaining: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Places left now (limit − completed − held), or null without a limit' }),
+  children: Type.Array(Type.Object({
+    linkId: LinkIdSchema,
+    payer: Type.Integer({ minimum: 1 }),
+    status: Type.Union([Type.Literal('held'), Type.Literal('completed'), Type.Literal('released')]),
+    admittedAt: DateTimeSchema,
+    holdUntil: DateTimeSchema
+  }), { description: 'The latest 100 payers\' links, newest first (each one is GET /v1/payment-links/{linkId})' }),
+  createdAt: DateTimeSchema,
+  updatedAt: DateTimeSchema
+}, { title: 'ReusableLink' })
+
+export const ReusableLinkListSchema = Type.Object({
+  data: Type.Array(ReusableLinkSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next (older) page; null at the end.' })
+}, { title: 'ReusableLinkPage' })
+
+export const ReusableListQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 50, default: 20 }),
+  cursor: Type.Optional(Type.String({ maxLength: 200 }))
+}, { additionalProperties: false })
+
+export const AdmittedPayerSchema = Type.Object({
+  linkId: LinkIdSchema,
+  url: Type.String({ description: 'Dojo\'s checkout page of the payer\'s own link' }),
+  holdUntil: DateTimeSchema
+}, { title: 'ReusableLinkPayer' })

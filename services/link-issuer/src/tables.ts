@@ -84,6 +84,21 @@ export interface LinksTable {
   last_position: number
 }
 
+export interface ReusableLinksTable {
+  reusable_link_id: string
+  merchant_id: string
+  reference: string
+  created_at: Date
+}
+
+export interface ReusableChildrenTable {
+  link_id: string
+  reusable_link_id: string
+  merchant_id: string
+  hold_until: Date
+  settled: Generated<boolean>
+}
+
 export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_idempotency_keys: IdempotencyKeysTable
   li_issue_leases: IssueLeasesTable
@@ -93,6 +108,8 @@ export interface LinkIssuerTables extends EventStoreTables, MerchantTables {
   li_references: ReferencesTable
   li_reminder_policies: ReminderPoliciesTable
   li_reminder_claims: ReminderClaimsTable
+  li_reusable_links: ReusableLinksTable
+  li_reusable_children: ReusableChildrenTable
 }
 
 export type Db = Kysely<LinkIssuerTables>

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { SMTPServer } from 'smtp-server'
@@ -9,13 +9,16 @@ import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } fro
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
 import { loadConfig, serverOptions } from '@paylinks/service-kit'
-import type { Messaging } from '@paylinks/messaging'
+import { paymentLinkStream, type Money } from '@paylinks/contracts'
+import { connectMessaging, createEventPublisher, type Messaging } from '@paylinks/messaging'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
+import { startRecorder, startSandbox } from '@paylinks/test-kit'
 export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
 import { admin } from '../src/admin-cli.js'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
+import { registry } from '../src/link.js'
 
 export const ENCRYPTION_KEY = randomBytes(32).toString('base64')
 
@@ -231,4 +234,53 @@ export async function ordersSettled (messaging: Messaging, store: EventStore, en
   }, 20_000, 'every order acked')
   const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
   await store.waitForPosition(published, 20_000)
+}
+
+/**
+ * Record a link's payment as webhook-ingest does once Dojo confirms it (webhook-ingest does not
+ * run in link-issuer's tests): Dojo is asked for the intent, and only a `Captured` one gets its
+ * `payment-link.status-changed` (issued → paid) published on the link's stream.
+ */
+export async function paymentRecorder (t: TestContext, env: Record<string, string>, store: EventStore): Promise<(linkId: string, dojo: DojoClient) => Promise<void>> {
+  const messaging = await connectMessaging({ servers: env.NATS_URL!, name: 'payment-recorder-test' })
+  onTeardown(t, () => messaging.close())
+  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EVENTS_SUBJECT_PREFIX!, registry })
+  return async (linkId, dojo) => {
+    const events = await store.readStream(paymentLinkStream(linkId))
+    const issued = events.find((e) => e.type === 'payment-link.issued')
+    if (issued === undefined) throw new Error(`${linkId} was never issued`)
+    const paymentIntentId = String(issued.data.paymentIntentId)
+    const intent = await dojo.getPaymentIntent(paymentIntentId)
+    if (intent.status !== 'Captured') throw new Error(`${paymentIntentId} is ${intent.status} at Dojo`)
+    const amount = (events[0]!.data as { amount: Money }).amount
+    const [ack] = await publisher.publish([registry.create('payment-link.status-changed', {
+      linkId, paymentIntentId, from: 'issued', to: 'paid', dojoStatus: 'Captured', amount, capturedAmount: intent.amount.value, refundedAmount: 0, source: 'webhook', observedAt: new Date().toISOString()
+    }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: 'payment-recorder-test', producer: 'webhook-ingest' } })], { expectedLastSubjectSequence: events.at(-1)!.position })
+    await store.waitForPosition(ack!.seq, 10_000)
+  }
+}
+
+/** A free port on loopback. */
+async function freePort (): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * For browser tests: the sandbox, a recorder, and link-issuer listening on a free loopback port
+ * that its PUBLIC_URL names (its short and reusable links' pages are where the browser goes),
+ * with a merchant on the sandbox.
+ */
+export async function startListeningIssuer (t: TestContext): Promise<{ sandbox: Awaited<ReturnType<typeof startSandbox>>, env: Record<string, string>, app: FastifyInstance, merchant: TestMerchant }> {
+  const sandbox = await startSandbox(t)
+  const port = await freePort()
+  const env = await issuerEnv(t, { PUBLIC_URL: `http://127.0.0.1:${port}` })
+  await startRecorder(t, env)
+  const app = await buildIssuer(t, env)
+  await app.listen({ host: '127.0.0.1', port })
+  const merchant = await createTestMerchant(t, env, sandbox.url)
+  return { sandbox, env, app, merchant }
 }

@@ -1,28 +1,12 @@
 // The renewal as a customer's browser meets it: the ended link's page and its button, under the
 // page's own CSP (a form may post to this origin, and its redirects end at Dojo's checkout), on
 // to the new link's checkout. Real chromium, link-issuer listening, sandbox, recorder, NATS.
-import { createServer } from 'node:net'
 import t from 'tap'
 import { assertAccessible, launchChromium } from '@paylinks/test-kit/browser'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, runAdmin, startRecorder, startSandbox } from './helpers.js'
-
-/** A free port on loopback: the short URLs must name the address the browser reaches. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+import { auth, runAdmin, startListeningIssuer } from './helpers.js'
 
 t.test('a customer should get from an ended link\'s page to a fresh checkout with one click, on a page that passes WCAG 2 A/AA', async (t) => {
-  const sandbox = await startSandbox(t)
-  const port = await freePort()
-  const env = await issuerEnv(t, { PUBLIC_URL: `http://127.0.0.1:${port}` })
-  await startRecorder(t, env)
-  const app = await buildIssuer(t, env)
-  await app.listen({ host: '127.0.0.1', port })
-  const merchant = await createTestMerchant(t, env, sandbox.url)
+  const { env, app, merchant } = await startListeningIssuer(t)
   t.equal((await runAdmin({ DATABASE_URL: env.DATABASE_URL! }, 'merchant', 'renewal', 'on', '--merchant', merchant.id)).code, 0)
 
   const created = await app.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(merchant.apiKey), payload: { reference: 'browser-1', amount: { value: 1250, currencyCode: 'GBP' } } })

@@ -33,6 +33,8 @@ export interface LinkRequest {
   autoExpireIn?: string
   /** The expired or canceled link this request renews (the customer asked for a fresh one). */
   renewalOf?: string
+  /** The reusable link this request is one payer's link of. */
+  reusableLinkId?: string
   /** Same value on every retry of one request (idempotency key, order id): its replays find their link. */
   causationId: string
   correlationId: string
@@ -74,7 +76,8 @@ export function decideRequest (state: IssuerLinkState | undefined, input: LinkRe
     ...(input.captureMode !== 'Manual'
       ? {}
       : { captureMode: 'Manual' as const, autoExpireAction: input.autoExpireAction ?? 'Release', ...(input.autoExpireIn === undefined ? {} : { autoExpireIn: input.autoExpireIn }) }),
-    ...(input.renewalOf === undefined ? {} : { renewalOf: input.renewalOf })
+    ...(input.renewalOf === undefined ? {} : { renewalOf: input.renewalOf }),
+    ...(input.reusableLinkId === undefined ? {} : { reusableLinkId: input.reusableLinkId })
   }, { streamId: paymentLinkStream(linkId), metadata: { correlationId: input.correlationId, causationId: input.causationId, producer: PRODUCER } })]
 }
 
@@ -103,16 +106,18 @@ export function decideOutcome (state: IssuerLinkState | undefined, outcome: Inte
 
 /** The code of the `issue-failed` recorded when a link's order was given up (and rejected). */
 export const ORDER_ABANDONED_CODE = 'LINK_ORDER_ABANDONED'
+/** The code of the `issue-failed` of a reusable link's payer whose hold ended before the link was issued. */
+export const HOLD_ENDED_CODE = 'LINK_HOLD_ENDED'
 
 /**
  * Stop a link whose order was given up: a non-retryable `issue-failed`, so nothing issues it after
  * the order's rejection; nothing when the link has its outcome already (issued first: then the
  * order is not rejected). Published on the state decided on, so the two can never both land.
  */
-export function decideAbandon (state: IssuerLinkState | undefined, reason: string): NewEvent[] {
+export function decideAbandon (state: IssuerLinkState | undefined, reason: string, code: string = ORDER_ABANDONED_CODE): NewEvent[] {
   if (state?.status !== 'requested') return []
   return [registry.create('payment-link.issue-failed', {
-    linkId: state.linkId, merchantId: state.merchantId, reason: `The order was given up: ${reason}`.slice(0, 2000), code: ORDER_ABANDONED_CODE, retryable: false
+    linkId: state.linkId, merchantId: state.merchantId, reason: (code === ORDER_ABANDONED_CODE ? `The order was given up: ${reason}` : reason).slice(0, 2000), code, retryable: false
   }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
 }
 

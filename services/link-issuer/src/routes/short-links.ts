@@ -121,7 +121,7 @@ export default async function shortLinkRoutes (fastify: FastifyInstance, options
 }
 
 /** The origin of a checkout URL, as a CSP source (none for a URL that is not http(s)). */
-function checkoutOrigin (url: string | undefined): string[] {
+export function checkoutOrigin (url: string | undefined): string[] {
   if (url === undefined) return []
   try {
     const { protocol, origin } = new URL(url)

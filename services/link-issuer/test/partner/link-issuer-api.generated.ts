@@ -115,6 +115,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reusable-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List reusable links, newest first (cursor pagination); a new one appears within moments */
+        get: operations["listReusableLinks"];
+        put?: never;
+        /**
+         * Create a reusable link: one URL for many payers, each of whom gets a payment link of their own
+         * @description Once per reference: the same `Idempotency-Key` replays the link; another request with the reference is a 409. With `maxPayments`, payers are admitted only while completed payments plus payers still holding a place stay below it.
+         */
+        post: operations["createReusableLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reusable-links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One reusable link, from its events: its counts and its payers' links */
+        get: operations["getReusableLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the price (or the limit) of an active reusable link: payers admitted from now on pay the new price */
+        patch: operations["changeReusableLink"];
+        trace?: never;
+    };
+    "/v1/reusable-links/{id}/deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate a reusable link: nobody else is admitted, at once (payers already admitted keep their hold)
+         * @description The body is optional: none, or `{ "reason": "…" }`. Deactivating a deactivated link answers it again.
+         */
+        post: operations["deactivateReusableLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment-links/{id}/refunds": {
         parameters: {
             query?: never;
@@ -203,6 +262,43 @@ export interface paths {
         get: operations["getPaymentResultPage"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/r/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A reusable link's page: the price and a Pay button (or why it is no longer available) */
+        get: operations["openReusableLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/r/{code}/pay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A payer of a reusable link asks to pay: admitted (a payment link of their own, on to its checkout) or told it is no longer available
+         * @description A browser (a form post) gets a 303 to the checkout, or a page; a client that accepts `application/json` gets the payer's link (201) or problem details.
+         */
+        post: operations["payReusableLink"];
         delete?: never;
         options?: never;
         head?: never;
@@ -457,6 +553,8 @@ export interface operations {
                         renewalOf: string | null;
                         /** @description The link that renewed this expired or canceled one, else null */
                         renewedAs: string | null;
+                        /** @description The reusable link this link was made for (one payer's link of it), else null */
+                        reusableLinkId: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -533,6 +631,8 @@ export interface operations {
                         renewalOf: string | null;
                         /** @description The link that renewed this expired or canceled one, else null */
                         renewedAs: string | null;
+                        /** @description The reusable link this link was made for (one payer's link of it), else null */
+                        reusableLinkId: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -713,6 +813,8 @@ export interface operations {
                         renewalOf: string | null;
                         /** @description The link that renewed this expired or canceled one, else null */
                         renewedAs: string | null;
+                        /** @description The reusable link this link was made for (one payer's link of it), else null */
+                        reusableLinkId: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -845,6 +947,8 @@ export interface operations {
                         renewalOf: string | null;
                         /** @description The link that renewed this expired or canceled one, else null */
                         renewedAs: string | null;
+                        /** @description The reusable link this link was made for (one payer's link of it), else null */
+                        reusableLinkId: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
@@ -1214,6 +1318,623 @@ export interface operations {
             };
             /** @description Too Many Requests: problem details (RFC 9457) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReusableLinks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description Reusable payment link id */
+                            id: string;
+                            reference: string;
+                            /** @description The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own. */
+                            url: string;
+                            amount: {
+                                value: number;
+                                currencyCode: string;
+                            };
+                            description?: string;
+                            redirectUrl?: string;
+                            /** @description The limit on completed payments, or null for none */
+                            maxPayments: number | null;
+                            /** @description False once deactivated: nobody else is admitted */
+                            active: boolean;
+                            deactivatedAt: string | null;
+                            payers: {
+                                /** @description Payers admitted so far (each got a payment link) */
+                                admitted: number;
+                                /** @description Admitted payers whose link may still be paid (their place is held until `holdUntil`) */
+                                held: number;
+                                /** @description Completed payments */
+                                completed: number;
+                                /** @description Admitted payers whose link ended unpaid (their place was freed) */
+                                released: number;
+                            };
+                            /** @description Places left now (limit − completed − held), or null without a limit */
+                            remaining: number | null;
+                            /** @description The latest 100 payers' links, newest first (each one is GET /v1/payment-links/{linkId}) */
+                            children: {
+                                /** @description Payment link id */
+                                linkId: string;
+                                payer: number;
+                                status: "held" | "completed" | "released";
+                                /** Format: date-time */
+                                admittedAt: string;
+                                /** Format: date-time */
+                                holdUntil: string;
+                            }[];
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        /** @description Pass as `cursor` for the next (older) page; null at the end. */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createReusableLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first answer for the same body; a different body is refused. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Your unique reference for this reusable link (1–50 characters); each payer's link gets `<reference>#<n>`. */
+                    reference: string;
+                    /** @description What each payer pays (you may change it later: PATCH). */
+                    amount: {
+                        /** @description Amount in minor units (1050 is 10.50). */
+                        value: number;
+                        /**
+                         * @description ISO 4217 currency code (Dojo takes GBP and EUR).
+                         * @enum {string}
+                         */
+                        currencyCode: "GBP" | "EUR";
+                    };
+                    description?: string;
+                    /** @description At most this many completed payments: payers past it are told the link is no longer available. */
+                    maxPayments?: number;
+                    /** Format: uri */
+                    redirectUrl?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Reusable payment link id */
+                        id: string;
+                        reference: string;
+                        /** @description The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own. */
+                        url: string;
+                        amount: {
+                            value: number;
+                            currencyCode: string;
+                        };
+                        description?: string;
+                        redirectUrl?: string;
+                        /** @description The limit on completed payments, or null for none */
+                        maxPayments: number | null;
+                        /** @description False once deactivated: nobody else is admitted */
+                        active: boolean;
+                        deactivatedAt: string | null;
+                        payers: {
+                            /** @description Payers admitted so far (each got a payment link) */
+                            admitted: number;
+                            /** @description Admitted payers whose link may still be paid (their place is held until `holdUntil`) */
+                            held: number;
+                            /** @description Completed payments */
+                            completed: number;
+                            /** @description Admitted payers whose link ended unpaid (their place was freed) */
+                            released: number;
+                        };
+                        /** @description Places left now (limit − completed − held), or null without a limit */
+                        remaining: number | null;
+                        /** @description The latest 100 payers' links, newest first (each one is GET /v1/payment-links/{linkId}) */
+                        children: {
+                            /** @description Payment link id */
+                            linkId: string;
+                            payer: number;
+                            status: "held" | "completed" | "released";
+                            /** Format: date-time */
+                            admittedAt: string;
+                            /** Format: date-time */
+                            holdUntil: string;
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: problem details (RFC 9457) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReusableLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Reusable payment link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Reusable payment link id */
+                        id: string;
+                        reference: string;
+                        /** @description The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own. */
+                        url: string;
+                        amount: {
+                            value: number;
+                            currencyCode: string;
+                        };
+                        description?: string;
+                        redirectUrl?: string;
+                        /** @description The limit on completed payments, or null for none */
+                        maxPayments: number | null;
+                        /** @description False once deactivated: nobody else is admitted */
+                        active: boolean;
+                        deactivatedAt: string | null;
+                        payers: {
+                            /** @description Payers admitted so far (each got a payment link) */
+                            admitted: number;
+                            /** @description Admitted payers whose link may still be paid (their place is held until `holdUntil`) */
+                            held: number;
+                            /** @description Completed payments */
+                            completed: number;
+                            /** @description Admitted payers whose link ended unpaid (their place was freed) */
+                            released: number;
+                        };
+                        /** @description Places left now (limit − completed − held), or null without a limit */
+                        remaining: number | null;
+                        /** @description The latest 100 payers' links, newest first (each one is GET /v1/payment-links/{linkId}) */
+                        children: {
+                            /** @description Payment link id */
+                            linkId: string;
+                            payer: number;
+                            status: "held" | "completed" | "released";
+                            /** Format: date-time */
+                            admittedAt: string;
+                            /** Format: date-time */
+                            holdUntil: string;
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: problem details (RFC 9457) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeReusableLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Reusable payment link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    amount?: {
+                        /** @description Amount in minor units (1050 is 10.50). */
+                        value: number;
+                        /**
+                         * @description ISO 4217 currency code (Dojo takes GBP and EUR).
+                         * @enum {string}
+                         */
+                        currencyCode: "GBP" | "EUR";
+                    };
+                    /** @description A new limit (null: none). Payers already admitted keep their places. */
+                    maxPayments?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Reusable payment link id */
+                        id: string;
+                        reference: string;
+                        /** @description The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own. */
+                        url: string;
+                        amount: {
+                            value: number;
+                            currencyCode: string;
+                        };
+                        description?: string;
+                        redirectUrl?: string;
+                        /** @description The limit on completed payments, or null for none */
+                        maxPayments: number | null;
+                        /** @description False once deactivated: nobody else is admitted */
+                        active: boolean;
+                        deactivatedAt: string | null;
+                        payers: {
+                            /** @description Payers admitted so far (each got a payment link) */
+                            admitted: number;
+                            /** @description Admitted payers whose link may still be paid (their place is held until `holdUntil`) */
+                            held: number;
+                            /** @description Completed payments */
+                            completed: number;
+                            /** @description Admitted payers whose link ended unpaid (their place was freed) */
+                            released: number;
+                        };
+                        /** @description Places left now (limit − completed − held), or null without a limit */
+                        remaining: number | null;
+                        /** @description The latest 100 payers' links, newest first (each one is GET /v1/payment-links/{linkId}) */
+                        children: {
+                            /** @description Payment link id */
+                            linkId: string;
+                            payer: number;
+                            status: "held" | "completed" | "released";
+                            /** Format: date-time */
+                            admittedAt: string;
+                            /** Format: date-time */
+                            holdUntil: string;
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: problem details (RFC 9457) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: problem details (RFC 9457) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deactivateReusableLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Reusable payment link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Reusable payment link id */
+                        id: string;
+                        reference: string;
+                        /** @description The one URL for every payer: a page with the price and a Pay button; each payer who presses it gets a payment link of their own. */
+                        url: string;
+                        amount: {
+                            value: number;
+                            currencyCode: string;
+                        };
+                        description?: string;
+                        redirectUrl?: string;
+                        /** @description The limit on completed payments, or null for none */
+                        maxPayments: number | null;
+                        /** @description False once deactivated: nobody else is admitted */
+                        active: boolean;
+                        deactivatedAt: string | null;
+                        payers: {
+                            /** @description Payers admitted so far (each got a payment link) */
+                            admitted: number;
+                            /** @description Admitted payers whose link may still be paid (their place is held until `holdUntil`) */
+                            held: number;
+                            /** @description Completed payments */
+                            completed: number;
+                            /** @description Admitted payers whose link ended unpaid (their place was freed) */
+                            released: number;
+                        };
+                        /** @description Places left now (limit − completed − held), or null without a limit */
+                        remaining: number | null;
+                        /** @description The latest 100 payers' links, newest first (each one is GET /v1/payment-links/{linkId}) */
+                        children: {
+                            /** @description Payment link id */
+                            linkId: string;
+                            payer: number;
+                            status: "held" | "completed" | "released";
+                            /** Format: date-time */
+                            admittedAt: string;
+                            /** Format: date-time */
+                            holdUntil: string;
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: problem details (RFC 9457) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1713,6 +2434,130 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+        };
+    };
+    openReusableLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link takes payers: its page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such link: a page that says so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Deactivated, or its limit reached: a page that says so */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    payReusableLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Admitted (JSON): the payer's own payment link */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Payment link id */
+                        linkId: string;
+                        /** @description Dojo's checkout page of the payer's own link */
+                        url: string;
+                        /** Format: date-time */
+                        holdUntil: string;
+                    };
+                };
+            };
+            /** @description Admitted: on to the checkout of the payer's own payment link (Location) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such link */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Deactivated, or its limit reached (LINK_REUSABLE_UNAVAILABLE) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
