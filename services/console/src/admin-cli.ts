@@ -13,7 +13,7 @@ const USAGE = `usage: pnpm admin console owner --merchant <mer_…> --email <add
   prints a one-time URL (valid 24 h) where the owner chooses a password and is signed in.
   With CONSOLE_OWNER_PASSWORD set, creates the owner with that password instead (or gives the
   existing account of that e-mail that password): for scripted setups such as pnpm start.
-environment: DATABASE_URL, CONSOLE_PUBLIC_URL (default http://127.0.0.1:3006), CONSOLE_OWNER_PASSWORD.`
+environment: DATABASE_URL, CONSOLE_PUBLIC_URL (default http://127.0.0.1:3007, as pnpm start runs it), CONSOLE_OWNER_PASSWORD.`
 
 export interface AdminIo {
   env: Record<string, string | undefined>
@@ -40,7 +40,7 @@ export async function admin (argv: string[], io: AdminIo): Promise<number> {
   }
   const env = withLocalSetup(io.env)
   const config = loadConfig(Type.Composite([DatabaseConfigSchema, Type.Object({
-    CONSOLE_PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3006', pattern: '^https?://' }),
+    CONSOLE_PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:3007', pattern: '^https?://' }),
     CONSOLE_OWNER_PASSWORD: Type.Optional(Type.String())
   })]), env)
   const db = createDatabase<ConsoleTables>({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'console-admin' })

@@ -9,6 +9,8 @@ import { Form } from '../forms.js'
 import { AcceptInviteSchema, EmailFormSchema, InviteViewSchema, PasswordFormSchema, SessionBodySchema, SignInSchema, TokenParamsSchema } from '../schemas.js'
 
 const tags = ['session']
+// Open without signing in: only the anonymous session's cookie (and its CSRF token on writes).
+const security: Array<Record<string, string[]>> = []
 
 /** Signing in and out, password resets and accepting invites: the routes open without a session. */
 export default async function sessionRoutes (fastify: FastifyInstance, ctx: ConsoleContext): Promise<void> {
@@ -38,12 +40,12 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   }
 
   app.get('/session', {
-    schema: { tags, operationId: 'getSession', summary: 'Who is signed in, and a CSRF token for this session', response: { 200: SessionBodySchema } }
+    schema: { tags, security, operationId: 'getSession', summary: 'Who is signed in, and a CSRF token for this session', response: { 200: SessionBodySchema, ...problemResponses(400) } }
   }, async (request, reply) => await sessionBody(db, request, reply))
 
   app.post('/session', {
     preHandler: signInLimit,
-    schema: { tags, operationId: 'signIn', summary: 'Sign in with e-mail and password', body: SignInSchema, response: { 200: SessionBodySchema, ...problemResponses(401, 403, 429) } }
+    schema: { tags, security, operationId: 'signIn', summary: 'Sign in with e-mail and password', body: SignInSchema, response: { 200: SessionBodySchema, ...problemResponses(401, 403, 429) } }
   }, async (request, reply) => {
     const form = new Form()
     const email = form.email('email', request.body.email)
@@ -59,7 +61,7 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   })
 
   app.delete('/session', {
-    schema: { tags, operationId: 'signOut', summary: 'Sign out', response: { 204: Type.Null(), ...problemResponses(403) } }
+    schema: { tags, security, operationId: 'signOut', summary: 'Sign out', response: { 204: Type.Null(), ...problemResponses(403) } }
   }, async (request, reply) => {
     await request.session.destroy()
     reply.clearCookie('pl_console', { path: '/console' })
@@ -67,7 +69,7 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   })
 
   app.post('/password-resets', {
-    schema: { tags, operationId: 'askPasswordReset', summary: 'E-mail a password-reset link, if the account exists', body: EmailFormSchema, response: { 202: Type.Null(), ...problemResponses(403) } }
+    schema: { tags, security, operationId: 'askPasswordReset', summary: 'E-mail a password-reset link, if the account exists', body: EmailFormSchema, response: { 202: Type.Null(), ...problemResponses(403) } }
   }, async (request, reply) => {
     const form = new Form()
     const email = form.email('email', request.body.email)
@@ -82,7 +84,7 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   })
 
   app.post('/password-resets/:token', {
-    schema: { tags, operationId: 'resetPassword', summary: 'Set a new password with a reset link; every session of the account ends', params: TokenParamsSchema, body: PasswordFormSchema, response: { 204: Type.Null(), ...problemResponses(403, 410) } }
+    schema: { tags, security, operationId: 'resetPassword', summary: 'Set a new password with a reset link; every session of the account ends', params: TokenParamsSchema, body: PasswordFormSchema, response: { 204: Type.Null(), ...problemResponses(403, 410) } }
   }, async (request, reply) => {
     const form = new Form()
     const password = form.password('password', request.body.password)
@@ -94,7 +96,7 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   })
 
   app.get('/invites/:token', {
-    schema: { tags, operationId: 'getInvite', summary: 'What an invite is for', params: TokenParamsSchema, response: { 200: InviteViewSchema, ...problemResponses(410) } }
+    schema: { tags, security, operationId: 'getInvite', summary: 'What an invite is for', params: TokenParamsSchema, response: { 200: InviteViewSchema, ...problemResponses(410) } }
   }, async (request) => {
     const invite = await findInvite(db, request.params.token)
     if (invite === undefined) throw tokenExpired()
@@ -102,7 +104,7 @@ export default async function sessionRoutes (fastify: FastifyInstance, ctx: Cons
   })
 
   app.post('/invites/:token', {
-    schema: { tags, operationId: 'acceptInvite', summary: 'Accept an invite: choose a name and password, and be signed in', params: TokenParamsSchema, body: AcceptInviteSchema, response: { 200: SessionBodySchema, ...problemResponses(403, 409, 410) } }
+    schema: { tags, security, operationId: 'acceptInvite', summary: 'Accept an invite: choose a name and password, and be signed in', params: TokenParamsSchema, body: AcceptInviteSchema, response: { 200: SessionBodySchema, ...problemResponses(403, 409, 410) } }
   }, async (request, reply) => {
     const form = new Form()
     const name = form.required('name', request.body.name, 'Enter your name.')
