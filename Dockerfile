@@ -15,7 +15,10 @@ COPY services/ services/
 COPY scripts/ scripts/
 COPY migrations/ migrations/
 COPY deploy/ deploy/
-RUN pnpm install --frozen-lockfile --ignore-scripts && pnpm build && pnpm bundle --out /out
+# The console's web app (its own package, once it exists) is built into services/console/web/dist.
+RUN pnpm install --frozen-lockfile --ignore-scripts && pnpm build \
+ && if [ -f services/console/web/package.json ]; then pnpm --filter @paylinks/console-web build; else echo 'no console web app package: the console serves its API only'; fi \
+ && pnpm bundle --out /out
 
 FROM node:20-bookworm-slim AS deps
 RUN npm install -g pnpm
@@ -36,6 +39,7 @@ COPY services/link-issuer/package.json services/link-issuer/
 COPY services/projector/package.json services/projector/
 COPY services/webhook-ingest/package.json services/webhook-ingest/
 COPY services/webhook-dispatch/package.json services/webhook-dispatch/
+COPY services/console/package.json services/console/
 # Hoisted: a bundle imports its packages' npm dependencies from one node_modules at the root.
 RUN pnpm install --prod --frozen-lockfile --config.node-linker=hoisted --ignore-scripts \
  && find node_modules/@paylinks -maxdepth 1 -type l -delete

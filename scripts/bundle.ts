@@ -3,7 +3,7 @@
 // package left as an import, resolved from a production-only `node_modules` at run time (the
 // Dockerfile installs it). The tree keeps the repository's depths, so paths a module finds
 // relative to itself (the migrations, the dashboard's files) hold in both layouts.
-import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { build, type Plugin } from 'esbuild'
@@ -22,6 +22,8 @@ const ENTRIES: Record<string, string> = {
   'services/projector/src/cli.ts': 'services/projector/bundle/projections.mjs',
   'services/dojo-sandbox/src/server.ts': 'services/dojo-sandbox/bundle/server.mjs',
   'services/webhook-dispatch/src/server.ts': 'services/webhook-dispatch/bundle/server.mjs',
+  'services/console/src/server.ts': 'services/console/bundle/server.mjs',
+  'services/console/src/admin.ts': 'services/console/bundle/admin.mjs',
   // `pnpm migrate`, at event-store's depth (it finds ../../../migrations beside itself).
   'scripts/migrate.ts': 'packages/event-store/bundle/migrate.mjs'
 }
@@ -33,6 +35,8 @@ const FILES = [
   // The dashboard's page: one level up from the bundle, as it is from src/routes/.
   'services/projector/src/dashboard:services/projector/dashboard'
 ]
+/** Copied when they exist: the console's web app, once built (pnpm --filter @paylinks/console-web build). */
+const OPTIONAL_FILES = ['services/console/web/dist']
 
 /** Our packages are compiled in; everything from npm stays an import. */
 const npmExternal: Plugin = {
@@ -60,5 +64,10 @@ for (const entry of FILES) {
   const [from, to = from] = entry.split(':') as [string, string?]
   mkdirSync(join(out, to, '..'), { recursive: true })
   cpSync(join(root, from), join(out, to), { recursive: true })
+}
+for (const entry of OPTIONAL_FILES) {
+  if (!existsSync(join(root, entry))) continue
+  mkdirSync(join(out, entry, '..'), { recursive: true })
+  cpSync(join(root, entry), join(out, entry), { recursive: true })
 }
 console.log(`bundled ${Object.keys(ENTRIES).length} entry points into ${out}`)

@@ -31,6 +31,7 @@ const config = loadConfig(Type.Object({
   WEBHOOK_DISPATCH_PORT: Type.Integer({ default: 3005 }),
   SANDBOX_PORT: Type.Integer({ default: 4010 }),
   MAILBOX_PORT: Type.Integer({ default: 3006, description: 'the development mailbox\'s web page; its SMTP port is a free one' }),
+  CONSOLE_PORT: Type.Integer({ default: 3007, description: 'the merchant console (its web app under /console/, its API under /console/api)' }),
   NATS_AUTH_PORT: Type.Integer({ default: 4223, description: 'where our own authenticated nats-server listens when the one at NATS_URL has no authentication (the next free port if busy)' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
   SECRETS_ENCRYPTION_KEYS: Type.Optional(Type.String({ description: 'default: a key generated once into .data/secrets.key' }))
@@ -42,6 +43,8 @@ const DEMO_MERCHANT = 'mer_demo0001'
 const DEMO_DOJO_KEY = 'sk_sandbox_demo_merchant_key_0001'
 const DEMO_NAME = 'Demo Coffee Roasters'
 const DEMO_CUSTOMER = 'sam.customer@example.com'
+const DEMO_OWNER = 'owner@demo-coffee.example'
+const CONSOLE_WEB = join(root, 'services', 'console', 'web')
 
 const say = (text: string): void => { console.log(`\x1b[1m[start]\x1b[0m ${text}`) }
 const stops: Array<() => Promise<void>> = []
@@ -302,6 +305,31 @@ async function sampleLink (apiKey: string): Promise<string> {
   return body.shortUrl ?? body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
 }
 
+/**
+ * The console's web app is its own package (services/console/web): built here when it exists,
+ * so the console serves the current pages.
+ */
+function buildConsoleWeb (): void {
+  if (!existsSync(join(CONSOLE_WEB, 'package.json'))) {
+    say('console: no web app package yet (services/console/web): serving its API only')
+    return
+  }
+  const built = spawnSync('pnpm', ['--filter', '@paylinks/console-web', 'build'], { cwd: root, stdio: 'inherit' })
+  if (built.status !== 0) throw new Error('the console\'s web app did not build (pnpm --filter @paylinks/console-web build)')
+}
+
+/** The demo merchant's console owner, with a password generated for this run (the account is made once). */
+function demoOwner (databaseUrl: string): string {
+  const password = randomBytes(12).toString('base64url')
+  const made = spawnSync(process.execPath, ['--import=tsx', join(root, 'services/console/src/admin.ts'), 'owner', '--merchant', DEMO_MERCHANT, '--email', DEMO_OWNER, '--name', 'Demo Owner'], {
+    cwd: join(root, 'services', 'console'),
+    env: { ...process.env, DATABASE_URL: databaseUrl, CONSOLE_OWNER_PASSWORD: password },
+    encoding: 'utf8'
+  })
+  if (made.status !== 0) throw new Error(`the demo console owner was not set up: ${made.stderr}`)
+  return password
+}
+
 interface Service { name: ServiceName, port: number, env: Record<string, string>, color: number }
 
 function startService (service: Service, shared: Record<string, string>): ChildProcess {
@@ -386,9 +414,27 @@ try {
   for (const service of services) Object.assign(service.env, { NATS_USER: service.name, NATS_PASSWORD: natsAuth.passwords[service.name]! })
   for (const service of services) startService(service, { ...shared, DATABASE_URL: asRole(SERVICES[service.name].role!) })
   await Promise.all(services.map(waitReady))
+  // The console is a client of the services over HTTP (no NATS): started once they answer.
+  buildConsoleWeb()
+  const consoleService: Service = {
+    name: 'console',
+    port: config.CONSOLE_PORT,
+    env: {
+      CONSOLE_PUBLIC_URL: url(config.CONSOLE_PORT),
+      LINK_ISSUER_URL: url(config.LINK_ISSUER_PORT),
+      PROJECTOR_URL: url(config.PROJECTOR_PORT),
+      WEBHOOK_DISPATCH_URL: url(config.WEBHOOK_DISPATCH_PORT),
+      SMTP_URL: smtpUrl
+    },
+    color: 91
+  }
+  startService(consoleService, { LOG_LEVEL: config.LOG_LEVEL, SECRETS_ENCRYPTION_KEYS: keys, MIGRATE_ON_START: 'false', DATABASE_URL: asRole(DATABASE_ROLES.console) })
+  const ownerPassword = demoOwner(asRole(DATABASE_ROLES.console))
+  await waitReady(consoleService)
   const link = await sampleLink(apiKey)
   say('everything is up:')
   console.log(`
+  Merchant console            ${url(config.CONSOLE_PORT)}/console/   (sign in as ${DEMO_OWNER}, password ${ownerPassword}, new each run)
   Partner API (link-issuer)   ${url(config.LINK_ISSUER_PORT)}/docs
   Dashboard and query API     ${url(config.PROJECTOR_PORT)}/dashboard   (API docs ${url(config.PROJECTOR_PORT)}/docs)
   Dojo webhooks in            ${url(config.WEBHOOK_INGEST_PORT)}/webhooks/dojo/${DEMO_MERCHANT}

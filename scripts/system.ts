@@ -18,6 +18,7 @@ export const SERVICES = {
   'webhook-ingest': { entry: 'services/webhook-ingest/src/server.ts', role: DATABASE_ROLES.webhookIngest },
   projector: { entry: 'services/projector/src/server.ts', role: DATABASE_ROLES.projector },
   'webhook-dispatch': { entry: 'services/webhook-dispatch/src/server.ts', role: DATABASE_ROLES.webhookDispatch },
+  console: { entry: 'services/console/src/server.ts', role: DATABASE_ROLES.console },
   'dev-mailbox': { entry: 'services/dev-mailbox/src/server.ts', role: undefined }
 } as const satisfies Record<string, { entry: string, role: DatabaseRole | undefined }>
 export type ServiceName = keyof typeof SERVICES

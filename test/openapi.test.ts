@@ -3,6 +3,7 @@ import { createConfig, lintFromString, type NormalizedProblem } from '@redocly/o
 import { DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { eventsStreamEnv, natsTestNames, roleUrl, type TestContext } from '@paylinks/test-kit'
+import { buildConsole } from '../services/console/test/helpers.js'
 import { buildApp as buildSandbox } from '../services/dojo-sandbox/test/helper.js'
 import { buildIssuer, ENCRYPTION_KEY } from '../services/link-issuer/test/helpers.js'
 import { buildProjector } from '../services/projector/test/helpers.js'
@@ -48,7 +49,8 @@ const services: Record<string, (t: TestContext) => Promise<App>> = {
     DATABASE_URL: roleUrl(url, DATABASE_ROLES.webhookDispatch),
     SECRETS_ENCRYPTION_KEYS: ENCRYPTION_KEY
   }),
-  'dojo-sandbox': async (t) => await buildSandbox(t)
+  'dojo-sandbox': async (t) => await buildSandbox(t),
+  console: async (t) => (await buildConsole(t, {}, url)).app
 }
 
 function orders (): Record<string, string> {

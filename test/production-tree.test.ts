@@ -72,7 +72,9 @@ t.test('the bundled services should run on production dependencies alone', async
     { name: 'link-issuer', role: DATABASE_ROLES.linkIssuer, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } },
     { name: 'webhook-ingest', role: DATABASE_ROLES.webhookIngest },
     { name: 'projector', role: DATABASE_ROLES.projector },
-    { name: 'webhook-dispatch', role: DATABASE_ROLES.webhookDispatch }
+    { name: 'webhook-dispatch', role: DATABASE_ROLES.webhookDispatch },
+    // The console only needs its services' URLs to start; its routes reach them when used.
+    { name: 'console', role: DATABASE_ROLES.console, env: { LINK_ISSUER_URL: 'http://127.0.0.1:9', PROJECTOR_URL: 'http://127.0.0.1:9', WEBHOOK_DISPATCH_URL: 'http://127.0.0.1:9' } }
   ]
   const ports = await Promise.all(services.map(freePort))
   const children = services.map((service, i) => {
@@ -110,6 +112,14 @@ t.test('the bundled services should run on production dependencies alone', async
   const span = await until(() => receiver.spans.find((s) => s.service === 'link-issuer' && s.kind === OtlpSpanKind.server && s.name === 'GET /docs/json'),
     { what: 'the bundled link-issuer exported its request span', timeoutMs: 20_000, intervalMs: 100 })
   t.match(span.attributes, { 'http.response.status_code': 200 }, 'the bundled service traces its requests over OTLP')
+
+  // argon2 is a native binding: the production tree must load it (sign-in with a wrong password).
+  const consoleService = children.find((s) => s.name === 'console')!
+  const session = await fetch(`http://127.0.0.1:${consoleService.port}/console/api/session`)
+  const cookie = session.headers.get('set-cookie')?.split(';')[0] ?? ''
+  const { csrfToken } = await session.json() as { csrfToken: string }
+  const signIn = await fetch(`http://127.0.0.1:${consoleService.port}/console/api/session`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'nobody@shop.example', password: 'not a password' }) })
+  t.equal(signIn.status, 401, 'the bundled console checks a password')
 
   const admin = await run(process.execPath, ['services/link-issuer/bundle/admin.mjs', 'merchant', 'list'], { cwd: dir, env: { DATABASE_URL: roleUrl(database.url, DATABASE_ROLES.linkIssuer), PAYLINKS_DATA_DIR: join(dirname(dir), 'none') } })
   t.equal(admin.code, 0, admin.output)

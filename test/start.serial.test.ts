@@ -50,7 +50,7 @@ function alive (pid: number): boolean {
 t.test('pnpm start should run the whole system from nothing, its sample link should be e-mailed and payable, Ctrl-C should stop everything it started, and a link from before a restart should be payable after it', async (t) => {
   const database = await createTestDatabase(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'paylinks-start-'))
-  const [nats, authNats, recorder, issuer, ingest, projector, sandbox, mailbox] = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(freePort))
+  const [nats, authNats, recorder, issuer, ingest, projector, sandbox, mailbox, consolePort] = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 9].map(freePort))
   const env: Record<string, string> = {
     PAYLINKS_DATA_DIR: dataDir,
     DATABASE_URL: database.url,
@@ -62,6 +62,7 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     PROJECTOR_PORT: String(projector),
     SANDBOX_PORT: String(sandbox),
     MAILBOX_PORT: String(mailbox),
+    CONSOLE_PORT: String(consolePort),
     LOG_LEVEL: 'warn',
     SECRETS_ENCRYPTION_KEYS: '',
     FORCE_COLOR: '0'
@@ -119,6 +120,19 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
 
   const mailboxUrl = `http://127.0.0.1:${mailbox!}/`
   t.match(output, new RegExp(`Development mailbox\\s+${mailboxUrl}`), 'the banner prints the mailbox\'s URL')
+
+  // The console: the banner's demo owner signs in with the printed password.
+  const owner = new RegExp(`Merchant console\\s+http://127\\.0\\.0\\.1:${consolePort!}/console/\\s+\\(sign in as (\\S+), password (\\S+),`).exec(output)
+  t.ok(owner, 'the banner prints the console with the demo owner\'s e-mail and password')
+  const consoleApi = `http://127.0.0.1:${consolePort!}/console/api/session`
+  const anonymous = await fetch(consoleApi)
+  const { csrfToken } = await anonymous.json() as { csrfToken: string }
+  const signIn = await fetch(consoleApi, {
+    method: 'POST',
+    headers: { cookie: anonymous.headers.get('set-cookie')?.split(';')[0] ?? '', 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: owner?.[1], password: owner?.[2] })
+  })
+  t.match(await signIn.json(), { user: { email: owner?.[1], role: 'owner' }, merchant: { tradingName: 'Demo Coffee Roasters' } }, 'the demo owner signs in to the console')
 
   // The sample link was e-mailed: it is in the dev mailbox, and its page lists it.
   const mail = await until(async () => {

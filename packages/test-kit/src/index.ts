@@ -13,3 +13,4 @@ export { startNatsCluster, type NatsClusterNode, type NatsClusterOptions, type T
 export { startPostgresServer, type TestPostgresServer } from './postgres-server.js'
 export { OtlpSpanKind, startOtlpReceiver, type ReceivedSpan } from './otlp.js'
 export { linkFacts, statusChanged, testLinkId } from './link-events.js'
+export { startSmtp, type Mailbox } from './smtp.js'
