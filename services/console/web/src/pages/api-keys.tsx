@@ -34,7 +34,7 @@ function ApiKeys (): JSX.Element {
     <>
       <PageTitle>API keys</PageTitle>
       <form onSubmit={(e) => { void submit(e) }} noValidate aria-labelledby='new-key-title' class='panel'>
-        <h2 id='new-key-title'>New key</h2>
+        <h2 id='new-key-title'>Create a key</h2>
         <FormError error={form.error} />
         <Field id='key-label' label='Label' error={labelError ?? serverField(form.error, 'label')}>
           {(p) => <input {...p} type='text' value={label} onInput={(e) => setLabel(e.currentTarget.value)} />}
