@@ -11,6 +11,7 @@ export const DATABASE_ROLES = {
   webhookIngest: 'paylinks_webhook_ingest',
   projector: 'paylinks_projector',
   webhookDispatch: 'paylinks_webhook_dispatch',
+  console: 'paylinks_console',
   analyst: 'paylinks_analyst'
 } as const
 export type DatabaseRole = typeof DATABASE_ROLES[keyof typeof DATABASE_ROLES]

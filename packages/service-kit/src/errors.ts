@@ -10,6 +10,7 @@ export const ProblemSchema = Type.Object({
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({
     path: Type.String({ description: 'JSON pointer of the offending field.' }),
+    field: Type.Optional(Type.String({ description: 'The same field as a form names it (`amount.value`).' })),
     message: Type.String()
   })))
 }, { title: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details; extension members may follow.' })

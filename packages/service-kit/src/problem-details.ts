@@ -60,10 +60,11 @@ export function isUnavailableError (error: unknown): boolean {
 function toProblem (error: ErrorLike, request: FastifyRequest): Problem {
   if (error.validation !== undefined) {
     const where = error.validationContext ?? 'body'
-    const errors = error.validation.map((v) => ({
-      path: `/${where}${v.instancePath}` + (v.keyword === 'required' ? `/${String(v.params.missingProperty)}` : v.keyword === 'additionalProperties' ? `/${String(v.params.additionalProperty)}` : ''),
-      message: v.keyword === 'additionalProperties' ? 'is not allowed here' : v.message ?? 'is invalid'
-    }))
+    const errors = error.validation.map((v) => {
+      const pointer = v.instancePath + (v.keyword === 'required' ? `/${String(v.params.missingProperty)}` : v.keyword === 'additionalProperties' ? `/${String(v.params.additionalProperty)}` : '')
+      // `field` names it as a form does (`amount.value`), for a message shown beside the field.
+      return { path: `/${where}${pointer}`, field: pointer.slice(1).replace(/\//g, '.'), message: v.keyword === 'additionalProperties' ? 'is not allowed here' : v.message ?? 'is invalid' }
+    })
     return {
       type: 'about:blank',
       title: 'Bad Request',

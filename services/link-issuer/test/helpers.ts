@@ -3,7 +3,6 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { SMTPServer } from 'smtp-server'
 import { createDojoClient, type DojoClient } from '@paylinks/dojo-client'
 import { createDatabase, createEventStore, DATABASE_ROLES, type EventStore } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
@@ -12,7 +11,7 @@ import { loadConfig, serverOptions } from '@paylinks/service-kit'
 import type { Messaging } from '@paylinks/messaging'
 import { eventsStreamEnv, natsTestNames, onTeardown, roleUrl, runCommand, until, type TestContext } from '@paylinks/test-kit'
 
-export { startRecorder, startSandbox, until } from '@paylinks/test-kit'
+export { startRecorder, startSandbox, startSmtp, until, type Mailbox } from '@paylinks/test-kit'
 import { admin } from '../src/admin-cli.js'
 import app from '../src/app.js'
 import { LinkIssuerConfigSchema } from '../src/config.js'
@@ -100,44 +99,6 @@ export async function openStore (t: TestContext, env: Record<string, string>): P
   const store = await createEventStore({ connectionString: env.DATABASE_URL!, pollIntervalMs: 50 })
   onTeardown(t, () => store.close())
   return store
-}
-
-export interface Mailbox {
-  url: string
-  messages: Array<{ from: string, to: string[], raw: string }>
-}
-
-/**
- * A real SMTP server (smtp-server) on loopback that keeps what it receives; while `refuse()` is
- * true it refuses every recipient (550), so the sender knows for certain nothing was sent.
- */
-export async function startSmtp (t: TestContext, options: { refuse?: () => boolean } = {}): Promise<Mailbox> {
-  const messages: Mailbox['messages'] = []
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onRcptTo (_address, _session, callback) {
-      if (options.refuse?.() === true) {
-        const error = new Error('mailbox unavailable') as Error & { responseCode: number }
-        error.responseCode = 550
-        callback(error)
-      } else callback()
-    },
-    onData (stream, session, callback) {
-      let raw = ''
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => { raw += chunk })
-      stream.on('end', () => {
-        messages.push({ from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address, to: session.envelope.rcptTo.map((r) => r.address), raw })
-        callback()
-      })
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  onTeardown(t, async () => { await new Promise<void>((resolve) => server.close(() => { resolve() })) })
-  const port = (server.server.address() as AddressInfo).port
-  return { url: `smtp://127.0.0.1:${port}`, messages }
 }
 
 export type Fault = 'pass' | 'slow' | 'fail500' | 'fail400' | 'hold'
