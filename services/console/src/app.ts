@@ -13,6 +13,7 @@ import staffRoutes from './routes/staff.js'
 import { consoleSession } from './session.js'
 import type { ConsoleTables } from './tables.js'
 import { createUpstream } from './upstream.js'
+import webApp from './web.js'
 
 export interface AppOptions {
   config: ConsoleConfig
@@ -52,4 +53,5 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(sessionRoutes, ctx)
     await api.register(staffRoutes, ctx)
   }, { prefix: '/console/api' })
+  await fastify.register(webApp)
 }
