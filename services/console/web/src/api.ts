@@ -60,7 +60,19 @@ export function setSignedOutHandler (handler: () => void): void { onSignedOut = 
 interface Options { method?: string, body?: unknown, signedOutIsError?: boolean }
 
 /** Call the console API; JSON in and out, 204/202 without a body give undefined. */
-export async function api<T> (path: string, { method = 'GET', body, signedOutIsError = false }: Options = {}): Promise<T> {
+export async function api<T> (path: string, options: Options = {}): Promise<T> {
+  try {
+    return await send<T>(path, options)
+  } catch (error) {
+    // The token is the session's: after the session ended or was replaced (sign-out in another
+    // tab, expiry) the page's copy is stale. Fetch the current one and try once more.
+    if (!(error instanceof ApiError) || error.code !== 'CONSOLE_CSRF') throw error
+    setCsrfToken((await send<Session>('/session', { signedOutIsError: true })).csrfToken)
+    return await send<T>(path, options)
+  }
+}
+
+async function send<T> (path: string, { method = 'GET', body, signedOutIsError = false }: Options): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' }
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken
   if (body !== undefined) headers['content-type'] = 'application/json'
