@@ -10,6 +10,8 @@ import { createConsoleMailer } from './mailer.js'
 import { createMerchantKeys } from './merchant-key.js'
 import sessionRoutes from './routes/session.js'
 import staffRoutes from './routes/staff.js'
+import linkRoutes from './routes/links.js'
+import ownerRoutes from './routes/owner.js'
 import { consoleSession } from './session.js'
 import type { ConsoleTables } from './tables.js'
 import { createUpstream } from './upstream.js'
@@ -52,6 +54,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(async (api) => {
     await api.register(sessionRoutes, ctx)
     await api.register(staffRoutes, ctx)
+    await api.register(linkRoutes, ctx)
+    await api.register(ownerRoutes, ctx)
   }, { prefix: '/console/api' })
   await fastify.register(webApp)
 }

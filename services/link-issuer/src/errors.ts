@@ -11,6 +11,10 @@ export const LinkErrorCodes = {
   invalid: 'LINK_INVALID',
   emailUnavailable: 'LINK_EMAIL_UNAVAILABLE',
   notCancelable: 'LINK_NOT_CANCELABLE',
+  /** POST …/email: the link is paid, canceled, expired or not issued. */
+  notPayable: 'LINK_NOT_PAYABLE',
+  noCustomerEmail: 'LINK_NO_CUSTOMER_EMAIL',
+  emailFailed: 'LINK_EMAIL_FAILED',
   /** Renewal (POST /l/{code}/renew): the merchant does not allow it, or the link has not ended so. */
   renewalNotAllowed: 'LINK_RENEWAL_NOT_ALLOWED',
   notRenewable: 'LINK_NOT_RENEWABLE',

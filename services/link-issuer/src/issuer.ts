@@ -8,8 +8,8 @@ import type { CustomerKeys, Merchant } from '@paylinks/merchants'
 import type { EventPublisher } from '@paylinks/messaging'
 import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
-import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
-import { emailLink, emailReminder, needsEmail, reminderDue } from './issuing/email.js'
+import { decideAbandon, decideCancel, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideResent, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
+import { emailLink, emailReminder, needsEmail, personalOf, reminderDue } from './issuing/email.js'
 import { createLeases } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
 import { acceptReminder, claimReminder, releaseReminder } from './repositories/reminders.js'
@@ -68,6 +68,12 @@ export interface Issuer {
   /** The link as its events tell it, its customer's personal data opened (or erased). */
   load: (linkId: string) => Promise<IssuerLinkState | undefined>
   cancel: (merchant: Merchant, linkId: string, reason?: string) => Promise<IssuerLinkState>
+  /**
+   * E-mail the link to its customer now, on a merchant's request (POST …/email): the first e-mail
+   * through the same claim as the create path's (never twice), a later one as a resend; each
+   * recorded as `payment-link.sent`. 409 when the link can no longer be paid or has no address.
+   */
+  email: (merchant: Merchant, linkId: string) => Promise<IssuerLinkState>
   /**
    * The customer of an expired or canceled link asks for a fresh one (where its merchant allows
    * it): the renewal link (same amount, customer, order…, a fresh expiry) is requested, named on
@@ -386,6 +392,29 @@ export function createIssuer (options: IssuerOptions): Issuer {
       }
       // Dojo has canceled the intent: record it on whatever the link is now.
       return await opened((await decideOn(linkId, (s) => decideCancel(s, linkId, reason), known(state), { retries: 20 })).state!)
+    },
+    async email (merchant, linkId) {
+      const loaded = await load(linkId)
+      if (loaded === undefined || loaded.merchantId !== merchant.id) throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
+      const state = await opened(loaded)
+      if (options.mailer === undefined) throw linkError(LinkErrorCodes.emailUnavailable, 409, 'This service sends no e-mail (SMTP_URL is not set).', { linkId })
+      if (state.status !== 'issued' || state.url === undefined || new Date(state.expiresAt).getTime() <= Date.now()) {
+        throw linkError(LinkErrorCodes.notPayable, 409, `Link ${linkId} is ${state.status === 'issued' ? 'expired' : state.status}: it can no longer be paid, so it is not e-mailed.`, { linkId, linkStatus: state.status })
+      }
+      if (personalOf(state)?.email === undefined) throw linkError(LinkErrorCodes.noCustomerEmail, 409, `Link ${linkId} has no customer e-mail address (none was given, or the customer was erased).`, { linkId })
+      const first = state.emailSentAt === undefined
+      // The first e-mail is claimed as the create path's is: it may be the one a create asked for.
+      if (first && !(await claimEmail(options.db, state.linkId)).claimed) {
+        throw linkError(LinkErrorCodes.contention, 503, 'The link\'s e-mail is being sent right now; retry shortly.', { linkId })
+      }
+      const result = await emailLink(state, { mailer: options.mailer, merchants, publicUrl: options.publicUrl, log })
+      if (!('messageId' in result)) {
+        if (first && result.definite) await releaseEmail(options.db, state.linkId)
+        throw linkError(LinkErrorCodes.emailFailed, 503, 'The mail server did not take the e-mail; retry shortly.', { linkId })
+      }
+      if (first) await acceptEmail(options.db, state.linkId, result.messageId)
+      const decided = await decideOn(linkId, (s) => first ? decideSent(s, result.messageId) : decideResent(s, result.messageId), known(state), { retries: 40 })
+      return await opened(decided.state ?? state)
     },
     async renew (oldLinkId) {
       const old = await load(oldLinkId)

@@ -63,6 +63,7 @@ function requestRow (event: RecordedEventOf<typeof PaymentLinkRequested>): Inser
     url: null,
     source: d.source,
     order_id: d.orderId ?? null,
+    customer_id: d.customer?.id ?? null,
     email_requested: d.sendEmail,
     email_sent_at: null,
     last_emailed_at: null,

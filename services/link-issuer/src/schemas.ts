@@ -91,6 +91,8 @@ export const LinkListSchema = Type.Object({
 export const ListQuerySchema = Type.Object({
   status: Type.Optional(LinkStatusSchema),
   reference: Type.Optional(Type.String({ minLength: 1, maxLength: 60 })),
+  referencePrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 60, description: 'links whose reference starts with it' })),
+  customerEmail: Type.Optional(Type.String({ minLength: 3, maxLength: 254, description: 'links of the customer with this e-mail (exact, case-insensitive; an erased customer\'s are not found)' })),
   createdFrom: Type.Optional(Type.String({ format: 'date-time' })),
   createdTo: Type.Optional(Type.String({ format: 'date-time' })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),

@@ -73,6 +73,8 @@ export interface LinksTable {
   url: string | null
   source: string
   order_id: string | null
+  /** The customer (cus_…) of the requested event, never their address (migrations/0027). */
+  customer_id: string | null
   email_requested: boolean
   email_sent_at: Date | null
   /** The first e-mail's or the last reminder's time (migrations/0024). */

@@ -124,6 +124,14 @@ export function decideSent (state: IssuerLinkState | undefined, messageId: strin
   }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
 }
 
+/** Record a resend (the link e-mailed again on the merchant's request): another `sent`. */
+export function decideResent (state: IssuerLinkState | undefined, messageId: string): NewEvent[] {
+  if (state === undefined) return []
+  return [registry.create('payment-link.sent', {
+    linkId: state.linkId, channel: 'email', ...(messageId === '' ? {} : { messageId: messageId.slice(0, 300) })
+  }, { streamId: paymentLinkStream(state.linkId), metadata: metadataOf(state) })]
+}
+
 /**
  * Record the count of opens of the link's short URL, unless the link already has as many (a
  * repeat, or a later count got there first). Its id follows from the count: a retry is the same event.

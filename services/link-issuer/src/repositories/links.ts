@@ -1,4 +1,5 @@
 import { sql, type Selectable } from 'kysely'
+import { customerLookupFor } from '@paylinks/contracts'
 import { decodeCursor, encodeCursor } from '@paylinks/service-kit'
 import type { Db, LinksTable } from '../tables.js'
 
@@ -7,6 +8,10 @@ export interface LinkFilter {
   merchantId?: string | undefined
   status?: string | undefined
   reference?: string | undefined
+  /** References that start with it. */
+  referencePrefix?: string | undefined
+  /** Only links of these customers (cus_…): an e-mail search, hashed to its customers first. */
+  customerIds?: string[] | undefined
   createdFrom?: string | undefined
   createdTo?: string | undefined
   limit: number
@@ -28,6 +33,8 @@ export async function listLinks (db: Db, filter: LinkFilter): Promise<LinkPage> 
   if (filter.merchantId !== undefined) query = query.where('merchant_id', '=', filter.merchantId)
   if (filter.status !== undefined) query = query.where('status', '=', filter.status)
   if (filter.reference !== undefined) query = query.where('reference', '=', filter.reference)
+  if (filter.referencePrefix !== undefined) query = query.where('reference', 'like', `${filter.referencePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
+  if (filter.customerIds !== undefined) query = query.where('customer_id', 'in', filter.customerIds.length === 0 ? [''] : filter.customerIds)
   if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', new Date(filter.createdFrom))
   if (filter.createdTo !== undefined) query = query.where('created_at', '<', new Date(filter.createdTo))
   if (filter.cursor !== undefined) {
@@ -38,6 +45,14 @@ export async function listLinks (db: Db, filter: LinkFilter): Promise<LinkPage> 
   const page = rows.slice(0, filter.limit)
   const last = page.at(-1)
   return { rows: page, nextCursor: rows.length > filter.limit && last !== undefined ? encodeCursor([last.created_at.toISOString(), last.link_id]) : null }
+}
+
+/** The live (not erased) customers of a merchant with this e-mail; none without a merchant. */
+export async function customersByEmail (db: Db, merchantId: string | undefined, email: string): Promise<string[]> {
+  const lookup = merchantId === undefined ? undefined : customerLookupFor(merchantId, { email })
+  if (lookup === undefined) return []
+  const rows = await db.selectFrom('pii_keys').select('subject_id').where('merchant_id', '=', merchantId!).where('lookup', '=', lookup).where('erased_at', 'is', null).execute()
+  return rows.map((r) => r.subject_id)
 }
 
 /**

@@ -11,7 +11,7 @@ import { checkLinkRequest, linkRequestError } from '../link-request.js'
 import { checkCaptureMode, manualCapture } from '../money/capture-mode.js'
 import type { ReadYourWrites } from '../read-your-writes.js'
 import { claimIdempotencyKey } from '../repositories/idempotency.js'
-import { listLinks } from '../repositories/links.js'
+import { customersByEmail, listLinks } from '../repositories/links.js'
 import type { Db } from '../tables.js'
 import {
   CancelBodySchema, CreateLinkBodySchema, IdempotencyHeadersSchema, LinkListSchema, LinkParamsSchema, LinkSchema,
@@ -155,7 +155,10 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       reply.header(POSITION_HEADER, String(consistency.position))
       if (!consistency.fresh) reply.header(STALE_HEADER, 'true')
     }
-    const page = await listLinks(db, { ...request.query, merchantId })
+    const { customerEmail, ...filter } = request.query
+    // Only the address's hash is compared (pii_keys' lookup): the read model holds no address.
+    const customerIds = customerEmail === undefined ? undefined : await customersByEmail(db, merchantId, customerEmail)
+    const page = await listLinks(db, { ...filter, merchantId, ...(customerIds === undefined ? {} : { customerIds }) })
     return {
       data: page.rows.map((r) => ({
         id: r.link_id,
@@ -190,6 +193,24 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     await issuer.settle(state)
     wrote(reply, state)
     return linkView(state, options.publicUrl) as any
+  })
+
+  app.post('/payment-links/:id/email', {
+    schema: {
+      operationId: 'emailPaymentLink',
+      tags: ['payment links'],
+      summary: 'E-mail the link to its customer now, or again',
+      description: 'Sends the link e-mail (the one a create with `sendEmail` sends) to the customer\'s address and records `payment-link.sent`. ' +
+        'The first e-mail of a link is sent at most once, whoever asks; a later request sends it again. 409 when the link can no longer be paid ' +
+        '(paid, canceled, expired, not issued) or has no customer e-mail. No body.',
+      params: LinkParamsSchema,
+      response: { 202: LinkSchema, ...problems(400, 403, 404, 409, 503) }
+    }
+  }, async (request, reply) => {
+    const merchant = await request.merchant()
+    const state = await issuer.email(merchant, request.params.id)
+    wrote(reply, state)
+    return reply.code(202).send(linkView(state, options.publicUrl) as any)
   })
 
   app.get('/payment-links/:id/events', {

@@ -60,6 +60,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payment-links/{id}/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * E-mail the link to its customer now, or again
+         * @description Sends the link e-mail (the one a create with `sendEmail` sends) to the customer's address and records `payment-link.sent`. The first e-mail of a link is sent at most once, whoever asks; a later request sends it again. 409 when the link can no longer be paid (paid, canceled, expired, not issued) or has no customer e-mail. No body.
+         */
+        post: operations["emailPaymentLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payment-links/{id}/events": {
         parameters: {
             query?: never;
@@ -263,6 +283,8 @@ export interface components {
             errors?: {
                 /** @description JSON pointer of the offending field. */
                 path: string;
+                /** @description The same field as a form names it (`amount.value`). */
+                field?: string;
                 message: string;
             }[];
         } & {
@@ -282,6 +304,10 @@ export interface operations {
             query?: {
                 status?: "requested" | "issued" | "failed" | "authorized" | "paid" | "captured" | "partially_refunded" | "refunded" | "released" | "canceled" | "expired";
                 reference?: string;
+                /** @description links whose reference starts with it */
+                referencePrefix?: string;
+                /** @description links of the customer with this e-mail (exact, case-insensitive; an erased customer's are not found) */
+                customerEmail?: string;
                 createdFrom?: string;
                 createdTo?: string;
                 limit?: number;
@@ -801,6 +827,159 @@ export interface operations {
         responses: {
             /** @description Default Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Payment link id */
+                        id: string;
+                        reference: string;
+                        status: "requested" | "issued" | "failed" | "authorized" | "paid" | "captured" | "partially_refunded" | "refunded" | "released" | "canceled" | "expired";
+                        /** @description Dojo's checkout page for the link (null until issued). */
+                        url: string | null;
+                        /** @description The link to give the customer (null until issued): ours, so that opening it is recorded (`opened`); it sends them on to `url`, or says plainly that the link was paid, canceled or has expired. */
+                        shortUrl: string | null;
+                        paymentIntentId: string | null;
+                        amount: {
+                            value: number;
+                            currencyCode: string;
+                        };
+                        description?: string;
+                        /** LinkCustomer */
+                        customer?: {
+                            /** @description The customer (cus_…): the subject of POST /v1/customers/erase */
+                            id: string;
+                            email?: string;
+                            phone?: string;
+                            name?: string;
+                            /**
+                             * @description The customer was erased: its personal data (and personal metadata fields) are gone
+                             * @enum {boolean}
+                             */
+                            erased?: true;
+                        };
+                        /** Format: date-time */
+                        expiresAt: string;
+                        redirectUrl?: string;
+                        metadata?: {
+                            [key: string]: string;
+                        };
+                        source: "api" | "order";
+                        orderId?: string;
+                        /** @description The expired or canceled link this one renews (its customer asked for a fresh link), else null */
+                        renewalOf: string | null;
+                        /** @description The link that renewed this expired or canceled one, else null */
+                        renewedAs: string | null;
+                        email: {
+                            requested: boolean;
+                            sentAt: string | null;
+                            /** @description Reminder e-mails sent so far (the merchant's reminder policy, `/v1/settings/reminders`) */
+                            reminders: number;
+                            lastReminderAt: string | null;
+                        };
+                        opened: {
+                            /** @description When the customer first opened `shortUrl` */
+                            firstAt: string | null;
+                            /** @description Opens recorded so far: the first at once, later ones within about a minute */
+                            count: number;
+                        };
+                        /** @description Dojo capture mode (default Auto) */
+                        captureMode: "Auto" | "Manual";
+                        /** @description Minor units captured (all of an Auto payment once paid; Manual captures add up) */
+                        capturedAmount: number;
+                        /** @description Minor units refunded */
+                        refundedAmount: number;
+                        failure?: {
+                            reason: string;
+                            code?: string;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Bad Request: problem details (RFC 9457) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: problem details (RFC 9457) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: problem details (RFC 9457) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: problem details (RFC 9457) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: problem details (RFC 9457) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: problem details (RFC 9457) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    emailPaymentLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Payment link id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
