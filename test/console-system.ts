@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, startSmtp, until, type Mailbox, type ServiceProcess, type TestContext } from '@paylinks/test-kit'
+import { freePort, onTeardown, roleUrl, spawnService, startSmtp, systemStreamsEnv, until, type Mailbox, type ServiceProcess, type TestContext } from '@paylinks/test-kit'
 import { assertAccessible, launchChromium, preloadAxe, type AssertingContext } from '@paylinks/test-kit/browser'
 import { admin } from '../services/console/src/admin-cli.js'
 
@@ -29,19 +29,11 @@ export interface ConsoleSystem {
 export async function startConsoleSystem (t: TestContext): Promise<ConsoleSystem> {
   const { url: databaseUrl } = await createMigratedTestDatabase(t)
   const mailbox = await startSmtp(t)
-  const events = natsTestNames(t, 'cev')
-  const orders = natsTestNames(t, 'cord')
-  const integration = natsTestNames(t, 'cint')
   const keys = randomBytes(32).toString('base64')
   const [sandboxPort, recorderPort, issuerPort, ingestPort, projectorPort, dispatchPort, consolePort] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(freePort))
   const url = (port: number | undefined): string => `http://127.0.0.1:${port!}`
   const shared = {
-    ...eventsStreamEnv(events),
-    ORDERS_STREAM: orders.stream,
-    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
-    ORDERS_DURABLE: orders.durable,
-    INTEGRATION_STREAM: integration.stream,
-    INTEGRATION_SUBJECT_PREFIX: `con${integration.durable.slice(-10)}`,
+    ...systemStreamsEnv(t, 'con'),
     SECRETS_ENCRYPTION_KEYS: keys,
     MIGRATE_ON_START: 'false',
     LOG_LEVEL: 'warn',

@@ -64,10 +64,24 @@ export function Loading ({ error }: { error: unknown }): JSX.Element {
   return <Notice error>{messageOf(error)}</Notice>
 }
 
-/** A form's busy flag and its top-level error around one async submit. */
-export function useSubmit (): { busy: boolean, error: ApiError | Error | undefined, run: (action: () => Promise<void>) => Promise<void>, setError: (e: Error | undefined) => void } {
+export interface Submit {
+  busy: boolean
+  error: ApiError | Error | undefined
+  run: (action: () => Promise<void>) => Promise<void>
+  /**
+   * Run the client's checks (field -> message, undefined when fine); only when all pass, the
+   * action. The messages stay beside their fields until the next submit.
+   */
+  submit: (event: Event, checks: Record<string, string | undefined>, action: () => Promise<void>) => Promise<void>
+  /** A field's message: the client's check, else the server's `errors[]`. */
+  fieldError: (field: string) => string | undefined
+}
+
+/** A form's busy flag, its client checks and its top-level error around one async submit. */
+export function useSubmit (): Submit {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<ApiError | Error | undefined>(undefined)
+  const [invalid, setInvalid] = useState<Record<string, string>>({})
   async function run (action: () => Promise<void>): Promise<void> {
     setBusy(true)
     setError(undefined)
@@ -79,7 +93,13 @@ export function useSubmit (): { busy: boolean, error: ApiError | Error | undefin
       setBusy(false)
     }
   }
-  return { busy, error, run, setError }
+  async function submit (event: Event, checks: Record<string, string | undefined>, action: () => Promise<void>): Promise<void> {
+    event.preventDefault()
+    const found = Object.fromEntries(Object.entries(checks).filter((c): c is [string, string] => c[1] !== undefined))
+    setInvalid(found)
+    if (Object.keys(found).length === 0) await run(action)
+  }
+  return { busy, error, run, submit, fieldError: (field) => invalid[field] ?? serverField(error, field) }
 }
 
 /** A field's message from the server's errors[], when the last submit failed with them. */

@@ -4,9 +4,13 @@ import { useLocation, useRoute } from 'preact-iso'
 import { api, type Role, type Session } from '../api.js'
 import { looksLikeEmail } from '../money.js'
 import { useSession } from '../session.js'
-import { Field, FormError, Loading, Notice, PageTitle, serverField, useLoad, useSubmit } from '../ui.js'
+import { Field, FormError, Loading, Notice, PageTitle, useLoad, useSubmit } from '../ui.js'
 
 const PASSWORD_RULE = 'At least 10 characters.'
+
+function emailProblem (email: string): string | undefined {
+  return looksLikeEmail(email) ? undefined : 'Enter your e-mail address, like name@example.com.'
+}
 
 function passwordProblem (password: string): string | undefined {
   if (password.length < 10) return 'Choose a password of at least 10 characters.'
@@ -25,7 +29,6 @@ export function LoginPage (): JSX.Element {
   const { url, route } = useLocation()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [emailError, setEmailError] = useState<string | undefined>(undefined)
   const form = useSubmit()
 
   if (session.user !== null) {
@@ -33,11 +36,7 @@ export function LoginPage (): JSX.Element {
   }
 
   async function submit (event: Event): Promise<void> {
-    event.preventDefault()
-    const bad = looksLikeEmail(email) ? undefined : 'Enter your e-mail address, like name@example.com.'
-    setEmailError(bad)
-    if (bad !== undefined) return
-    await form.run(async () => {
+    await form.submit(event, { email: emailProblem(email) }, async () => {
       const s = await api<Session>('/session', { method: 'POST', body: { email: email.trim(), password }, signedOutIsError: true })
       setSession(s)
       route(nextPath(url), true)
@@ -49,10 +48,10 @@ export function LoginPage (): JSX.Element {
       <PageTitle>Sign in</PageTitle>
       <form onSubmit={(e) => { void submit(e) }} noValidate>
         <FormError error={form.error} />
-        <Field id='email' label='E-mail' error={emailError ?? serverField(form.error, 'email')}>
+        <Field id='email' label='E-mail' error={form.fieldError('email')}>
           {(p) => <input {...p} type='email' autocomplete='username' value={email} onInput={(e) => setEmail(e.currentTarget.value)} required />}
         </Field>
-        <Field id='password' label='Password' error={serverField(form.error, 'password')}>
+        <Field id='password' label='Password' error={form.fieldError('password')}>
           {(p) => <input {...p} type='password' autocomplete='current-password' value={password} onInput={(e) => setPassword(e.currentTarget.value)} required />}
         </Field>
         <button type='submit' disabled={form.busy}>Sign in</button>
@@ -64,16 +63,11 @@ export function LoginPage (): JSX.Element {
 
 export function ResetAskPage (): JSX.Element {
   const [email, setEmail] = useState('')
-  const [emailError, setEmailError] = useState<string | undefined>(undefined)
   const [sent, setSent] = useState(false)
   const form = useSubmit()
 
   async function submit (event: Event): Promise<void> {
-    event.preventDefault()
-    const bad = looksLikeEmail(email) ? undefined : 'Enter your e-mail address, like name@example.com.'
-    setEmailError(bad)
-    if (bad !== undefined) return
-    await form.run(async () => {
+    await form.submit(event, { email: emailProblem(email) }, async () => {
       await api('/password-resets', { method: 'POST', body: { email: email.trim() }, signedOutIsError: true })
       setSent(true)
     })
@@ -87,7 +81,7 @@ export function ResetAskPage (): JSX.Element {
         : (
           <form onSubmit={(e) => { void submit(e) }} noValidate>
             <FormError error={form.error} />
-            <Field id='email' label='E-mail' error={emailError ?? serverField(form.error, 'email')}>
+            <Field id='email' label='E-mail' error={form.fieldError('email')}>
               {(p) => <input {...p} type='email' autocomplete='username' value={email} onInput={(e) => setEmail(e.currentTarget.value)} required />}
             </Field>
             <button type='submit' disabled={form.busy}>E-mail me a link</button>
@@ -109,16 +103,11 @@ function NewPassword ({ value, onInput, error }: { value: string, onInput: (v: s
 export function ResetSetPage (): JSX.Element {
   const { params } = useRoute()
   const [password, setPassword] = useState('')
-  const [passwordError, setPasswordError] = useState<string | undefined>(undefined)
   const [done, setDone] = useState(false)
   const form = useSubmit()
 
   async function submit (event: Event): Promise<void> {
-    event.preventDefault()
-    const bad = passwordProblem(password)
-    setPasswordError(bad)
-    if (bad !== undefined) return
-    await form.run(async () => {
+    await form.submit(event, { password: passwordProblem(password) }, async () => {
       await api(`/password-resets/${encodeURIComponent(params.token ?? '')}`, { method: 'POST', body: { password }, signedOutIsError: true })
       setDone(true)
     })
@@ -132,7 +121,7 @@ export function ResetSetPage (): JSX.Element {
         : (
           <form onSubmit={(e) => { void submit(e) }} noValidate>
             <FormError error={form.error} />
-            <NewPassword value={password} onInput={setPassword} error={passwordError ?? serverField(form.error, 'password')} />
+            <NewPassword value={password} onInput={setPassword} error={form.fieldError('password')} />
             <button type='submit' disabled={form.busy}>Set password</button>
           </form>
           )}
@@ -150,15 +139,10 @@ export function InvitePage (): JSX.Element {
   const invite = useLoad(async () => await api<Invite>(`/invites/${token}`, { signedOutIsError: true }), [token])
   const [name, setName] = useState('')
   const [password, setPassword] = useState('')
-  const [errors, setErrors] = useState<{ name?: string, password?: string }>({})
   const form = useSubmit()
 
   async function submit (event: Event): Promise<void> {
-    event.preventDefault()
-    const found = { ...(name.trim() === '' ? { name: 'Enter your name.' } : {}), ...(passwordProblem(password) === undefined ? {} : { password: passwordProblem(password) }) }
-    setErrors(found)
-    if (Object.keys(found).length > 0) return
-    await form.run(async () => {
+    await form.submit(event, { name: name.trim() === '' ? 'Enter your name.' : undefined, password: passwordProblem(password) }, async () => {
       setSession(await api<Session>(`/invites/${token}`, { method: 'POST', body: { name: name.trim(), password }, signedOutIsError: true }))
       route('/console/', true)
     })
@@ -174,10 +158,10 @@ export function InvitePage (): JSX.Element {
             <p>You are invited to {invite.data.merchant.tradingName} as <strong>{invite.data.role}</strong>, with the e-mail {invite.data.email}.</p>
             <form onSubmit={(e) => { void submit(e) }} noValidate>
               <FormError error={form.error} />
-              <Field id='name' label='Your name' error={errors.name ?? serverField(form.error, 'name')}>
+              <Field id='name' label='Your name' error={form.fieldError('name')}>
                 {(p) => <input {...p} type='text' autocomplete='name' value={name} onInput={(e) => setName(e.currentTarget.value)} required />}
               </Field>
-              <NewPassword value={password} onInput={setPassword} error={errors.password ?? serverField(form.error, 'password')} />
+              <NewPassword value={password} onInput={setPassword} error={form.fieldError('password')} />
               <button type='submit' disabled={form.busy}>Set password and sign in</button>
             </form>
           </>
