@@ -123,3 +123,14 @@ export function when (iso: string | null | undefined): string {
 export function Status ({ status }: { status: string }): JSX.Element {
   return <span class={`status status-${status}`}>{status.replace('_', ' ')}</span>
 }
+
+/** A secret the server shows once (a new API key, a webhook signing secret), ready to select and copy. */
+export function ShownOnce ({ id, label, value, children }: { id: string, label: string, value: string, children: ComponentChildren }): JSX.Element {
+  return (
+    <div class='panel' role='status'>
+      <p>{children}</p>
+      <label for={id}>{label}</label>
+      <input id={id} type='text' readOnly value={value} onFocus={(e) => e.currentTarget.select()} />
+    </div>
+  )
+}

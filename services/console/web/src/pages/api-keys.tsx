@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type ApiKey } from '../api.js'
-import { Field, FormError, Loading, Notice, PageTitle, serverField, useLoad, useSubmit, when } from '../ui.js'
+import { Field, FormError, Loading, Notice, PageTitle, serverField, ShownOnce, useLoad, useSubmit, when } from '../ui.js'
 import { OwnerOnly } from './owner.js'
 
 /** `/console/api-keys`: the merchant's partner API keys (the console's own is not listed). */
@@ -42,11 +42,7 @@ function ApiKeys (): JSX.Element {
         <button type='submit' disabled={form.busy}>Create key</button>
       </form>
       {created !== undefined && (
-        <div class='panel' role='status'>
-          <p>The key “{created.label}” is shown this once: keep it somewhere safe.</p>
-          <label for='new-key'>New key</label>
-          <input id='new-key' type='text' readOnly value={created.key} onFocus={(e) => e.currentTarget.select()} />
-        </div>
+        <ShownOnce id='new-key' label='New key' value={created.key}>The key “{created.label}” is shown this once: keep it somewhere safe.</ShownOnce>
       )}
       <FormError error={action.error} />
       {list.data === undefined

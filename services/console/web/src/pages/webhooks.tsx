@@ -1,7 +1,7 @@
 import type { JSX } from 'preact'
 import { useState } from 'preact/hooks'
 import { api, type WebhookEndpoint } from '../api.js'
-import { Field, FormError, Loading, PageTitle, serverField, useLoad, useSubmit, when } from '../ui.js'
+import { Field, FormError, Loading, PageTitle, serverField, ShownOnce, useLoad, useSubmit, when } from '../ui.js'
 import { OwnerOnly } from './owner.js'
 
 /** `/console/webhooks`: the merchant's signed-webhook endpoints (webhook-dispatch's API). */
@@ -54,11 +54,7 @@ function Webhooks (): JSX.Element {
         <button type='submit' disabled={form.busy}>Add endpoint</button>
       </form>
       {secret !== undefined && (
-        <div class='panel' role='status'>
-          <p>The signing secret of {secret.url} is shown this once.</p>
-          <label for='endpoint-secret'>Signing secret</label>
-          <input id='endpoint-secret' type='text' readOnly value={secret.secret} onFocus={(e) => e.currentTarget.select()} />
-        </div>
+        <ShownOnce id='endpoint-secret' label='Signing secret' value={secret.secret}>The signing secret of {secret.url} is shown this once.</ShownOnce>
       )}
       <FormError error={action.error} />
       {list.data === undefined
