@@ -47,17 +47,41 @@ async function ensureTapBuilt (): Promise<void> {
   const built = join(tapTest, 'test-built', 'src', 'index.ts')
   const ours = existsSync(built) && !readFileSync(built, 'utf8').includes('@tapjs/typescript') && existsSync(join(tapTest, 'test-built', 'dist', 'esm', 'index.js'))
   if (ours) return
-  // Two runs in one checkout must not build at once: a directory is the lock.
-  const lock = join(root, 'node_modules', '.tap-build-lock')
+  await runLocked('.tap-build-lock', join(root, 'node_modules', '.bin', 'tap'), ['build'], root)
+}
+
+/** Run a build command while holding a lock directory: two runs in one checkout must not build at once. */
+async function runLocked (lockName: string, command: string, args: string[], cwd: string): Promise<number> {
+  const lock = join(root, 'node_modules', lockName)
   for (;;) {
     try { mkdirSync(lock); break } catch { await new Promise((resolve) => setTimeout(resolve, 200)) }
   }
   try {
-    const build = spawn(join(root, 'node_modules', '.bin', 'tap'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-    await new Promise((resolve) => build.on('close', resolve))
+    const build = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] })
+    return await new Promise<number>((resolve) => build.on('close', (code) => resolve(code ?? 1)))
   } finally {
     rmdirSync(lock)
   }
+}
+
+function newestMtime (path: string): number {
+  if (!existsSync(path)) return 0
+  const s = statSync(path)
+  if (!s.isDirectory()) return s.mtimeMs
+  return Math.max(s.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))))
+}
+
+/**
+ * The console serves its web app from a Vite build (services/console/web/dist): build it when it
+ * is missing or older than its sources, so browser tests see the pages as the sources say.
+ */
+async function ensureConsoleWebBuilt (): Promise<void> {
+  const web = join(root, 'services', 'console', 'web')
+  if (!existsSync(join(web, 'package.json'))) return
+  const sources = Math.max(...['src', 'index.html', 'vite.config.ts', 'package.json'].map((p) => newestMtime(join(web, p))))
+  if (newestMtime(join(web, 'dist', 'index.html')) >= sources) return
+  const code = await runLocked('.console-web-build-lock', join(web, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], web)
+  if (code !== 0) throw new Error('the console web app did not build (pnpm --filter @paylinks/console-web build)')
 }
 
 async function pass (label: string, list: string[], jobs: number): Promise<void> {
@@ -96,6 +120,7 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
 }
 
 await ensureTapBuilt()
+await ensureConsoleWebBuilt()
 await pass('parallel pass', parallel, 3)
 await Promise.all([pass('serial pass', serial, 1), pass('isolated, beside the serial pass', isolated, 1)])
 log.end()

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import axe from 'axe-core'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { onTeardown, type TestContext } from './context.js'
 
 /** Debian's chromium, headless. Without these flags it reaches for the network, which is closed here. */
@@ -45,6 +45,15 @@ export async function axeViolations (page: Page): Promise<AxeViolation[]> {
       nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary ?? '' }))
     }))
   }, WCAG_TAGS)
+}
+
+/**
+ * Put axe-core into every page of `context` before the page's own scripts run. Chromium injects
+ * it over CDP, which no Content-Security-Policy governs: the pages keep their CSP in force (what
+ * a customer or staff member gets) and can still be checked with `assertAccessible`.
+ */
+export async function preloadAxe (context: BrowserContext): Promise<void> {
+  await context.addInitScript({ content: axe.source })
 }
 
 /** What a test needs to assert with: tap's `t.same`. */

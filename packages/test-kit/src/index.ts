@@ -1,5 +1,5 @@
 export { onTeardown, uniqueSuffix, type TestContext } from './context.js'
-export { eventsStreamEnv, natsTestNames, TEST_NATS_URL, type NatsTestNames } from './nats.js'
+export { eventsStreamEnv, natsTestNames, systemStreamsEnv, TEST_NATS_URL, type NatsTestNames } from './nats.js'
 export { createTestDatabase, roleUrl, TEST_DATABASE_URL, type TestDatabase } from './postgres.js'
 export { freePort, runCommand, spawnService, type ServiceProcess } from './process.js'
 export { startRecorder, startSandbox, type SandboxProcess } from './services.js'

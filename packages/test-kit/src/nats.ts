@@ -28,6 +28,23 @@ export function eventsStreamEnv (names: NatsTestNames): { NATS_URL: string, EVEN
   return { NATS_URL: TEST_NATS_URL, EVENTS_STREAM: names.stream, EVENTS_SUBJECT_PREFIX: names.subjectPrefix, RECORDER_DURABLE: names.durable }
 }
 
+/**
+ * The stream variables of a whole system (events, orders in, integration out), each stream with
+ * names of this test's own: what every service of an end-to-end test is started with.
+ */
+export function systemStreamsEnv (t: TestContext, tag: string): Record<string, string> {
+  const orders = natsTestNames(t, `${tag}ord`)
+  const integration = natsTestNames(t, `${tag}int`)
+  return {
+    ...eventsStreamEnv(natsTestNames(t, `${tag}ev`)),
+    ORDERS_STREAM: orders.stream,
+    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
+    ORDERS_DURABLE: orders.durable,
+    INTEGRATION_STREAM: integration.stream,
+    INTEGRATION_SUBJECT_PREFIX: `${tag}${integration.durable.slice(-10)}`
+  }
+}
+
 async function deleteStream (name: string): Promise<void> {
   const nc = await connect({ servers: TEST_NATS_URL })
   try {

@@ -15,6 +15,7 @@ import ownerRoutes from './routes/owner.js'
 import { consoleSession } from './session.js'
 import type { ConsoleTables } from './tables.js'
 import { createUpstream } from './upstream.js'
+import webApp from './web.js'
 
 export interface AppOptions {
   config: ConsoleConfig
@@ -56,4 +57,5 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     await api.register(linkRoutes, ctx)
     await api.register(ownerRoutes, ctx)
   }, { prefix: '/console/api' })
+  await fastify.register(webApp)
 }
