@@ -1,13 +1,13 @@
-import type { Kysely } from 'kysely'
-import { createApiKey, revokeApiKey, type MerchantTables, type SecretBox } from '@paylinks/merchants'
+import { sql, type Kysely } from 'kysely'
+import { createApiKey, type MerchantTables, type SecretBox } from '@paylinks/merchants'
 import type { Db } from './tables.js'
 
 export const CONSOLE_KEY_LABEL = 'console'
 
 /**
  * The partner API key the console acts with for a merchant (label `console`), created on first
- * use and kept sealed in console.merchant_keys; cached in memory once read. Two replicas that
- * create one at once keep the first stored, and the loser revokes its own.
+ * use and kept sealed in console.merchant_keys; cached in memory once read. Its creation holds a
+ * transaction lock per merchant, so requests (or replicas) that find none at once make one key.
  */
 export interface MerchantKeys {
   /** The key to call the services with for this merchant. */
@@ -17,7 +17,6 @@ export interface MerchantKeys {
 }
 
 export function createMerchantKeys (db: Db, box: SecretBox): MerchantKeys {
-  const merchants = db as unknown as Kysely<MerchantTables>
   const cache = new Map<string, { key: string, keyId: string }>()
   const read = async (merchantId: string): Promise<{ key: string, keyId: string } | undefined> => {
     const cached = cache.get(merchantId)
@@ -32,10 +31,13 @@ export function createMerchantKeys (db: Db, box: SecretBox): MerchantKeys {
     async keyFor (merchantId) {
       const known = await read(merchantId)
       if (known !== undefined) return known.key
-      const made = await createApiKey(merchants, { merchantId, label: CONSOLE_KEY_LABEL })
-      const inserted = await db.insertInto('console.merchant_keys').values({ merchant_id: merchantId, key_id: made.info.keyId, sealed_key: box.encrypt(made.key) })
-        .onConflict((oc) => oc.column('merchant_id').doNothing()).returning('key_id').executeTakeFirst()
-      if (inserted === undefined) await revokeApiKey(merchants, made.info.keyId)
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${`console.merchant_keys:${merchantId}`}))`.execute(trx)
+        const stored = await trx.selectFrom('console.merchant_keys').select('key_id').where('merchant_id', '=', merchantId).executeTakeFirst()
+        if (stored !== undefined) return
+        const made = await createApiKey(trx as unknown as Kysely<MerchantTables>, { merchantId, label: CONSOLE_KEY_LABEL })
+        await trx.insertInto('console.merchant_keys').values({ merchant_id: merchantId, key_id: made.info.keyId, sealed_key: box.encrypt(made.key) }).execute()
+      })
       return (await read(merchantId))!.key
     },
     async consoleKeyId (merchantId) {
