@@ -20,6 +20,8 @@ export interface ConsoleSystem {
   merchantId: string
   /** The console's origin, e.g. http://127.0.0.1:41234 */
   origin: string
+  /** link-issuer's origin: the partner API, and the short and reusable links customers open */
+  issuerUrl: string
   databaseUrl: string
   mailbox: Mailbox
   browser: Browser
@@ -77,7 +79,7 @@ export async function startConsoleSystem (t: TestContext): Promise<ConsoleSystem
   await Promise.all(all.map(async ([s, p]) => { await ready(s, p) }))
   const browser = await launchChromium(t)
   mkdirSync(SCREENSHOTS, { recursive: true })
-  return { merchantId: merchant.id, origin: url(consolePort), databaseUrl, mailbox, browser }
+  return { merchantId: merchant.id, origin: url(consolePort), issuerUrl: url(issuerPort), databaseUrl, mailbox, browser }
 }
 
 /** A message's text with quoted-printable undone (soft breaks and =XX), so URLs read whole. */
