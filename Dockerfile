@@ -15,9 +15,9 @@ COPY services/ services/
 COPY scripts/ scripts/
 COPY migrations/ migrations/
 COPY deploy/ deploy/
-# The console's web app (its own package, once it exists) is built into services/console/web/dist.
+# The console's web app is built into services/console/web/dist, which the bundle carries.
 RUN pnpm install --frozen-lockfile --ignore-scripts && pnpm build \
- && if [ -f services/console/web/package.json ]; then pnpm --filter @paylinks/console-web build; else echo 'no console web app package: the console serves its API only'; fi \
+ && pnpm --filter @paylinks/console-web build \
  && pnpm bundle --out /out
 
 FROM node:20-bookworm-slim AS deps
@@ -40,6 +40,9 @@ COPY services/projector/package.json services/projector/
 COPY services/webhook-ingest/package.json services/webhook-ingest/
 COPY services/webhook-dispatch/package.json services/webhook-dispatch/
 COPY services/console/package.json services/console/
+# The web app's manifest has devDependencies only (nothing installed from it), but pnpm-workspace.yaml
+# names the package, so a frozen install needs it.
+COPY services/console/web/package.json services/console/web/
 # Hoisted: a bundle imports its packages' npm dependencies from one node_modules at the root.
 RUN pnpm install --prod --frozen-lockfile --config.node-linker=hoisted --ignore-scripts \
  && find node_modules/@paylinks -maxdepth 1 -type l -delete

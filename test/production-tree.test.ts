@@ -29,7 +29,7 @@ t.test('the bundled services should run on production dependencies alone', async
   // cannot drift): the services and their packages, not the test and development tools.
   // `patches/` too: pnpm refuses a frozen install whose patched dependencies' patches are missing.
   for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'patches']) cpSync(join(root, file), join(dir, file), { recursive: true })
-  const manifests = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^COPY ((?:packages|services)\/[\w-]+\/package\.json) /gm)].map((m) => m[1]!)
+  const manifests = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^COPY ((?:packages|services)\/[\w/-]+\/package\.json) /gm)].map((m) => m[1]!)
   t.ok(manifests.length >= 10, `the image's workspace manifests: ${manifests.join(' ')}`)
   for (const manifest of manifests) {
     mkdirSync(dirname(join(dir, manifest)), { recursive: true })

@@ -1128,6 +1128,8 @@ export interface operations {
                         renewalOf: string | null;
                         /** @description The link that renewed this expired or canceled one, else null */
                         renewedAs: string | null;
+                        /** @description The reusable link this link was made for (one payer's link of it), else null */
+                        reusableLinkId: string | null;
                         email: {
                             requested: boolean;
                             sentAt: string | null;
