@@ -205,6 +205,9 @@ async function main (): Promise<number> {
       })
     }
   })
+  // A sender SIGKILLed mid-session resets its connection: chaos, not a receiver failure (without a
+  // listener smtp-server's 'error' event would end the soak).
+  smtp.on('error', () => {})
   const smtpPort = await freePort()
   await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', resolve))
   cleanups.push(async () => { await new Promise<void>((resolve) => smtp.close(() => { resolve() })) })

@@ -34,6 +34,8 @@ export async function startSmtp (t: TestContext, options: { refuse?: () => boole
       })
     }
   })
+  // A sender that dies or closes mid-session resets its connection; that must not end the test.
+  server.on('error', () => {})
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   onTeardown(t, async () => { await new Promise<void>((resolve) => server.close(() => { resolve() })) })
   const port = (server.server.address() as AddressInfo).port
