@@ -44,7 +44,6 @@ const DEMO_DOJO_KEY = 'sk_sandbox_demo_merchant_key_0001'
 const DEMO_NAME = 'Demo Coffee Roasters'
 const DEMO_CUSTOMER = 'sam.customer@example.com'
 const DEMO_OWNER = 'owner@demo-coffee.example'
-const CONSOLE_WEB = join(root, 'services', 'console', 'web')
 
 const say = (text: string): void => { console.log(`\x1b[1m[start]\x1b[0m ${text}`) }
 const stops: Array<() => Promise<void>> = []
@@ -305,15 +304,8 @@ async function sampleLink (apiKey: string): Promise<string> {
   return body.shortUrl ?? body.url ?? `(could not create one: ${res.status} ${body.detail ?? ''})`
 }
 
-/**
- * The console's web app is its own package (services/console/web): built here when it exists,
- * so the console serves the current pages.
- */
+/** The console's web app is its own package (services/console/web): built here, so the console serves the current pages. */
 function buildConsoleWeb (): void {
-  if (!existsSync(join(CONSOLE_WEB, 'package.json'))) {
-    say('console: no web app package yet (services/console/web): serving its API only')
-    return
-  }
   const built = spawnSync('pnpm', ['--filter', '@paylinks/console-web', 'build'], { cwd: root, stdio: 'inherit' })
   if (built.status !== 0) throw new Error('the console\'s web app did not build (pnpm --filter @paylinks/console-web build)')
 }
