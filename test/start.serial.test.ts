@@ -82,7 +82,9 @@ t.test('pnpm start should run the whole system from nothing, its sample link sho
     let output = ''
     start.stdout.on('data', (c: Buffer) => { output += c.toString() })
     start.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    const exited = new Promise<string>((resolve) => start.on('exit', (code, signal) => { resolve(code === null ? String(signal) : `exit ${code}`) }))
+    // 'close', not 'exit': pnpm may die of the Ctrl-C before pnpm start (its child, writing to the
+    // same pipes) has printed that it shuts down; 'close' waits for every writer to let go.
+    const exited = new Promise<string>((resolve) => start.on('close', (code, signal) => { resolve(code === null ? String(signal) : `exit ${code}`) }))
     await until(() => output.includes('Ctrl-C stops everything.') || start.exitCode !== null, { what: 'the start banner', timeoutMs: 180_000, intervalMs: 200 })
     t.equal(start.exitCode, null, `pnpm start is running:\n${output}`)
     return { start, output: () => output, exited }
