@@ -1,10 +1,13 @@
-// Runs every test file with tap in two passes and ends with one line: `N passed, N failed`.
+// Runs every test file with tap in passes and ends with one line: `N passed, N failed`.
 //
-// Files named `*.serial.test.ts` hold transactions open or assert on commit visibility; the
-// snapshot horizon is cluster-wide, so they run alone after the parallel pass. Files named
-// `*.isolated.test.ts` start Postgres and nats-servers of their own (the soak, infrastructure
-// restarts): nothing they do reaches the shared servers, so they run one at a time beside the
-// serial files instead of after them.
+// 1. The parallel pass: most files, three at a time.
+// 2. Files named `*.heavy.test.ts` run many processes, browsers or SIGKILLs on the shared
+//    servers (whole-system tests, crash tests): two at a time, after the parallel pass, so their
+//    timing-sensitive steps do not share two cores with everything else. Beside them, one at a
+//    time, files named `*.isolated.test.ts`, which start Postgres and nats-servers of their own
+//    (the soak, infrastructure restarts): nothing they do reaches the shared servers.
+// 3. Files named `*.serial.test.ts` hold transactions open, freeze a process in its session or assert
+//    on commit visibility; the snapshot horizon is cluster-wide, so they run last, alone.
 // Usage: pnpm test [path-fragment …]   (only files whose path contains a fragment)
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync } from 'node:fs'
@@ -28,9 +31,11 @@ function findTests (dir: string, out: string[] = []): string[] {
 
 const files = roots.filter((r) => existsSync(join(root, r))).flatMap((r) => findTests(join(root, r))).filter((f) => /(^|\/)test\//.test(f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
-const parallel = files.filter((f) => !f.endsWith('.serial.test.ts') && !f.endsWith('.isolated.test.ts'))
-const serial = files.filter((f) => f.endsWith('.serial.test.ts'))
+const lanes = ['.heavy.test.ts', '.isolated.test.ts', '.serial.test.ts']
+const parallel = files.filter((f) => !lanes.some((lane) => f.endsWith(lane)))
+const heavy = files.filter((f) => f.endsWith('.heavy.test.ts'))
 const isolated = files.filter((f) => f.endsWith('.isolated.test.ts'))
+const serial = files.filter((f) => f.endsWith('.serial.test.ts'))
 
 mkdirSync(join(root, '.tap'), { recursive: true })
 const log = createWriteStream(join(root, '.tap', 'last-run.tap'))
@@ -122,7 +127,8 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
 await ensureTapBuilt()
 await ensureConsoleWebBuilt()
 await pass('parallel pass', parallel, 3)
-await Promise.all([pass('serial pass', serial, 1), pass('isolated, beside the serial pass', isolated, 1)])
+await Promise.all([pass('heavy pass', heavy, 2), pass('isolated, beside the heavy pass', isolated, 1)])
+await pass('serial pass', serial, 1)
 log.end()
 console.log('\nfull TAP output: .tap/last-run.tap')
 // Skips on a line of their own: the last line is exactly `N passed, N failed`, which CI reads.

@@ -1,4 +1,5 @@
-// Serial: recorder processes whose Postgres session is killed or frozen under a steady load.
+// Serial: recorder processes whose Postgres session is terminated, or which are frozen (SIGSTOP)
+// with their session open, under a steady load; it waits on lock-loss timeouts, alone.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'

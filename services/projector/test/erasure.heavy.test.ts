@@ -1,4 +1,4 @@
-// Serial: a rebuild runs the whole projection against the store, before and after an erasure.
+// Heavy: a rebuild runs the whole projection against the store, before and after an erasure.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { sql, type Kysely } from 'kysely'

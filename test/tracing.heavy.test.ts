@@ -1,5 +1,5 @@
 // One payment, one trace: every service a real process exporting OTLP/JSON to a receiver in this
-// test, Dojo played by the sandbox. Serial: it runs six processes.
+// test, Dojo played by the sandbox. Heavy: it runs six processes.
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Serial: two projector processes, the active one SIGKILLed while events keep coming.
+// Heavy: two projector processes, the active one SIGKILLed while events keep coming.
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'

@@ -1,4 +1,4 @@
-// Serial: spawns recorder processes and kills them while they commit.
+// Heavy: spawns recorder processes and kills them while they commit.
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { spawnService, type ServiceProcess } from '@paylinks/test-kit'

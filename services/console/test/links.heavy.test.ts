@@ -1,6 +1,6 @@
 // The console as staff meet it, over HTTP against the real services it is a client of:
 // link-issuer, the projector and webhook-dispatch as processes (as pnpm start runs them), the
-// recorder, webhook-ingest and the Dojo sandbox, with mail to a test SMTP server. Serial: six processes.
+// recorder, webhook-ingest and the Dojo sandbox, with mail to a test SMTP server. Heavy: six processes.
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The whole system end to end, every service a real process on the local Postgres and NATS,
-// Dojo played by the sandbox, the customer by chromium. Serial: it runs six processes.
+// Dojo played by the sandbox, the customer by chromium. Heavy: it runs six processes.
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Serial: three nats-server processes, a recorder process and three publishers, and a SIGKILL
+// Heavy: three nats-server processes, a recorder process and three publishers, and a SIGKILL
 // of the node that leads the stream while they work.
 import { fileURLToPath } from 'node:url'
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Serial: rebuilds run whole projections against the store and compare tables.
+// Heavy: rebuilds run whole projections against the store and compare tables.
 import t from 'tap'
 import { sql } from 'kysely'
 import { createDatabase, createEventStore, DATABASE_ROLES, record, type EventStore } from '@paylinks/event-store'

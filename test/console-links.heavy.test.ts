@@ -1,6 +1,6 @@
 // The console's links as staff meet them in chromium: create and e-mail a link, the customer
 // opens and pays it in the sandbox checkout, the console follows; search, CSV, the dashboard,
-// and the owner's API keys and webhooks pages. Serial: eight processes.
+// and the owner's API keys and webhooks pages. Heavy: eight processes.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import type { Page } from 'playwright-core'

@@ -1,5 +1,5 @@
 // The console's accounts as staff meet them in chromium: the first owner from `pnpm admin`,
-// invites and password resets by e-mail, roles, CSRF and sessions. Serial: eight processes.
+// invites and password resets by e-mail, roles, CSRF and sessions. Heavy: eight processes.
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { assertAccessible } from '@paylinks/test-kit/browser'
