@@ -91,6 +91,7 @@ async function ensureConsoleWebBuilt (): Promise<void> {
 
 async function pass (label: string, list: string[], jobs: number): Promise<void> {
   if (list.length === 0) return
+  const started = performance.now()
   console.log(`\n# ${label}: ${list.length} files, ${jobs} at a time`)
   const child = spawn(join(root, 'node_modules', '.bin', 'tap'), ['--reporter=tap', `--jobs=${jobs}`, ...list], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   let failedBlock = 0
@@ -122,6 +123,7 @@ async function pass (label: string, list: string[], jobs: number): Promise<void>
   }
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
   if (code !== 0 && totals.failed === 0) totals.failed++
+  console.log(`# ${label}: done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
 }
 
 await ensureTapBuilt()

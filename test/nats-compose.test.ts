@@ -83,7 +83,10 @@ t.test('deploy/nats/nats.conf should form a 3-node JetStream cluster on nats-ser
       if (routez?.num_routes !== 2 || (jsz?.meta_cluster?.leader ?? '') === '') return false
     }
     return true
-  }, { timeoutMs: 60_000, intervalMs: 200, what: `the compose cluster formed:\n${outputs.join('\n').slice(-3000)}` })
+  }, { timeoutMs: 60_000, intervalMs: 200, what: 'the compose cluster formed' }).catch((error: unknown) => {
+    // What the nodes said (a port another process took between freePort and the listen, say).
+    throw new Error(`${(error as Error).message}; the nodes said:\n${outputs.map((o, i) => `${nodes[i]!.name}: ${o.slice(-1500)}`).join('\n')}`)
+  })
   const url = nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',')
   await t.rejects(connect({ servers: `127.0.0.1:${nodes[0]!.port}`, timeout: 3000, reconnect: false }), /authorization/i, 'no user: refused')
   await t.rejects(connect({ servers: `127.0.0.1:${nodes[1]!.port}`, user: 'link-issuer', pass: 'wrong', timeout: 3000, reconnect: false }), /authorization/i, 'a wrong password: refused')
