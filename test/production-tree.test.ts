@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DATABASE_ROLES } from '@paylinks/event-store'
-import { createTestDatabase, eventsStreamEnv, freePort, natsTestNames, onTeardown, OtlpSpanKind, roleUrl, runCommand, startOtlpReceiver, until } from '@paylinks/test-kit'
+import { createTestDatabase, freePort, onTeardown, OtlpSpanKind, roleUrl, runCommand, startOtlpReceiver, systemStreamsEnv, until } from '@paylinks/test-kit'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -50,16 +50,8 @@ t.test('the bundled services should run on production dependencies alone', async
 
   // link-issuer exports spans: tracing must work from the bundle on production dependencies too.
   const receiver = await startOtlpReceiver(t)
-  const events = natsTestNames(t, 'img')
-  const orders = natsTestNames(t, 'imgo')
-  const integration = natsTestNames(t, 'imgi')
   const shared = {
-    ...eventsStreamEnv(events),
-    ORDERS_STREAM: orders.stream,
-    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
-    ORDERS_DURABLE: orders.durable,
-    INTEGRATION_STREAM: integration.stream,
-    INTEGRATION_SUBJECT_PREFIX: `img${integration.durable.slice(-10)}`,
+    ...systemStreamsEnv(t, 'img'),
     SECRETS_ENCRYPTION_KEYS: Buffer.alloc(32, 7).toString('base64'),
     MIGRATE_ON_START: 'false',
     LOG_LEVEL: 'warn',

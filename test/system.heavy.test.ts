@@ -10,7 +10,7 @@ import { jetstream } from '@nats-io/jetstream'
 import { createDatabase, DATABASE_ROLES } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
-import { eventsStreamEnv, freePort, natsTestNames, onTeardown, roleUrl, spawnService, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
+import { freePort, onTeardown, roleUrl, spawnService, systemStreamsEnv, TEST_NATS_URL, until, type TestContext } from '@paylinks/test-kit'
 import { payAtCheckout, SUCCESS_CARD } from '@paylinks/test-kit/browser'
 
 const entry = (service: string): string => fileURLToPath(new URL(`../services/${service}/src/server.ts`, import.meta.url))
@@ -33,20 +33,12 @@ interface System {
 /** Every service as a process, a merchant wired to the sandbox, an order-system subscriber, a browser. */
 async function startSystem (t: TestContext): Promise<System> {
   const { url: databaseUrl } = await createMigratedTestDatabase(t)
-  const events = natsTestNames(t, 'sev')
-  const orders = natsTestNames(t, 'sord')
-  const integration = natsTestNames(t, 'sint')
+  const streams = systemStreamsEnv(t, 'sys')
   const keys = randomBytes(32).toString('base64')
   const [sandboxPort, recorderPort, issuerPort, ingestPort, projectorPort] = await Promise.all([1, 2, 3, 4, 5].map(freePort))
   const url = (port: number | undefined): string => `http://127.0.0.1:${port!}`
-  const integrationPrefix = `sys${integration.durable.slice(-10)}`
   const shared = {
-    ...eventsStreamEnv(events),
-    ORDERS_STREAM: orders.stream,
-    ORDERS_SUBJECT_PREFIX: orders.subjectPrefix,
-    ORDERS_DURABLE: orders.durable,
-    INTEGRATION_STREAM: integration.stream,
-    INTEGRATION_SUBJECT_PREFIX: integrationPrefix,
+    ...streams,
     SECRETS_ENCRYPTION_KEYS: keys,
     MIGRATE_ON_START: 'false',
     LOG_LEVEL: 'warn',
@@ -79,7 +71,7 @@ async function startSystem (t: TestContext): Promise<System> {
   onTeardown(t, () => nc.close())
   const js = jetstream(nc)
   const received: IntegrationMessage[] = []
-  const consumer = await js.consumers.get(integration.stream)
+  const consumer = await js.consumers.get(streams.INTEGRATION_STREAM!)
   const messages = await consumer.consume()
   onTeardown(t, async () => { await messages.close() })
   void (async () => { for await (const m of messages) received.push({ subject: m.subject, body: m.json() }) })()
@@ -93,7 +85,7 @@ async function startSystem (t: TestContext): Promise<System> {
     apiKey,
     url: { issuer: url(issuerPort), projector: url(projectorPort) },
     order: async (order) => {
-      await js.publish(`${orders.subjectPrefix}.v1.${merchant.id}`, JSON.stringify({ merchantId: merchant.id, ...order }), { msgID: String(order.orderId) })
+      await js.publish(`${streams.ORDERS_SUBJECT_PREFIX!}.v1.${merchant.id}`, JSON.stringify({ merchantId: merchant.id, ...order }), { msgID: String(order.orderId) })
     },
     received,
     page
