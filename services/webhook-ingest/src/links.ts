@@ -94,13 +94,6 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
     ON CONFLICT (key) DO NOTHING`.execute(trx)
 }
 
-/** The link of a payment intent at this merchant, if it has been issued (and recorded). */
-export async function findLinkByIntent (db: Db, paymentIntentId: string, merchantId: string): Promise<KnownLink | undefined> {
-  const row = await db.selectFrom('wi_links').select(['link_id', 'merchant_id'])
-    .where('payment_intent_id', '=', paymentIntentId).where('merchant_id', '=', merchantId).executeTakeFirst()
-  return row === undefined ? undefined : { linkId: row.link_id, merchantId: row.merchant_id }
-}
-
 export interface UnmatchedWebhook {
   dojoEventId: string
   merchantId: string
