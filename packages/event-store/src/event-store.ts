@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { isUnreadableEventError, type EventRegistry, type RecordedEvent } from '@paylinks/contracts'
 import { createClient, createDatabase } from './database.js'
 import { EventStoreError, EventStoreErrorCodes } from './errors.js'
-import { headPosition, readAll, readStream, type Executor } from './events.js'
+import { headPosition, readAll, readStream, readStreams, type Executor } from './events.js'
 import { Notifier } from './notifier.js'
 
 export interface EventStoreOptions {
@@ -46,6 +46,8 @@ export interface EventStore {
   /** The registry events are upcast with as they are read, if any. */
   registry: EventRegistry<any> | undefined
   readStream: (streamId: string, options?: { fromVersion?: number }) => Promise<RecordedEvent[]>
+  /** Several streams in one round trip, each in version order (a stream with no events: empty). */
+  readStreams: (streamIds: readonly string[]) => Promise<Map<string, RecordedEvent[]>>
   readAll: (after: number, limit?: number) => Promise<RecordedEvent[]>
   head: () => Promise<number>
   /**
@@ -121,6 +123,11 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
     db,
     registry: options.registry,
     readStream: async (streamId, opts) => upcast(await readStream(db, streamId, opts)),
+    async readStreams (streamIds) {
+      const streams = await readStreams(db, streamIds)
+      for (const [id, events] of streams) streams.set(id, upcast(events))
+      return streams
+    },
     readAll: async (after, limit) => upcast(await readAll(db, after, limit)),
     head: async () => await headPosition(db),
     subscribe,

@@ -105,6 +105,21 @@ export async function readStream (db: Executor, streamId: string, options: { fro
   return rows.map(toRecordedEvent)
 }
 
+/**
+ * Several streams' events in one round trip, each in version order: a worker deciding on a batch
+ * of streams reads them all at once. Every id asked for is a key (an unknown stream: no events).
+ */
+export async function readStreams (db: Executor, streamIds: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
+  const streams = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]))
+  if (streams.size === 0) return streams
+  const rows = await db.selectFrom('es_events').selectAll()
+    .where('stream_id', '=', sql<string>`ANY(${[...streams.keys()]}::text[])`)
+    .orderBy('stream_id').orderBy('stream_version')
+    .execute()
+  for (const row of rows) streams.get(row.stream_id)!.push(toRecordedEvent(row))
+  return streams
+}
+
 /** Events after `afterPosition` (exclusive) in log order, at most `limit`. */
 export async function readAll (db: Executor, afterPosition: number, limit = 500): Promise<RecordedEvent[]> {
   const rows = await db.selectFrom('es_events').selectAll()

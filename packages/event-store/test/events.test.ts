@@ -84,6 +84,19 @@ t.test('readStream should upcast with the registry', async (t) => {
   t.match(event, { type: 'ledger.credited', schemaVersion: 1, streamVersion: 1, position: 1, data: { amount: { value: 250, currencyCode: 'GBP' } } })
 })
 
+t.test('readStreams should read several streams in one go, each in version order, upcast, with empty ones kept', async (t) => {
+  const store = await createStore(t)
+  await record(store.db, [
+    { position: 1, event: credit('ledger.m', 100) }, { position: 2, event: credit('ledger.n', 200) }, { position: 3, event: credit('ledger.m', 300) }
+  ])
+  const streams = await store.readStreams(['ledger.n', 'ledger.m', 'ledger.none', 'ledger.m'])
+  t.same([...streams.keys()].sort(), ['ledger.m', 'ledger.n', 'ledger.none'])
+  t.same(streams.get('ledger.m')!.map((e) => [e.position, e.streamVersion]), [[1, 1], [3, 2]])
+  t.match(streams.get('ledger.n'), [{ type: 'ledger.credited', schemaVersion: 1, data: { amount: { value: 200, currencyCode: 'GBP' } } }])
+  t.same(streams.get('ledger.none'), [])
+  t.same((await store.readStreams([])).size, 0)
+})
+
 t.test('readers should pass events of types they do not know through as stored', async (t) => {
   const store = await createStore(t)
   const foreign = { ...credit('ledger.f'), type: 'ledger.audited', data: { by: 'a newer service' } }

@@ -164,19 +164,37 @@ try {
   // latency at the fixed rate (before the saturating run fills that queue again).
   const ingestUrl = `http://127.0.0.1:${port}${path}`
   const queued = async (): Promise<number> => (await clients.db.selectFrom('wi_confirmations').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n
+  // Confirmations finished (changed or unchanged), from webhook-ingest's own counter.
+  const confirmed = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    return text.split('\n').filter((l) => l.startsWith('webhook_ingest_confirmations_total{') && !l.includes('outcome="failed"'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+  }
   const ingestWarm = await load(ingestUrl, secret, intents, 'ingestwarm')
   await until(async () => await queued() === 0, 300_000, 'confirmation queue empty after the warm-up').catch(() => {})
+  // The fixed-rate run is 1,000 payments/s, each confirmed: CPU from its start until its last
+  // confirmation, and how much was still queued when it ended (a backlog that grows with time).
+  let confirmedBefore = await confirmed()
+  meter = startCpuMeter(processes)
   const ingestOpen = await fixedRate(ingestUrl, secret, openIntents, 'ingestopen')
+  const openBacklog = await queued()
+  const openEnded = performance.now()
+  await until(async () => await queued() === 0, 300_000, 'confirmation queue empty after the fixed-rate run').catch(() => {})
+  const openCatchUp = (performance.now() - openEnded) / 1000
+  const openCpu = meter.stop()
+  const openConfirmed = await confirmed() - confirmedBefore
   meter = startCpuMeter(processes)
   const ingestResult = await load(ingestUrl, secret, intents, 'ingest')
   const ingestCpu = meter.stop()
 
   // The confirmations the burst queued: one read per intent (several deliveries each), after it.
   const drainStarted = performance.now()
+  confirmedBefore = await confirmed()
   meter = startCpuMeter(processes)
   await until(async () => await queued() === 0, 300_000, 'confirmation queue empty').catch(() => {})
   const drainSeconds = (performance.now() - drainStarted) / 1000
   const drainCpu = meter.stop()
+  const drainConfirmed = await confirmed() - confirmedBefore
   const left = await queued()
   const paid = (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).where('merchant_id', '=', merchant.id).where('status', '=', 'paid').executeTakeFirstOrThrow()).n
 
@@ -202,13 +220,25 @@ try {
   console.log(`CPU, bare run:   ${describeCpu(bareCpu, bareResult['2xx'], 'request')}`)
   console.log(`CPU, floor run:  ${describeCpu(floorCpu, Math.max(1, floorResult['2xx']), 'webhook')}`)
   console.log(`CPU, ingest run: ${describeCpu(ingestCpu, Math.max(1, ingestResult['2xx']), 'webhook')}`)
+  console.log(`fixed rate: ${openConfirmed} confirmations; ${openBacklog} queued when the run ended, empty ${openCatchUp.toFixed(1)} s later; CPU ${describeCpu(openCpu, Math.max(1, openConfirmed), 'payment (accept and confirm)')}`)
   console.log(`confirmations after the load: queue empty in ${drainSeconds.toFixed(1)} s (${left} left), ${paid} of ${LINKS + OPEN_LINKS} links paid; CPU ${describeCpu(drainCpu, Math.max(1, ingestResult['2xx']), 'webhook')}`)
+  console.log(`confirmations after the load: ${drainConfirmed} confirmations (one per intent with deliveries waiting); CPU ${describeCpu(drainCpu, Math.max(1, drainConfirmed), 'confirmation')}`)
   reportBench('ingest', `bench:ingest — ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1`, [
     { figure: 'signed webhooks accepted', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${floorResult.requests.average.toFixed(0)}/s durable floor`, ratio: percent(ingestResult.requests.average, floorResult.requests.average) },
     { figure: 'signed webhooks accepted (continuity)', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${bareResult.requests.average.toFixed(0)}/s bare Fastify JSON endpoint`, ratio: percent(ingestResult.requests.average, bareResult.requests.average) },
     { figure: 'CPU per webhook vs the durable floor, all processes', measured: `${Math.round(ingestPerOp)} µs`, baseline: `${Math.round(floorPerOp)} µs floor`, ratio: `${(ingestPerOp / floorPerOp).toFixed(2)} ×`, target: '≤ 1.5 ×', met: ingestPerOp <= 1.5 * floorPerOp },
     { figure: 'CPU per webhook, webhook-ingest alone', measured: `${Math.round(ingestAlone)} µs`, target: '≤ 150 µs', met: ingestAlone <= 150 },
     { figure: `latency at ${RATE}/s offered (open loop)`, measured: describeOpenLoop(ingestOpen), baseline: `floor ${describeOpenLoop(floorOpen)}`, target: 'p99 < 50 ms', met: ingestOpen.p99 < 50 && ingestOpen.failed === 0 },
+    {
+      figure: `confirmations at ${RATE} payments/s (fixed rate)`,
+      measured: `${openBacklog} queued at the end of the run, empty ${openCatchUp.toFixed(1)} s later`,
+      baseline: `${openConfirmed} confirmations in ${(OPEN_LOOP_MS / 1000).toFixed(0)} s`
+    },
+    {
+      figure: 'CPU per confirmation after the load',
+      measured: `webhook-ingest ${Math.round((drainCpu['webhook-ingest'] ?? 0) / Math.max(1, drainConfirmed) * 1e6)} µs, postgres ${Math.round((drainCpu.postgres ?? 0) / Math.max(1, drainConfirmed) * 1e6)} µs`,
+      baseline: `${drainConfirmed} confirmations`
+    },
     { figure: 'webhook latency at saturation', measured: `p50 ${ingestResult.latency.p50} ms, p99 ${ingestResult.latency.p99} ms`, baseline: `floor p50 ${floorResult.latency.p50} ms, p99 ${floorResult.latency.p99} ms` },
     {
       figure: 'CPU per request vs bare, all processes (continuity)',

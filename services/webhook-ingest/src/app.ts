@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { sql, type Transaction } from 'kysely'
-import { createEventRegistry, domainEvents } from '@paylinks/contracts'
+import { createEventRegistry, domainEvents, is, PaymentLinkIssued } from '@paylinks/contracts'
 import { createDatabase, createEventStore, createStoreSubscriber, migrateOnStart } from '@paylinks/event-store'
 import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials } from '@paylinks/messaging'
@@ -8,6 +8,7 @@ import { serviceKit } from '@paylinks/service-kit'
 import type { IngestConfig } from './config.js'
 import { createConfirmer, type Confirmer } from './confirmer.js'
 import { createDojoClients } from './dojo-clients.js'
+import { createLinkDirectory } from './link-directory.js'
 import { applyEvents } from './links.js'
 import { ingestMetrics } from './metrics.js'
 import { createPressure } from './pressure.js'
@@ -71,12 +72,14 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   const pressure = createPressure({ threshold: config.CONFIRM_YIELD_UTILIZATION })
   fastify.addHook('onClose', async () => { pressure.close() })
   const metrics = ingestMetrics(fastify.metrics, db, pressure)
-  const receiver = createReceiver({ db, publisher, registry })
+  const links = createLinkDirectory({ db })
+  const receiver = createReceiver({ db, publisher, registry, links })
   const confirmer = createConfirmer({
     db,
     store,
     publisher,
     registry,
+    links,
     dojoFor: dojo.forMerchant,
     concurrency: config.CONFIRM_CONCURRENCY,
     underPressure: pressure.underPressure,
@@ -96,6 +99,9 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
     log: fastify.log,
     handle: async (trx, events) => {
       await applyEvents(trx as unknown as Transaction<Tables>, events, { quietAfterMs: config.RECONCILE_QUIET_AFTER_MS })
+      // A recorded issue is a fact whatever becomes of this transaction: its payment's webhook
+      // and confirmation then find the link without a query.
+      for (const e of events) if (is(e, PaymentLinkIssued)) links.remember(e.data.paymentIntentId, { linkId: e.data.linkId, merchantId: e.data.merchantId })
       // The rows commit right after this returns: look at the queue a moment later.
       if (events.some((e) => e.type === 'payment-link.webhook-received')) setTimeout(() => { confirmer.wake() }, 5).unref()
     }

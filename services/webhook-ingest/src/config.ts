@@ -19,7 +19,7 @@ export const IngestConfigSchema = Type.Composite([
     SECRETS_CACHE_MS: Ms(30_000, 'how long verified-webhook secrets are cached per merchant'),
     DOJO_TIMEOUT_MS: Ms(5000, 'timeout of each Dojo API attempt'),
     DOJO_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 10, description: 'further attempts of a Dojo read after a timeout or 5xx' }),
-    CONFIRM_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'confirmations (Dojo reads) in flight per instance' }),
+    CONFIRM_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'confirmations (Dojo reads) in flight per instance, claimed as one batch' }),
     CONFIRM_YIELD_UTILIZATION: Type.Number({ default: 0.8, minimum: 0, maximum: 1, description: 'while deliveries arrive and the event loop is busier than this (0–1), confirmations run one at a time so deliveries are answered first; 1 turns yielding off' }),
     CONFIRM_POLL_MS: Ms(250, 'how often the confirmation queue is checked when idle'),
     CONFIRM_LEASE_MS: Ms(5000, 'a confirmation\'s lease: renewed every third of it while Dojo is read and the outcome published; one taken by a worker that crashed or froze is retried after this long', 300),

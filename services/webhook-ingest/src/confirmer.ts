@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
-import { CommandErrorCodes, handleCommand } from '@paylinks/commands'
-import { forwardPath, paymentLinkStream, type EventRegistry, type LinkStatus } from '@paylinks/contracts'
+import { CommandErrorCodes, handleCommand, type KnownState } from '@paylinks/commands'
+import { forwardPath, paymentLinkStream, type EventRegistry, type LinkStatus, type RecordedEvent } from '@paylinks/contracts'
 import type { DojoClient } from '@paylinks/dojo-client'
 import { eventTraceContext, eventTraceLink, propagatesTraces, type EventStore } from '@paylinks/event-store'
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api'
@@ -8,7 +8,9 @@ import type { EventPublisher } from '@paylinks/messaging'
 import { scrubSecrets } from '@paylinks/service-kit'
 import { IngestError, IngestErrorCodes } from './errors.js'
 import { moneyEventId, statusChangeEventId } from './ids.js'
-import { capturedAmountOf, evolveIngestLink, linkStatusFor, moneyMoves } from './status.js'
+import type { LinkDirectory } from './link-directory.js'
+import type { KnownLink } from './links.js'
+import { capturedAmountOf, evolveIngestLink, linkStatusFor, moneyMoves, type IngestLinkState } from './status.js'
 import type { ConfirmationsTable, Tables } from './tables.js'
 
 export type Confirmation = Selectable<ConfirmationsTable>
@@ -25,6 +27,8 @@ export interface ConfirmerOptions {
   store: EventStore
   publisher: EventPublisher
   registry: EventRegistry<any>
+  /** intent → link (shared with the endpoint; the store subscriber fills it). */
+  links: LinkDirectory
   /** The Dojo client of a merchant (its own key). */
   dojoFor: (merchantId: string) => Promise<DojoClient>
   concurrency: number
@@ -66,11 +70,19 @@ export interface Confirmer {
 
 const MAX_RACES = 25
 
+/** A link's stream as the command handler would fold it on a read of its own. */
+function folded (events: RecordedEvent[]): KnownState<IngestLinkState | undefined> {
+  const last = events.at(-1)
+  return { state: events.reduce(evolveIngestLink, undefined), position: last?.position ?? 0, version: last?.streamVersion ?? 0 }
+}
+
 /**
  * The confirmation worker. Queued rows are leased (`next_attempt_at` moves past the lease, so a
  * crashed worker's rows come back) a few intents at a time, each intent confirmed with Dojo once
  * for all its rows, which are then deleted; a failure is retried with back-off, forever: a
- * recorded webhook is never left unconfirmed.
+ * recorded webhook is never left unconfirmed. A claimed batch shares its database work (one
+ * look-up of its links, one read of their streams, one delete), so a confirmation costs little
+ * more than its Dojo read and its publish.
  */
 export function createConfirmer (options: ConfirmerOptions): Confirmer {
   const { db, store, publisher, registry, log } = options
@@ -82,21 +94,30 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
 
   const traced = propagatesTraces()
 
-  async function confirm (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, held?: () => boolean): Promise<ConfirmResult> {
-    const link = await db.selectFrom('wi_links').select(['link_id', 'merchant_id']).where('payment_intent_id', '=', row.payment_intent_id).executeTakeFirst()
+  type Row = Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>
+
+  async function confirm (row: Row, held?: () => boolean): Promise<ConfirmResult> {
+    const link = await options.links.find(row.payment_intent_id)
     if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${row.payment_intent_id}`)
-    return traced ? await confirmTraced(row, link, held) : await confirmLink(row, link, held)
+    return await confirmRead(row, link, await store.readStream(paymentLinkStream(link.linkId)), held)
+  }
+
+  /**
+   * Confirm on a stream already read (for a batch, in one query): the decision starts from its
+   * fold, and only a lost race reads the stream again.
+   */
+  async function confirmRead (row: Row, link: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
+    return traced ? await confirmTraced(row, link, events, held) : await confirmLink(row, link, events, held)
   }
 
   /**
    * Dojo's webhook is a request of its own, without a traceparent: its spans form a trace of
    * their own. The confirmation belongs to the payment, so it continues the trace the link was
    * issued in (kept in the issued event's metadata), with a span link to the webhook's trace
-   * (kept in the webhook-received event that caused it). One read of the link's stream, and
-   * only with tracing on.
+   * (kept in the webhook-received event that caused it): both found in the stream the decision
+   * is folded from, so tracing costs no read of its own.
    */
-  async function confirmTraced (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, link: { link_id: string, merchant_id: string }, held?: () => boolean): Promise<ConfirmResult> {
-    const events = await store.readStream(paymentLinkStream(link.link_id))
+  async function confirmTraced (row: Row, link: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
     const origin = events.find((e) => e.type === 'payment-link.issued') ?? events[0]
     const cause = row.cause_event_id === null ? undefined : events.find((e) => e.id === row.cause_event_id)
     const causeLink = cause === undefined ? undefined : eventTraceLink(cause)
@@ -106,10 +127,10 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     const span = tracer.startSpan('confirm payment status', {
       kind: SpanKind.INTERNAL,
       links,
-      attributes: { 'paylinks.link.id': link.link_id, 'paylinks.confirmation.source': row.source, ...(row.cause_event_id === null ? {} : { 'paylinks.cause.event.id': row.cause_event_id }) }
+      attributes: { 'paylinks.link.id': link.linkId, 'paylinks.confirmation.source': row.source, ...(row.cause_event_id === null ? {} : { 'paylinks.cause.event.id': row.cause_event_id }) }
     }, parent)
     try {
-      const result = await context.with(trace.setSpan(parent, span), async () => await confirmLink(row, link, held))
+      const result = await context.with(trace.setSpan(parent, span), async () => await confirmLink(row, link, events, held))
       span.setAttribute('paylinks.moves', result.moves.join(','))
       return result
     } catch (error) {
@@ -121,11 +142,11 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     }
   }
 
-  async function confirmLink (row: Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>, link: { link_id: string, merchant_id: string }, held?: () => boolean): Promise<ConfirmResult> {
-    const dojo = await options.dojoFor(link.merchant_id)
+  async function confirmLink (row: Row, { linkId, merchantId }: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
+    const dojo = await options.dojoFor(merchantId)
     // The webhook has no amount and is not trusted alone: Dojo's current view decides.
     const intent = await dojo.getPaymentIntent(row.payment_intent_id, { returnCanceled: true })
-    const streamId = paymentLinkStream(link.link_id)
+    const streamId = paymentLinkStream(linkId)
     let moves: LinkStatus[] = []
     let moneyCount = 0
     try {
@@ -135,22 +156,23 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
         streamId,
         initialState: () => undefined,
         evolve: evolveIngestLink,
+        known: folded(events),
         // Often our own recorder is just behind the last move: read again and decide again.
         retry: { retries: MAX_RACES, minDelayMs: 10, maxDelayMs: 200 },
         decide: (state) => {
-          if (state === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `link ${link.link_id} has no recorded request`)
+          if (state === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `link ${linkId} has no recorded request`)
           // The fence: a worker that lost its lease (it stalled; another has the rows now) does
           // not publish. (Were it to, the move's id and expected sequence make it a duplicate.)
           if (held?.() === false) throw new IngestError(IngestErrorCodes.leaseLost, `the lease on ${row.payment_intent_id}'s confirmations was taken over`)
           const now = new Date()
           moves = forwardPath(state.status, linkStatusFor(intent, now))
-          const correlationId = state.issueCorrelationId ?? `link:${link.link_id}`
+          const correlationId = state.issueCorrelationId ?? `link:${linkId}`
           const captured = capturedAmountOf(intent)
           let from = state.status
           const metadata = { correlationId, producer: 'webhook-ingest', ...(row.cause_event_id === null ? {} : { causationId: row.cause_event_id }) }
           const changes = moves.map((to) => {
             const event = registry.create('payment-link.status-changed', {
-              linkId: link.link_id,
+              linkId,
               paymentIntentId: intent.id,
               from,
               to,
@@ -162,29 +184,29 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
               refundedAmount: 0,
               source: row.source,
               observedAt: now.toISOString()
-            }, { streamId, id: statusChangeEventId(link.link_id, from, to), occurredAt: now, metadata })
+            }, { streamId, id: statusChangeEventId(linkId, from, to), occurredAt: now, metadata })
             from = to
             return event
           })
           const currency = intent.amount.currencyCode
           const money = moneyMoves(state, from, intent).map((m) => m.kind === 'captured'
             ? registry.create('payment-link.captured', {
-              linkId: link.link_id, paymentIntentId: intent.id, captureId: m.captureId, amount: { value: m.amount, currencyCode: currency }, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
-            }, { streamId, id: moneyEventId(link.link_id, 'capture', m.captureId), occurredAt: now, metadata })
+              linkId, paymentIntentId: intent.id, captureId: m.captureId, amount: { value: m.amount, currencyCode: currency }, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
+            }, { streamId, id: moneyEventId(linkId, 'capture', m.captureId), occurredAt: now, metadata })
             : registry.create('payment-link.refunded', {
-              linkId: link.link_id, paymentIntentId: intent.id, refundId: m.refundId, amount: { value: m.amount, currencyCode: currency }, refundedAmount: m.refundedAmount, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
-            }, { streamId, id: moneyEventId(link.link_id, 'refund', String(m.refundedAmount)), occurredAt: now, metadata }))
+              linkId, paymentIntentId: intent.id, refundId: m.refundId, amount: { value: m.amount, currencyCode: currency }, refundedAmount: m.refundedAmount, capturedAmount: m.capturedAmount, source: row.source, observedAt: now.toISOString()
+            }, { streamId, id: moneyEventId(linkId, 'refund', String(m.refundedAmount)), occurredAt: now, metadata }))
           moneyCount = money.length
           return [...changes, ...money]
         }
       })
     } catch (error) {
       if ((error as { code?: string }).code === CommandErrorCodes.contended) {
-        throw new IngestError(IngestErrorCodes.contended, `link ${link.link_id} kept moving while deciding`, { cause: error })
+        throw new IngestError(IngestErrorCodes.contended, `link ${linkId} kept moving while deciding`, { cause: error })
       }
       throw error
     }
-    if (moves.length > 0 || moneyCount > 0) log.info({ linkId: link.link_id, paymentIntentId: intent.id, moves, money: moneyCount, source: row.source }, 'status changed')
+    if (moves.length > 0 || moneyCount > 0) log.info({ linkId, paymentIntentId: intent.id, moves, money: moneyCount, source: row.source }, 'status changed')
     return { moves, money: moneyCount, dojoStatus: intent.status }
   }
 
@@ -222,41 +244,97 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     return sql`(key, attempts) IN (SELECT * FROM unnest(${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.attempts)}::int[]))`
   }
 
-  async function process (rows: Confirmation[]): Promise<void> {
+  interface Job {
+    rows: Confirmation[]
+    row: Row
+    /** False once a renewal found one of its rows leased again by someone else. */
+    held: boolean
+  }
+
+  function job (rows: Confirmation[]): Job {
     // The latest delivery is the cause; a delivery outranks a reconciler check as the source.
     const latest = rows.reduce((a, b) => (b.received_at > a.received_at ? b : a))
     const source = rows.some((r) => r.source === 'webhook') ? 'webhook' : 'reconciler'
     const cause = rows.filter((r) => r.source === source).reduce((a, b) => (b.received_at > a.received_at ? b : a))
-    const report = (outcome: 'changed' | 'unchanged' | 'failed'): void => {
-      for (const row of rows) options.onResult?.({ source: row.source, outcome, lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
+    return { rows, row: { payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id }, held: true }
+  }
+
+  function report (job: Job, outcome: 'changed' | 'unchanged' | 'failed'): void {
+    for (const row of job.rows) options.onResult?.({ source: row.source, outcome, lagSeconds: (Date.now() - row.received_at.getTime()) / 1000 })
+  }
+
+  async function failed (job: Job, error: unknown): Promise<void> {
+    const { payment_intent_id: paymentIntentId, source } = job.row
+    if ((error as { code?: string }).code === IngestErrorCodes.leaseLost) {
+      log.warn({ paymentIntentId }, 'confirmation lease lost to another worker; leaving it to them')
+      return
     }
-    // Heartbeat: while Dojo is read (timeouts and retries included) and the outcome published,
-    // the lease is renewed every third of it, so a short lease brings a crashed worker's rows
-    // back within seconds without a slow read being taken over by a second worker.
-    let held = true
+    const attempts = Math.max(...job.rows.map((r) => r.attempts))
+    const delay = Math.min(options.retryBaseMs * 2 ** Math.max(0, attempts - 1), options.retryMaxMs) * (0.5 + Math.random())
+    const message = scrubSecrets(error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error)).slice(0, 1000)
+    log.warn({ paymentIntentId, source, deliveries: job.rows.length, attempts, retryInMs: Math.round(delay), error: message }, 'confirmation failed; will retry')
+    report(job, 'failed')
+    await sql`UPDATE wi_confirmations SET next_attempt_at = ${new Date(Date.now() + delay)}, last_error = ${message} WHERE ${leased(job.rows)}`.execute(db)
+      .catch((e: unknown) => { log.error({ err: e }, 'could not reschedule a confirmation; its lease will bring it back') })
+  }
+
+  /**
+   * Confirm a claimed batch: its links found and their streams read in one query each, every
+   * intent then read at Dojo and decided on concurrently, and the rows of all that finished
+   * deleted in one statement. A failure is an intent's own (retried with back-off); a stream
+   * that moved since the read only costs that intent a reload.
+   */
+  async function process (groups: Confirmation[][]): Promise<void> {
+    const jobs = groups.map(job)
+    const rows = groups.flat()
+    // Heartbeat: while Dojo is read (timeouts and retries included) and the outcomes published,
+    // the batch's leases are renewed every third of the lease, so a short lease brings a crashed
+    // worker's rows back within seconds without a slow read being taken over by a second worker.
     const renew = setInterval(() => {
-      sql`UPDATE wi_confirmations SET next_attempt_at = now() + make_interval(secs => ${options.leaseMs / 1000}) WHERE ${leased(rows)}`.execute(db).then(
-        (r) => { if (Number(r.numAffectedRows ?? 0n) < rows.length) held = false },
-        (e: unknown) => { log.warn({ err: e, paymentIntentId: latest.payment_intent_id }, 'could not renew a confirmation lease') })
+      sql<{ key: string }>`UPDATE wi_confirmations SET next_attempt_at = now() + make_interval(secs => ${options.leaseMs / 1000}) WHERE ${leased(rows)} RETURNING key`.execute(db).then(
+        (r) => {
+          if (r.rows.length === rows.length) return
+          const kept = new Set(r.rows.map((k) => k.key))
+          for (const j of jobs) if (j.rows.some((row) => !kept.has(row.key))) j.held = false
+        },
+        (e: unknown) => { log.warn({ err: e, deliveries: rows.length }, 'could not renew confirmation leases') })
     }, Math.max(100, Math.floor(options.leaseMs / 3)))
     try {
-      const result = await confirm({ payment_intent_id: latest.payment_intent_id, source, cause_event_id: cause.cause_event_id }, () => held)
-      clearInterval(renew)
-      await sql`DELETE FROM wi_confirmations WHERE ${leased(rows)}`.execute(db)
-      report(result.moves.length > 0 || result.money > 0 ? 'changed' : 'unchanged')
-    } catch (error) {
-      clearInterval(renew)
-      if ((error as { code?: string }).code === IngestErrorCodes.leaseLost) {
-        log.warn({ paymentIntentId: latest.payment_intent_id }, 'confirmation lease lost to another worker; leaving it to them')
+      let links: Map<string, KnownLink>
+      let streams: Map<string, RecordedEvent[]>
+      try {
+        links = await options.links.findMany(jobs.map((j) => j.row.payment_intent_id))
+        streams = await store.readStreams([...links.values()].map((l) => paymentLinkStream(l.linkId)))
+      } catch (error) {
+        clearInterval(renew)
+        await Promise.all(jobs.map(async (j) => { await failed(j, error) }))
         return
       }
-      const attempts = Math.max(...rows.map((r) => r.attempts))
-      const delay = Math.min(options.retryBaseMs * 2 ** Math.max(0, attempts - 1), options.retryMaxMs) * (0.5 + Math.random())
-      const message = scrubSecrets(error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error)).slice(0, 1000)
-      log.warn({ paymentIntentId: latest.payment_intent_id, source, deliveries: rows.length, attempts, retryInMs: Math.round(delay), error: message }, 'confirmation failed; will retry')
-      report('failed')
-      await sql`UPDATE wi_confirmations SET next_attempt_at = ${new Date(Date.now() + delay)}, last_error = ${message} WHERE ${leased(rows)}`.execute(db)
-        .catch((e: unknown) => { log.error({ err: e }, 'could not reschedule a confirmation; its lease will bring it back') })
+      type Outcome = { job: Job, result: ConfirmResult } | { job: Job, error: unknown }
+      const outcomes = await Promise.all(jobs.map(async (j): Promise<Outcome> => {
+        try {
+          const link = links.get(j.row.payment_intent_id)
+          if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${j.row.payment_intent_id}`)
+          return { job: j, result: await confirmRead(j.row, link, streams.get(paymentLinkStream(link.linkId)) ?? [], () => j.held) }
+        } catch (error) {
+          return { job: j, error }
+        }
+      }))
+      clearInterval(renew)
+      const done = outcomes.flatMap((o) => 'result' in o ? [o] : [])
+      if (done.length > 0) {
+        try {
+          await sql`DELETE FROM wi_confirmations WHERE ${leased(done.flatMap((o) => o.job.rows))}`.execute(db)
+        } catch (error) {
+          // Published already: the rows come back when their lease runs out, and confirm again
+          // as duplicates (deterministic ids, expected sequence).
+          log.error({ err: error, deliveries: rows.length }, 'could not delete finished confirmations; their lease will bring them back')
+        }
+        for (const o of done) report(o.job, o.result.moves.length > 0 || o.result.money > 0 ? 'changed' : 'unchanged')
+      }
+      await Promise.all(outcomes.map(async (o) => { if ('error' in o) await failed(o.job, o.error) }))
+    } finally {
+      clearInterval(renew)
     }
   }
 
@@ -290,7 +368,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
         log.error({ err: error }, 'could not read the confirmation queue')
       }
       if (groups.length > 0) {
-        await Promise.all(groups.map(process))
+        await process(groups)
         // Deliveries first: while they need the process, one intent per poll interval.
         if (yielding && !stopping) await pause()
         continue

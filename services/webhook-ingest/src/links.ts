@@ -28,9 +28,9 @@ export interface ScheduleOptions {
  */
 export async function applyEvents (trx: Db, events: RecordedEvent[], options: ScheduleOptions): Promise<void> {
   const quiet = sql`make_interval(secs => ${options.quietAfterMs / 1000})`
-  // One statement for all the batch's new links and one for its deliveries: a burst of webhooks
-  // costs a few round trips per batch, not one per event. Status moves (rare) go one by one,
-  // after the inserts, in log order; a link's move always follows its own `issued`.
+  // One statement for all the batch's new links, one for its status moves and one for its
+  // deliveries: a burst of payments costs a few round trips per batch, not one per event. The
+  // moves follow the inserts, as a link's move always follows its own `issued`.
   const issued: Array<Insertable<Tables['wi_links']>> = []
   const deliveries = new Map<string, Insertable<Tables['wi_confirmations']>>()
   const moves: RecordedEvent[] = []
@@ -65,19 +65,29 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
     }
   }
   if (issued.length > 0) await trx.insertInto('wi_links').values(issued).onConflict((oc) => oc.column('payment_intent_id').doNothing()).execute()
+  // A status move per payment: one statement for all the batch's links, in rounds (a link's
+  // second move in the batch goes in the second round), so each link's moves apply in log order.
+  const rounds: Array<Array<{ link_id: string, next: Partial<Record<LinkStatus, LinkStatus>>, changed_at: string }>> = []
+  const seen = new Map<string, number>()
   for (const event of moves) {
     // The contracts' status rule: a late or reordered move (a cancel after paid) changes nothing.
     const next = linkStatusMoves(event)
-    const from = Object.keys(next) as LinkStatus[]
-    if (from.length === 0) continue
-    const to = sql<LinkStatus>`(${JSON.stringify(next)}::jsonb ->> status)`
-    await trx.updateTable('wi_links').set({
-      status: to,
-      settled: sql<boolean>`${to} = ANY(${[...SETTLED_STATUSES]}::text[])`,
-      changed_at: new Date(event.occurredAt),
-      checks: 0,
-      next_check_at: sql<Date>`now() + ${quiet}`
-    }).where('link_id', '=', (event.data as { linkId: string }).linkId).where('status', 'in', from).execute()
+    if (Object.keys(next).length === 0) continue
+    const linkId = (event.data as { linkId: string }).linkId
+    const round = seen.get(linkId) ?? 0
+    seen.set(linkId, round + 1)
+    ;(rounds[round] ??= []).push({ link_id: linkId, next, changed_at: event.occurredAt })
+  }
+  for (const round of rounds) {
+    await sql`
+      UPDATE wi_links l
+         SET status = v.next ->> l.status,
+             settled = (v.next ->> l.status) = ANY(${[...SETTLED_STATUSES]}::text[]),
+             changed_at = v.changed_at,
+             checks = 0,
+             next_check_at = now() + ${quiet}
+        FROM jsonb_to_recordset(${JSON.stringify(round)}::jsonb) AS v(link_id text, next jsonb, changed_at timestamptz)
+       WHERE l.link_id = v.link_id AND (v.next ->> l.status) IS NOT NULL`.execute(trx)
   }
   if (deliveries.size === 0) return
   // Never claimed (attempts 0) and due: no worker has read Dojo for it yet, and the one that
@@ -92,13 +102,6 @@ export async function applyEvents (trx: Db, events: RecordedEvent[], options: Sc
        SELECT 1 FROM wi_confirmations c
         WHERE c.payment_intent_id = v.payment_intent_id AND c.next_attempt_at <= now() AND c.attempts = 0 AND c.source = 'webhook')
     ON CONFLICT (key) DO NOTHING`.execute(trx)
-}
-
-/** The link of a payment intent at this merchant, if it has been issued (and recorded). */
-export async function findLinkByIntent (db: Db, paymentIntentId: string, merchantId: string): Promise<KnownLink | undefined> {
-  const row = await db.selectFrom('wi_links').select(['link_id', 'merchant_id'])
-    .where('payment_intent_id', '=', paymentIntentId).where('merchant_id', '=', merchantId).executeTakeFirst()
-  return row === undefined ? undefined : { linkId: row.link_id, merchantId: row.merchant_id }
 }
 
 export interface UnmatchedWebhook {

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely'
 import { paymentLinkStream, type EventRegistry } from '@paylinks/contracts'
 import type { EventPublisher } from '@paylinks/messaging'
 import { webhookEventId } from './ids.js'
-import { deleteUnmatched, findLinkByIntent, matchedUnmatched, saveUnmatched, type KnownLink } from './links.js'
+import type { LinkDirectory } from './link-directory.js'
+import { deleteUnmatched, matchedUnmatched, saveUnmatched, type KnownLink } from './links.js'
 import type { Tables } from './tables.js'
 
 /** A verified delivery, reduced to what we keep. */
@@ -29,22 +30,8 @@ export interface Receiver {
  * its id derived from Dojo's event id: Dojo's retries are answered as duplicates by JetStream
  * and skipped by the store. Resolves once JetStream acknowledged (or the database committed).
  */
-export function createReceiver (options: { db: Kysely<Tables>, publisher: EventPublisher, registry: EventRegistry<any> }): Receiver {
-  const { db, publisher, registry } = options
-  // intent → link never changes once issued: cache hits skip the database on the hot path.
-  const links = new Map<string, KnownLink>()
-
-  async function linkOf (paymentIntentId: string, merchantId: string): Promise<KnownLink | undefined> {
-    const key = `${merchantId}/${paymentIntentId}`
-    const hit = links.get(key)
-    if (hit !== undefined) return hit
-    const found = await findLinkByIntent(db, paymentIntentId, merchantId)
-    if (found !== undefined) {
-      if (links.size >= 100_000) links.clear()
-      links.set(key, found)
-    }
-    return found
-  }
+export function createReceiver (options: { db: Kysely<Tables>, publisher: EventPublisher, registry: EventRegistry<any>, links: LinkDirectory }): Receiver {
+  const { db, publisher, registry, links } = options
 
   async function publish (webhook: VerifiedWebhook, link: KnownLink): Promise<boolean> {
     const event = registry.create('payment-link.webhook-received', {
@@ -66,7 +53,7 @@ export function createReceiver (options: { db: Kysely<Tables>, publisher: EventP
 
   return {
     async receive (webhook) {
-      const link = await linkOf(webhook.paymentIntentId, webhook.merchantId)
+      const link = await links.find(webhook.paymentIntentId, webhook.merchantId)
       if (link === undefined) {
         const inserted = await saveUnmatched(db, webhook)
         return inserted ? 'pending' : 'duplicate'

@@ -113,6 +113,33 @@ t.test('queued deliveries of one intent should be confirmed with one read at Doj
   t.match(change!.data, { to: 'paid', capturedAmount: 990, source: 'webhook' })
 })
 
+t.test('a batch of confirmations should finish each intent on its own: one that fails is retried, the others are done', async (t) => {
+  const merchant = await addMerchant(clients, env, sandbox.url)
+  const dojo = dojoClient(t, sandbox.url, merchant.secretKey)
+  const paid = await Promise.all([newLink(clients, dojo, merchant.id, { amount: 310 }), newLink(clients, dojo, merchant.id, { amount: 320 })])
+  for (const l of paid) await sandbox.pay(l.intentId)
+  const intents = paid.map((l) => l.intentId)
+  await until(async () => (await clients.db.selectFrom('wi_links').select('link_id').where('payment_intent_id', 'in', intents).execute()).length === 2, 20_000, 'links known')
+  // No subscription and no reconciler check due: only the rows below confirm. One names an
+  // intent no link was issued for.
+  await clients.db.updateTable('wi_links').set({ next_check_at: new Date(Date.now() + 3_600_000) }).where('payment_intent_id', 'in', intents).execute()
+  const unknown = `pi_sandbox_nolink_${intents[0]!.slice(-8)}`
+  await clients.db.insertInto('wi_confirmations').values([...intents, unknown].map((id, i) => ({
+    key: `batch:${id}`, payment_intent_id: id, source: 'webhook' as const, cause_event_id: null, correlation_id: `batch-${i}`, received_at: new Date()
+  }))).execute()
+  ingest.confirmer.wake()
+  const left = async (): Promise<Array<{ payment_intent_id: string, attempts: number, last_error: string | null }>> =>
+    await clients.db.selectFrom('wi_confirmations').select(['payment_intent_id', 'attempts', 'last_error']).where('key', 'in', [...intents, unknown].map((id) => `batch:${id}`)).execute()
+  await until(async () => (await left()).length === 1 && (await left())[0]!.attempts >= 1 && (await left())[0]!.last_error !== null, 20_000, 'the known intents confirmed, the unknown one rescheduled')
+  t.match(await left(), [{ payment_intent_id: unknown, last_error: /WH_UNKNOWN_LINK/ }])
+  for (const l of paid) {
+    await until(async () => (await moves(clients.store, l.linkId)).length > 0, 20_000, 'the move recorded')
+    t.same(await moves(clients.store, l.linkId), ['paid'])
+    t.match((await linkEvents(clients.store, l.linkId, 'payment-link.status-changed'))[0]?.data, { source: 'webhook' })
+  }
+  await clients.db.deleteFrom('wi_confirmations').where('key', '=', `batch:${unknown}`).execute()
+})
+
 t.test('reordered deliveries should never move a link back', async (t) => {
   const s = await shop({ mode: 'reorder', delayMs: 300 })
   const { linkId, intentId } = await newLink(clients, s.dojo, s.merchantId, { manual: true })

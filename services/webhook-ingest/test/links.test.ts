@@ -37,6 +37,22 @@ t.test('applyEvents should move wi_links by the contracts\' status rule: a late 
   t.match(await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', '=', linkId).executeTakeFirstOrThrow(), { status: 'refunded', settled: true })
 })
 
+t.test('applyEvents should apply a batch\'s status moves of many links, several of one link in log order', async (t) => {
+  const ids = ['lnk_wilinks_batchmoves1', 'lnk_wilinks_batchmoves2'] as const
+  const intents = ['pi_sandbox_wilinks_batch1', 'pi_sandbox_wilinks_batch2'] as const
+  const issue = (i: 0 | 1): RecordedEvent => recorded('payment-link.issued', { linkId: ids[i], merchantId: 'mer_wilinks', paymentIntentId: intents[i], url: 'https://pay.example/b', expiresAt: new Date(Date.now() + 86_400_000).toISOString() })
+  const refund = (refundId: string, refundedAmount: number): RecordedEvent => recorded('payment-link.refunded', {
+    linkId: ids[0], paymentIntentId: intents[0], refundId, amount: { value: 50, currencyCode: 'GBP' }, refundedAmount, capturedAmount: 100, source: 'api', observedAt: new Date().toISOString()
+  })
+  const statuses = async (): Promise<Array<{ status: string, settled: boolean }>> =>
+    await db.selectFrom('wi_links').select(['status', 'settled']).where('link_id', 'in', [...ids]).orderBy('link_id').execute()
+  // Link 0 moves three times in the batch (issued → paid → partially refunded → refunded): only in that order does it end refunded.
+  await applyEvents(db, [issue(0), issue(1), changed(ids[0], intents[0], 'issued', 'paid'), changed(ids[1], intents[1], 'issued', 'paid'), refund('rfnd_b1', 50), refund('rfnd_b2', 100)], { quietAfterMs: 60_000 })
+  t.same(await statuses(), [{ status: 'refunded', settled: true }, { status: 'paid', settled: false }])
+  await applyEvents(db, [recorded('payment-link.canceled', { linkId: ids[1] }), changed(ids[1], intents[1], 'paid', 'authorized')], { quietAfterMs: 60_000 })
+  t.same(await statuses(), [{ status: 'refunded', settled: true }, { status: 'paid', settled: false }], 'late moves change nothing')
+})
+
 t.test('applyEvents should mark an issued link canceled and settled on its cancel', async (t) => {
   const linkId = 'lnk_wilinks_cancel00001'
   const paymentIntentId = 'pi_sandbox_wilinks_canc01'
