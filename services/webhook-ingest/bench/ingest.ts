@@ -97,27 +97,23 @@ try {
   const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
   // Paid intents at the sandbox, each with its link: every webhook's confirmation is a real read.
   const dojo = dojoClient(t, sandbox.url, merchant.secretKey)
-  const intents: string[] = []
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (intents.length < LINKS) {
-      const slot = intents.push('') - 1
-      const { intentId } = await newLink(clients, dojo, merchant.id)
-      await sandbox.pay(intentId)
-      intents[slot] = intentId
-    }
-  }))
+  const paidIntents = async (count: number, workers: number): Promise<string[]> => {
+    const made: string[] = []
+    await Promise.all(Array.from({ length: workers }, async () => {
+      while (made.length < count) {
+        const slot = made.push('') - 1
+        const { intentId } = await newLink(clients, dojo, merchant.id)
+        await sandbox.pay(intentId)
+        made[slot] = intentId
+      }
+    }))
+    return made
+  }
+  const intents = await paidIntents(LINKS, 8)
   // The fixed-rate runs send each of these one webhook, as Dojo does when a payment completes:
   // every confirmation then reads a link's stream of a few events, as in production, not one
   // of the 500 above whose streams the saturating runs grow to hundreds of deliveries each.
-  const openIntents: string[] = []
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (openIntents.length < OPEN_LINKS) {
-      const slot = openIntents.push('') - 1
-      const { intentId } = await newLink(clients, dojo, merchant.id)
-      await sandbox.pay(intentId)
-      openIntents[slot] = intentId
-    }
-  }))
+  const openIntents = await paidIntents(OPEN_LINKS, 16)
   await until(async () => (await clients.db.selectFrom('wi_links').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n === LINKS + OPEN_LINKS, 120_000, 'links known')
   await until(async () => await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 60_000, 'webhook-ingest ready')
 
