@@ -160,7 +160,8 @@ export function createReusableLinks (options: ReusableLinksOptions): ReusableLin
       }
     }
     if (moved.size === 0) return
-    const children = await trx.selectFrom('li_reusable_children').select('link_id').where('link_id', 'in', [...moved]).where('settled', '=', false).execute()
+    // One array parameter: one statement text whatever the batch's size.
+    const children = await trx.selectFrom('li_reusable_children').select('link_id').where('link_id', '=', sql<string>`ANY(${[...moved]}::text[])`).where('settled', '=', false).execute()
     for (const { link_id: linkId } of children) {
       const child = await issuer.load(linkId)
       if (child !== undefined) await settle(child)
