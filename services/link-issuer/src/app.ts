@@ -13,6 +13,7 @@ import { registry } from './link.js'
 import { createMailer } from './mailer.js'
 import { startOrderIntake } from './orders.js'
 import { createLinksReadModel, READ_MODEL_NAME } from './read-model.js'
+import { createOwnWrites } from './own-writes.js'
 import { createReadYourWrites } from './read-your-writes.js'
 import { findStuckLinks } from './repositories/links.js'
 import { pruneIdempotencyKeys } from './repositories/idempotency-ttl.js'
@@ -51,10 +52,17 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   fastify.addHook('onClose', async () => { await db.destroy() })
   if (config.MIGRATE_ON_START) await migrateOnStart(db, config)
   // No registry here: the store also holds other services' event types; ours are upcast where read.
-  const store = await createEventStore({ connectionString: config.DATABASE_URL, db, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
+  const recorded = await createEventStore({ connectionString: config.DATABASE_URL, db, applicationName: 'link-issuer', pollIntervalMs: 250, log: fastify.log })
   const messaging = await connectMessaging({ servers: config.NATS_URL, name: 'link-issuer', log: fastify.log, ...natsCredentials(config) })
   await ensureStream(messaging.jsm, eventsStreamOptions(config))
-  const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry })
+  // Requests are answered once JetStream has acknowledged their events; reads of a stream this
+  // process wrote wait for the store to record it (own-writes.ts), not the writes.
+  const ownWrites = createOwnWrites({
+    store: recorded,
+    publisher: createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry }),
+    waitMs: Math.max(1000, Math.min(10_000, config.REQUEST_TIMEOUT_MS - 1000))
+  })
+  const { store, publisher } = ownWrites
   const box = createSecretBox(encryptionKeys(config))
   const customers = createCustomerKeys({ db: merchantDb(db), box, cacheMs: config.CUSTOMER_KEY_CACHE_MS })
   const merchants = createMerchantDirectory({ db, box, timeoutMs: config.DOJO_TIMEOUT_MS, retries: config.DOJO_RETRIES, retryDelayMs: config.DOJO_RETRY_DELAY_MS })
@@ -80,7 +88,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
-  const reusable = createReusableLinks({ db, store, publisher, issuer, merchants, holdMs: config.REUSABLE_HOLD_S * 1000, log: fastify.log })
+  const reusable = createReusableLinks({ db, store, publisher, issuer, merchants, holdMs: config.REUSABLE_HOLD_S * 1000, lingerMs: config.LIST_LINGER_MS, log: fastify.log })
   const readModel = createLinksReadModel(store, fastify.log, config.LIST_LINGER_MS)
   const readYourWrites = createReadYourWrites({ db: store.db, readModel, name: READ_MODEL_NAME, waitMs: config.LIST_CONSISTENCY_WAIT_MS })
 
@@ -91,7 +99,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const authenticator = createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config))
   await fastify.register(async (api) => {
     await api.register(partnerApi, { authenticator, merchants, rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
-    await api.register(linkRoutes, { db, issuer, readYourWrites, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
+    await api.register(linkRoutes, { db, issuer, readYourWrites, reach: ownWrites.reach, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
     await api.register(settingsRoutes, { db, minIntervalSeconds: config.REMINDER_MIN_INTERVAL_S, emailAvailable: mailer !== undefined })
     await api.register(reusableLinkRoutes, { db, reusable, publicUrl: config.PUBLIC_URL })
     await api.register(moneyRoutes, { money: createMoney({ db, store, publisher, merchants }), readYourWrites })

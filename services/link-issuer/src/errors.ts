@@ -21,6 +21,8 @@ export const LinkErrorCodes = {
   dojoRefused: 'LINK_DOJO_REFUSED',
   dojoUnavailable: 'LINK_DOJO_UNAVAILABLE',
   inProgress: 'LINK_IN_PROGRESS',
+  /** A read waited for the event log to record a write it must see (its own, or a Paylinks-Position sent), in vain. */
+  notRecorded: 'LINK_NOT_RECORDED',
   contention: 'LINK_CONTENTION',
   merchantUnknown: 'LINK_MERCHANT_UNKNOWN',
   notIssued: 'LINK_NOT_ISSUED',

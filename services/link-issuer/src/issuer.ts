@@ -10,7 +10,7 @@ import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
 import { decideAbandon, decideCancel, HOLD_ENDED_CODE, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideResent, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, emailReminder, needsEmail, personalOf, reminderDue } from './issuing/email.js'
-import { createLeases } from './issuing/leases.js'
+import { createLeases, type Lease } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
 import { acceptReminder, claimReminder, releaseReminder } from './repositories/reminders.js'
 import { countOpen, markOpensPublished, unpublishedOpens, type OpenCount } from './repositories/opens.js'
@@ -119,8 +119,10 @@ const known = (state: IssuerLinkState): KnownState<IssuerLinkState | undefined> 
  */
 export function createIssuer (options: IssuerOptions): Issuer {
   const { store, publisher, merchants, customers, log } = options
-  const leases = createLeases({ db: options.db, owner: randomUUID(), ownerLock: options.ownerLock, leaseMs: options.leaseMs, log })
-  const references = createReferenceClaims({ db: options.db })
+  const owner = randomUUID()
+  const leases = createLeases({ db: options.db, owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs, log })
+  // A new reference's claim takes its link's lease too: one round trip before `requested`.
+  const references = createReferenceClaims({ db: options.db, lease: { owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs } })
   const claimTakeoverMs = options.claimTakeoverMs ?? 300_000
   const requestRetry: RetryOptions = { retries: 40, minDelayMs: 5, maxDelayMs: 200 }
   const fresh: KnownState<IssuerLinkState | undefined> = { state: undefined, position: 0, version: 0 }
@@ -266,17 +268,18 @@ export function createIssuer (options: IssuerOptions): Issuer {
    *   cancels it at Dojo once it sees the outcome (`disown`). Its URL was never published, so no
    *   customer can hold it. test/leases-fencing.test.ts shows each case with real processes.
    */
-  async function drive (initial: IssuerLinkState, fresh: boolean): Promise<IssuerLinkState> {
+  async function drive (initial: IssuerLinkState, fresh: boolean, taken?: Lease): Promise<IssuerLinkState> {
     let state = initial
     const deadline = Date.now() + options.waitMs
     let lookFirst = !fresh
     let mine: { intent: PaymentIntent, client: DojoClient } | undefined
     for (let round = 0; ; round++) {
       if (state.status !== 'requested') {
+        if (round === 0 && taken !== undefined) leases.releaseLater(taken)
         if (mine !== undefined) await disown(state, mine)
         return await sendEmail(state)
       }
-      const lease = await leases.take(state.linkId)
+      const lease = round === 0 && taken !== undefined ? taken : await leases.take(state.linkId)
       if (lease !== undefined) {
         try {
           // Holding the lease, re-read unless our state is the one we just wrote: another holder
@@ -365,8 +368,15 @@ export function createIssuer (options: IssuerOptions): Issuer {
       if (claimed.claimed) {
         // A new reference has no stream, so publish at expected sequence 0 before reading; a
         // rival's event still in JetStream refuses it and we reload.
-        const decided = await decideOn(linkId, (s) => decideRequest(s, sealed, linkId), fresh, requestRetry)
-        return await opened(await drive(decided.state!, decided.published))
+        const lease = claimed.generation === undefined ? undefined : leases.adopt(linkId, claimed.generation)
+        let decided
+        try {
+          decided = await decideOn(linkId, (s) => decideRequest(s, sealed, linkId), fresh, requestRetry)
+        } catch (error) {
+          if (lease !== undefined) await leases.release(lease).catch(() => {})
+          throw error
+        }
+        return await opened(await drive(decided.state!, decided.published, lease))
       }
       if ('holder' in claimed) return await opened(await requestHeld(sealed, linkId, claimed.holder))
       // Requested before claims existed: its first requester (from its events) claims it now.

@@ -151,7 +151,7 @@ export async function startOrderIntake (options: OrderIntakeOptions): Promise<Co
     } catch (error) {
       const code = (error as { code?: string }).code
       if (code === LinkErrorCodes.referenceTaken || code === LinkErrorCodes.orderTaken) return await reject(msg, order.orderId, order.merchantId, (error as Error).message)
-      if (code === LinkErrorCodes.dojoUnavailable || code === LinkErrorCodes.inProgress || code === LinkErrorCodes.contention) {
+      if (code === LinkErrorCodes.dojoUnavailable || code === LinkErrorCodes.inProgress || code === LinkErrorCodes.contention || code === LinkErrorCodes.notRecorded) {
         log.warn({ orderId: order.orderId, code, attempt: msg.info.deliveryCount }, 'order not settled yet; redelivery scheduled')
         // Settled here with an ack rather than left to the loop's term: nats-server 2.9 ignores a
         // `+TERM` that carries a reason, so such a message would come back after every ack wait.

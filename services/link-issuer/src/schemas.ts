@@ -104,6 +104,11 @@ export const ListHeadersSchema = Type.Object({
   'paylinks-position': Type.Optional(Type.Integer({ minimum: 0, description: 'The `Paylinks-Position` of a write you made (on any replica): the list then includes it.' }))
 })
 
+/** A read or change of one link: it includes a write made on another replica whose position the caller sends. */
+export const PositionHeadersSchema = Type.Object({
+  'paylinks-position': Type.Optional(Type.Integer({ minimum: 0, description: 'The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included).' }))
+})
+
 export const LinkParamsSchema = Type.Object({ id: LinkIdSchema })
 
 export const CancelBodySchema = Type.Union([

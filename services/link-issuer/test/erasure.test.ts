@@ -2,7 +2,7 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { customerStream } from '@paylinks/contracts'
 import { createDatabase } from '@paylinks/event-store'
-import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, openStore, runAdmin, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, ENCRYPTION_KEY, issuerEnv, openStore, whenRecorded, runAdmin, startFaultyProxy, startRecorder, startSandbox, startSmtp } from './helpers.js'
 
 const sandbox = await startSandbox(t)
 const mailbox = await startSmtp(t)
@@ -35,6 +35,7 @@ t.test('erasing a customer should make every link show it erased while its payme
   t.equal(b.customer.id, a.customer.id, 'one customer for one e-mail')
   t.same(a.metadata, { cart: 'c-42', address: '1 Erasure Street' })
 
+  await whenRecorded(store, second)
   const raw = await sql<{ position: string, data: unknown }>`SELECT position, data FROM es_events WHERE stream_id LIKE 'payment-link.%' ORDER BY position`.execute(db)
   const log = JSON.stringify(raw.rows)
   t.ok(raw.rows.length >= 5)

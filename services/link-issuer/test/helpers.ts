@@ -97,6 +97,22 @@ export async function createTestMerchant (t: TestContext, env: Record<string, st
   }
 }
 
+/**
+ * Wait until the store has recorded a write link-issuer answered: it answers once JetStream has
+ * acknowledged the events (its `Paylinks-Position`), and the recorder records them a moment later.
+ */
+export async function whenRecorded (store: EventStore, res: { headers: Record<string, unknown> }): Promise<void> {
+  const position = Number(res.headers['paylinks-position'])
+  if (!(position > 0)) throw new Error(`no paylinks-position on the answer (${String(res.headers['paylinks-position'])})`)
+  await store.waitForPosition(position, 10_000)
+}
+
+/** Wait until the store has recorded every event the events stream holds now. */
+export async function caughtUp (messaging: Messaging, store: EventStore, env: Record<string, string>): Promise<void> {
+  const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
+  await store.waitForPosition(published, 20_000)
+}
+
 /** A store reader on the test's database. */
 export async function openStore (t: TestContext, env: Record<string, string>): Promise<EventStore> {
   const store = await createEventStore({ connectionString: env.DATABASE_URL!, pollIntervalMs: 50 })
@@ -193,8 +209,7 @@ export async function ordersSettled (messaging: Messaging, store: EventStore, en
     const info = await messaging.jsm.consumers.info(env.ORDERS_STREAM!, env.ORDERS_DURABLE!)
     return info.num_pending === 0 && info.num_ack_pending === 0
   }, 20_000, 'every order acked')
-  const published = (await messaging.jsm.streams.info(env.EVENTS_STREAM!)).state.last_seq
-  await store.waitForPosition(published, 20_000)
+  await caughtUp(messaging, store, env)
 }
 
 /**
@@ -207,6 +222,8 @@ export async function paymentRecorder (t: TestContext, env: Record<string, strin
   onTeardown(t, () => messaging.close())
   const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EVENTS_SUBJECT_PREFIX!, registry })
   return async (linkId, dojo) => {
+    // As webhook-ingest meets it: the link issued a moment ago, perhaps not recorded yet.
+    await caughtUp(messaging, store, env)
     const events = await store.readStream(paymentLinkStream(linkId))
     const issued = events.find((e) => e.type === 'payment-link.issued')
     if (issued === undefined) throw new Error(`${linkId} was never issued`)

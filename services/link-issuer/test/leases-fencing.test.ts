@@ -6,7 +6,7 @@ import { connectMessaging, createEventPublisher } from '@paylinks/messaging'
 import { onTeardown, roleUrl } from '@paylinks/test-kit'
 import { INSTANCE_LOCK_CLASS } from '../src/issuing/instance.js'
 import { linkIdFor, registry } from '../src/link.js'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startFaultyProxy, startRecorder, startSandbox, until } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, whenRecorded, startFaultyProxy, startRecorder, startSandbox, until } from './helpers.js'
 
 // Two link-issuer instances on one database and stream. Instance A's issue lease is lost while
 // its Dojo create is in flight: its session on Postgres (which holds its instance lock) is
@@ -45,20 +45,21 @@ t.test('a holder that lost its lease before Dojo saw its create should not publi
   // The partner retries on B: A's lease is free (its session is gone); Dojo has no intent yet.
   const retry = await b.inject({ method: 'POST', url: '/v1/payment-links', headers, payload: body('fence-late') })
   t.equal(retry.statusCode, 201, retry.body)
-  const recorded = retry.json().paymentIntentId as string
+  const recordedIntent = retry.json().paymentIntentId as string
 
   // A's create now lands at Dojo, after B's: a second intent, which A must not publish.
   proxy.release()
   const late = await first
   t.equal(late.statusCode, 201, late.body)
-  t.equal(late.json().paymentIntentId, recorded, 'A answers with the intent that was recorded')
+  t.equal(late.json().paymentIntentId, recordedIntent, 'A answers with the intent that was recorded')
+  await Promise.all([retry, late].map(async (res) => { await whenRecorded(store, res) }))
   t.same((await store.readStream(paymentLinkStream(linkId))).map((e) => e.type), ['payment-link.requested', 'payment-link.issued'], 'one outcome')
 
   const intents = (await m.dojo.searchPaymentIntents({})).data
   t.equal(intents.length, 2, 'A\'s create did reach Dojo')
-  const other = intents.find((i) => i.id !== recorded)!
+  const other = intents.find((i) => i.id !== recordedIntent)!
   t.equal(other.status, 'Canceled', 'the intent the link does not use was canceled')
-  t.equal(intents.find((i) => i.id === recorded)!.status, 'Created')
+  t.equal(intents.find((i) => i.id === recordedIntent)!.status, 'Created')
 })
 
 t.test('a holder that lost its lease should not publish its outcome even when its create returns first', async (t) => {
@@ -79,12 +80,13 @@ t.test('a holder that lost its lease should not publish its outcome even when it
   const [late, taken] = await Promise.all([first, retry])
   t.equal(taken.statusCode, 201, taken.body)
   t.equal(late.statusCode, 201, late.body)
-  const recorded = taken.json().paymentIntentId as string
-  t.not(recorded, aIntent.id, 'the new holder\'s intent is the one recorded')
-  t.equal(late.json().paymentIntentId, recorded)
+  const recordedIntent = taken.json().paymentIntentId as string
+  t.not(recordedIntent, aIntent.id, 'the new holder\'s intent is the one recorded')
+  t.equal(late.json().paymentIntentId, recordedIntent)
+  await Promise.all([taken, late].map(async (res) => { await whenRecorded(store, res) }))
   t.same((await store.readStream(paymentLinkStream(linkId))).map((e) => e.type), ['payment-link.requested', 'payment-link.issued'])
   const intents = (await m.dojo.searchPaymentIntents({})).data
-  t.same(Object.fromEntries(intents.map((i) => [i.id, i.status])), { [recorded]: 'Created', [aIntent.id]: 'Canceled' }, 'A canceled its own')
+  t.same(Object.fromEntries(intents.map((i) => [i.id, i.status])), { [recordedIntent]: 'Created', [aIntent.id]: 'Canceled' }, 'A canceled its own')
 })
 
 t.test('a holder that lost its lease after Dojo created its intent should leave it to the new holder, which adopts it', async (t) => {
@@ -103,6 +105,7 @@ t.test('a holder that lost its lease after Dojo created its intent should leave 
   const late = await first
   t.equal(late.statusCode, 201, late.body)
   t.equal(late.json().paymentIntentId, created.id)
+  await Promise.all([retry, late].map(async (res) => { await whenRecorded(store, res) }))
   t.same((await store.readStream(paymentLinkStream(linkId))).map((e) => e.type), ['payment-link.requested', 'payment-link.issued'])
   const intents = (await m.dojo.searchPaymentIntents({})).data
   t.same(intents.map((i) => [i.id, i.status]), [[created.id, 'Created']], 'one intent, not canceled')
@@ -112,6 +115,7 @@ t.test('an outcome published late on the requested event\'s sequence should be r
   const m = await createTestMerchant(t, env, sandbox.url)
   const res = await a.inject({ method: 'POST', url: '/v1/payment-links', headers: auth(m.apiKey), payload: body('fence-seq') })
   t.equal(res.statusCode, 201, res.body)
+  await whenRecorded(store, res)
   const [requested] = await store.readStream(paymentLinkStream(res.json().id as string))
   // What a holder that learned too late would publish: its outcome, on the state it decided on.
   const messaging = await connectMessaging({ servers: env.NATS_URL!, name: 'fencing-test' })
@@ -138,8 +142,10 @@ t.test('a retried create while the first is still at Dojo should answer 202 with
   t.equal(retry.headers.location, `/v1/payment-links/${linkIdFor(m.id, 'poll-me')}`)
   t.equal(retry.headers['retry-after'], '1')
   proxy.release()
-  t.equal((await first).statusCode, 201)
-  const polled = await impatient.inject({ method: 'GET', url: retry.headers.location!, headers: auth(m.apiKey) })
+  const issued = await first
+  t.equal(issued.statusCode, 201)
+  // Issued on the other replica: its answer's position makes this one include it.
+  const polled = await impatient.inject({ method: 'GET', url: retry.headers.location!, headers: { ...auth(m.apiKey), 'paylinks-position': issued.headers['paylinks-position'] as string } })
   t.match(polled.json(), { status: 'issued', url: /^http/ })
   t.equal(proxy.creates(), 1, 'the retry created nothing')
 })

@@ -3,7 +3,7 @@ import { paymentLinkStream, type LinkStatus } from '@paylinks/contracts'
 import { connectMessaging, createEventPublisher } from '@paylinks/messaging'
 import { onTeardown } from '@paylinks/test-kit'
 import { registry } from '../src/link.js'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startRecorder, startSandbox } from './helpers.js'
+import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, whenRecorded, startRecorder, startSandbox } from './helpers.js'
 
 // Refunds, captures and releases through the partner API, against the sandbox. Payments reach
 // the link the way webhook-ingest records them (its status change, published as webhook-ingest):
@@ -36,6 +36,7 @@ async function confirmed (linkId: string, paymentIntentId: string, to: LinkStatu
 async function paidLink (apiKey: string, value: number, extra: Record<string, unknown> = {}): Promise<{ id: string, paymentIntentId: string }> {
   const res = await post(apiKey, '/v1/payment-links', { reference: ref(), amount: { value, currencyCode: 'GBP' }, ...extra })
   if (res.statusCode !== 201) throw new Error(res.body)
+  await whenRecorded(store, res)
   const link = res.json()
   const paid = await sandbox.pay(link.paymentIntentId)
   if (paid.status !== 200) throw new Error(JSON.stringify(paid.body))

@@ -13,7 +13,7 @@ import { reminderDue } from '../src/issuing/email.js'
 import { claimReminder, findDueReminders } from '../src/repositories/reminders.js'
 import { checkReminderPolicy } from '../src/routes/settings.js'
 import type { LinkIssuerTables } from '../src/tables.js'
-import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, runAdmin, startRecorder, startSandbox, startSmtp, until } from './helpers.js'
+import { auth, buildIssuer, caughtUp, createTestMerchant, issuerEnv, openStore, runAdmin, startRecorder, startSandbox, startSmtp, until } from './helpers.js'
 
 const sandbox = await startSandbox(t)
 const mailbox = await startSmtp(t)
@@ -33,6 +33,7 @@ const publisher = createEventPublisher({ js: messaging.js, subjectPrefix: env.EV
 async function pay (linkId: string, paymentIntentId: string): Promise<void> {
   const paid = await sandbox.pay(paymentIntentId)
   if (paid.status !== 200) throw new Error(JSON.stringify(paid.body))
+  await caughtUp(messaging, store, env)
   const events = await store.readStream(paymentLinkStream(linkId))
   const [ack] = await publisher.publish([registry.create('payment-link.status-changed', {
     linkId, paymentIntentId, from: 'issued', to: 'paid', dojoStatus: 'Captured', amount: { value: 1250, currencyCode: 'GBP' }, capturedAmount: 1250, refundedAmount: 0, source: 'webhook', observedAt: new Date().toISOString()

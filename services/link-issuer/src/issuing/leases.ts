@@ -12,6 +12,11 @@ export interface Lease {
 export interface Leases {
   /** The lease, when this process now holds it (nobody held it, theirs expired, or its holder's process is gone). */
   take: (linkId: string) => Promise<Lease | undefined>
+  /**
+   * A lease taken for this process by another statement (a new link's reference claim takes it
+   * in the same statement, repositories/references.ts): held from now on, as if `take` took it.
+   */
+  adopt: (linkId: string, generation: number) => Lease
   /** False once the heartbeat found the lease taken by another (this holder is fenced). */
   holds: (lease: Lease) => boolean
   /** Renew the lease now: true while it is still this take's. The fence right before an outcome is published. */
@@ -41,7 +46,7 @@ export interface LeaseOptions {
  * SQL true when the lease row `l` may be taken: it expired, or its holder's instance lock is not
  * held by any session (the process died), so a crash frees its leases in about a second.
  */
-const takeable = sql<boolean>`(l.expires_at < now() OR (l.owner_lock IS NOT NULL AND NOT EXISTS (
+export const takeable = sql<boolean>`(l.expires_at < now() OR (l.owner_lock IS NOT NULL AND NOT EXISTS (
   SELECT 1 FROM pg_locks p
   WHERE p.locktype = 'advisory' AND p.granted AND p.objsubid = 2
     AND p.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -149,6 +154,10 @@ export function createLeases (options: LeaseOptions): Leases {
 
   return {
     take: async (linkId) => await loader.load(linkId),
+    adopt (linkId, generation) {
+      held.set(linkId, generation)
+      return { linkId, generation }
+    },
     holds: (lease) => held.get(lease.linkId) === lease.generation,
     confirm: async (lease) => held.get(lease.linkId) === lease.generation && await confirmer.load(lease),
     async release (lease) {

@@ -15,7 +15,7 @@ import { customersByEmail, listLinks } from '../repositories/links.js'
 import type { Db } from '../tables.js'
 import {
   CancelBodySchema, CreateLinkBodySchema, IdempotencyHeadersSchema, LinkListSchema, LinkParamsSchema, LinkSchema,
-  ListHeadersSchema, ListQuerySchema, QrQuerySchema, TimelineSchema, type CreateLinkBody
+  ListHeadersSchema, PositionHeadersSchema, ListQuerySchema, QrQuerySchema, TimelineSchema, type CreateLinkBody
 } from '../schemas.js'
 
 export interface LinkRoutesOptions {
@@ -25,6 +25,8 @@ export interface LinkRoutesOptions {
   emailAvailable: boolean
   /** link-issuer's public URL: links' short URLs are under it. */
   publicUrl: string
+  /** Resolves once the store has recorded a position a client sends (a write on another replica). */
+  reach: (position: number) => Promise<void>
 }
 
 /** The position a client sends back (from any replica) so a list includes what it saw written. */
@@ -46,14 +48,24 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const { db, issuer, readYourWrites } = options
 
-  /** The link if the caller may see it; another merchant's link is as unknown as a missing one. */
+  /**
+   * The link if the caller may see it; another merchant's link is as unknown as a missing one.
+   * It includes the caller's writes on this replica (the issuer's store waits for them) and, from
+   * any replica, the write whose `Paylinks-Position` the caller sends.
+   */
   async function visibleLink (request: FastifyRequest, linkId: string): Promise<LinkState> {
+    await reached(request)
     const state = await issuer.load(linkId)
     const principal = request.principal!
     if (state === undefined || (principal.scope === 'merchant' && state.merchantId !== principal.merchantId)) {
       throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
     }
     return state
+  }
+
+  async function reached (request: FastifyRequest): Promise<void> {
+    const position = (request.headers as { [POSITION_HEADER]?: number })[POSITION_HEADER]
+    if (position !== undefined) await options.reach(position)
   }
 
   /** A write is answered: remember its position for this merchant's lists, and tell the client. */
@@ -121,12 +133,12 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       if (current === undefined) throw error
       state = current
       if (state.status === 'requested') {
-        await issuer.settle(state)
         wrote(reply, state)
         return reply.code(202).header('location', `/v1/payment-links/${state.linkId}`).header('retry-after', '1').send(linkView(state, options.publicUrl) as any)
       }
     }
-    await issuer.settle(state)
+    // Answered once JetStream acknowledged the link's events, not once the store recorded them:
+    // reads of the link wait for that (visibleLink), so the answer does not.
     wrote(reply, state)
     if (state.status === 'failed') {
       throw linkError(LinkErrorCodes.dojoRefused, 502, state.failure?.reason ?? 'Dojo refused the payment intent.', { linkId: state.linkId })
@@ -135,7 +147,7 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
   })
 
   app.get('/payment-links/:id', {
-    schema: { operationId: 'getPaymentLink', tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, response: { 200: LinkSchema, ...problems(400, 404) } }
+    schema: { operationId: 'getPaymentLink', tags: ['payment links'], summary: 'One payment link, from its events', params: LinkParamsSchema, headers: PositionHeadersSchema, response: { 200: LinkSchema, ...problems(400, 404, 503) } }
   }, async (request) => linkView(await visibleLink(request, request.params.id), options.publicUrl) as any)
 
   app.get('/payment-links', {
@@ -184,13 +196,14 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       summary: 'Cancel an issued, unpaid link (and its intent at Dojo)',
       description: 'The body is optional: send none (with or without a JSON content type), or `{ "reason": "…" }`. Canceling a canceled link answers it again.',
       params: LinkParamsSchema,
+      headers: PositionHeadersSchema,
       body: CancelBodySchema,
       response: { 200: LinkSchema, ...problems(400, 403, 404, 409, 503) }
     }
   }, async (request, reply) => {
     const merchant = await request.merchant()
+    await reached(request)
     const state = await issuer.cancel(merchant, request.params.id, request.body?.reason)
-    await issuer.settle(state)
     wrote(reply, state)
     return linkView(state, options.publicUrl) as any
   })
@@ -204,17 +217,19 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
         'The first e-mail of a link is sent at most once, whoever asks; a later request sends it again. 409 when the link can no longer be paid ' +
         '(paid, canceled, expired, not issued) or has no customer e-mail. No body.',
       params: LinkParamsSchema,
+      headers: PositionHeadersSchema,
       response: { 202: LinkSchema, ...problems(400, 403, 404, 409, 503) }
     }
   }, async (request, reply) => {
     const merchant = await request.merchant()
+    await reached(request)
     const state = await issuer.email(merchant, request.params.id)
     wrote(reply, state)
     return reply.code(202).send(linkView(state, options.publicUrl) as any)
   })
 
   app.get('/payment-links/:id/events', {
-    schema: { operationId: 'listPaymentLinkEvents', tags: ['payment links'], summary: 'The link\'s timeline: its events in order', params: LinkParamsSchema, response: { 200: TimelineSchema, ...problems(400, 404) } }
+    schema: { operationId: 'listPaymentLinkEvents', tags: ['payment links'], summary: 'The link\'s timeline: its events in order', params: LinkParamsSchema, headers: PositionHeadersSchema, response: { 200: TimelineSchema, ...problems(400, 404, 503) } }
   }, async (request) => {
     const state = await visibleLink(request, request.params.id)
     return { data: state.events.map((e) => ({ id: e.id, type: e.type, position: e.position, occurredAt: e.occurredAt, data: e.data })) }
@@ -226,8 +241,9 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
       tags: ['payment links'],
       summary: 'A QR code of the link (PNG or SVG)',
       params: LinkParamsSchema,
+      headers: PositionHeadersSchema,
       querystring: QrQuerySchema,
-      response: { 200: Type.Any({ description: 'image/png or image/svg+xml' }), ...problems(400, 404, 409) }
+      response: { 200: Type.Any({ description: 'image/png or image/svg+xml' }), ...problems(400, 404, 409, 503) }
     }
   }, async (request, reply) => {
     const state = await visibleLink(request, request.params.id)

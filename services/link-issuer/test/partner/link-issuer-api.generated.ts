@@ -784,7 +784,10 @@ export interface operations {
     getPaymentLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included). */
+                "paylinks-position"?: number;
+            };
             path: {
                 /** @description Payment link id */
                 id: string;
@@ -907,12 +910,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     cancelPaymentLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included). */
+                "paylinks-position"?: number;
+            };
             path: {
                 /** @description Payment link id */
                 id: string;
@@ -1073,7 +1088,10 @@ export interface operations {
     emailPaymentLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included). */
+                "paylinks-position"?: number;
+            };
             path: {
                 /** @description Payment link id */
                 id: string;
@@ -1228,7 +1246,10 @@ export interface operations {
     listPaymentLinkEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included). */
+                "paylinks-position"?: number;
+            };
             path: {
                 /** @description Payment link id */
                 id: string;
@@ -1292,6 +1313,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getPaymentLinkQrCode: {
@@ -1300,7 +1330,10 @@ export interface operations {
                 format?: "png" | "svg";
                 size?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The `Paylinks-Position` of a write you made on another replica: the answer then includes it (a write on this replica is always included). */
+                "paylinks-position"?: number;
+            };
             path: {
                 /** @description Payment link id */
                 id: string;
@@ -1356,6 +1389,15 @@ export interface operations {
             };
             /** @description Too Many Requests: problem details (RFC 9457) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: problem details (RFC 9457) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
