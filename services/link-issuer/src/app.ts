@@ -60,7 +60,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const ownWrites = createOwnWrites({
     store: recorded,
     publisher: createEventPublisher({ js: messaging.js, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, registry }),
-    waitMs: Math.max(1000, Math.min(10_000, config.REQUEST_TIMEOUT_MS - 1000))
+    waitMs: Math.max(1000, Math.min(10_000, config.REQUEST_TIMEOUT_MS - 1000)),
+    head: async () => (await messaging.jsm.streams.info(eventsStreamOptions(config).name)).state.last_seq
   })
   const { store, publisher } = ownWrites
   const box = createSecretBox(encryptionKeys(config))
@@ -99,7 +100,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   const authenticator = createApiKeyAuthenticator(merchantDb(db), apiKeyAuthOptions(config))
   await fastify.register(async (api) => {
     await api.register(partnerApi, { authenticator, merchants, rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS } })
-    await api.register(linkRoutes, { db, issuer, readYourWrites, reach: ownWrites.reach, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
+    await api.register(linkRoutes, { db, issuer, readYourWrites, reach: ownWrites.reach, reachHead: ownWrites.reachHead, emailAvailable: mailer !== undefined, publicUrl: config.PUBLIC_URL })
     await api.register(settingsRoutes, { db, minIntervalSeconds: config.REMINDER_MIN_INTERVAL_S, emailAvailable: mailer !== undefined })
     await api.register(reusableLinkRoutes, { db, reusable, publicUrl: config.PUBLIC_URL })
     await api.register(moneyRoutes, { money: createMoney({ db, store, publisher, merchants }), readYourWrites })

@@ -9,6 +9,8 @@ export interface OwnWritesOptions {
   waitMs: number
   /** Streams remembered at once (the oldest go first: long recorded by then). Default 20,000. */
   maxStreams?: number
+  /** The position of the last event JetStream has acknowledged on the events stream (any producer). */
+  head: () => Promise<number>
 }
 
 export interface OwnWrites {
@@ -18,6 +20,12 @@ export interface OwnWrites {
   publisher: EventPublisher
   /** Resolves once the store has recorded `position` (a write another replica answered); 503 past `waitMs`. */
   reach: (position: number) => Promise<void>
+  /**
+   * Resolves once the store has recorded every event JetStream had acknowledged when it was
+   * called: a read that found no link, or one still `requested`, sees a write another replica
+   * answered a moment ago without the caller sending its position. 503 past `waitMs`.
+   */
+  reachHead: () => Promise<void>
 }
 
 /**
@@ -45,6 +53,7 @@ export function createOwnWrites (options: OwnWritesOptions): OwnWrites {
 
   return {
     reach,
+    async reachHead () { await reach(await options.head()) },
     publisher: {
       async publish (events, publishOptions) {
         const acks = await publisher.publish(events, publishOptions)

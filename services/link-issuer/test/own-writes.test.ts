@@ -4,7 +4,8 @@ import { auth, buildIssuer, createTestMerchant, issuerEnv, openStore, startRecor
 
 // A create is answered once JetStream has acknowledged its events, not once the store has
 // recorded them; reads of the link wait for the recording instead: on the replica that wrote it
-// always, on another one when the caller sends the write's Paylinks-Position. The recorder is
+// always, on another one for the write's Paylinks-Position when the caller sends it, and for
+// everything JetStream has acknowledged when it finds no link (or one still requested). The recorder is
 // started only after the create here, so the answer cannot have waited for it, and a read then
 // can only wait (and say so past its bound) where without the wait it would find no link.
 
@@ -30,14 +31,22 @@ t.test('a create should be answered before the store records it, and reads of th
   t.equal(waited.json().code, 'LINK_NOT_RECORDED')
   const elsewhere = await b.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: { ...auth(m.apiKey), 'paylinks-position': position } })
   t.equal(elsewhere.statusCode, 503, 'another replica given the position waits for it too')
+  // Without the position, another replica that finds no link waits for everything JetStream has
+  // acknowledged before it says 404: not a stale 404 for a link that exists.
+  const unsent = await b.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: auth(m.apiKey) })
+  t.equal(unsent.statusCode, 503, unsent.body)
+  t.equal(unsent.json().code, 'LINK_NOT_RECORDED')
 
   // Once a recorder runs, the same reads answer with the link as it was answered.
   await startRecorder(t, env)
-  const [got, other, events] = await Promise.all([
+  const [got, other, events, otherUnsent] = await Promise.all([
     a.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: auth(m.apiKey) }),
     b.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: { ...auth(m.apiKey), 'paylinks-position': position } }),
-    a.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}/events`, headers: auth(m.apiKey) })
+    a.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}/events`, headers: auth(m.apiKey) }),
+    b.inject({ method: 'GET', url: `/v1/payment-links/${link.id as string}`, headers: auth(m.apiKey) })
   ])
+  t.equal(otherUnsent!.statusCode, 200, otherUnsent!.body)
+  t.match(otherUnsent!.json(), { id: link.id, status: 'issued' }, 'another replica, no position sent: the link as answered')
   t.equal(got!.statusCode, 200, got!.body)
   t.match(got!.json(), { id: link.id, status: 'issued', paymentIntentId: link.paymentIntentId, url: link.url })
   t.equal(other!.statusCode, 200, other!.body)

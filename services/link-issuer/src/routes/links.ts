@@ -27,6 +27,8 @@ export interface LinkRoutesOptions {
   publicUrl: string
   /** Resolves once the store has recorded a position a client sends (a write on another replica). */
   reach: (position: number) => Promise<void>
+  /** Resolves once the store has recorded every event JetStream has acknowledged so far. */
+  reachHead: () => Promise<void>
 }
 
 /** The position a client sends back (from any replica) so a list includes what it saw written. */
@@ -54,8 +56,15 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
    * any replica, the write whose `Paylinks-Position` the caller sends.
    */
   async function visibleLink (request: FastifyRequest, linkId: string): Promise<LinkState> {
-    await reached(request)
-    const state = await issuer.load(linkId)
+    const sent = await reached(request)
+    let state = await issuer.load(linkId)
+    if (!sent && (state === undefined || state.status === 'requested')) {
+      // Another replica may have answered this link's create a moment ago, before the store
+      // recorded it: catch up with everything JetStream has acknowledged, then read again. Only
+      // a missing or still-requested link pays for this (one stream-info request).
+      await options.reachHead()
+      state = await issuer.load(linkId)
+    }
     const principal = request.principal!
     if (state === undefined || (principal.scope === 'merchant' && state.merchantId !== principal.merchantId)) {
       throw linkError(LinkErrorCodes.notFound, 404, `No payment link ${linkId}.`, { linkId })
@@ -63,9 +72,11 @@ export default async function linkRoutes (fastify: FastifyInstance, options: Lin
     return state
   }
 
-  async function reached (request: FastifyRequest): Promise<void> {
+  /** Waits for the position the client sent, if any; whether one was sent. */
+  async function reached (request: FastifyRequest): Promise<boolean> {
     const position = (request.headers as { [POSITION_HEADER]?: number })[POSITION_HEADER]
     if (position !== undefined) await options.reach(position)
+    return position !== undefined
   }
 
   /** A write is answered: remember its position for this merchant's lists, and tell the client. */
