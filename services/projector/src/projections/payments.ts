@@ -38,11 +38,37 @@ const money = (value: number, currency: string): string => `${value} ${currency}
 // objects (no key names) and one parse each. Typed by the tables, so a column added there and
 // not here does not compile.
 const LINK_TYPES: Record<keyof LinksTable, string> = {
-  link_id: 'text', merchant_id: 'text', reference: 'text', order_id: 'text', source: 'text', amount_value: 'bigint', currency: 'text', status: 'text',
-  capture_mode: 'text', captured_amount: 'bigint', refunded_amount: 'bigint', payment_intent_id: 'text', url: 'text', failure_reason: 'text',
-  created_at: 'timestamptz', issued_at: 'timestamptz', sent_at: 'timestamptz', opened_at: 'timestamptz', open_count: 'integer', authorized_at: 'timestamptz',
-  paid_at: 'timestamptz', captured_at: 'timestamptz', partially_refunded_at: 'timestamptz', refunded_at: 'timestamptz', released_at: 'timestamptz',
-  canceled_at: 'timestamptz', expired_at: 'timestamptz', failed_at: 'timestamptz', expires_at: 'timestamptz', updated_at: 'timestamptz', last_position: 'bigint'
+  link_id: 'text',
+  merchant_id: 'text',
+  reference: 'text',
+  order_id: 'text',
+  source: 'text',
+  amount_value: 'bigint',
+  currency: 'text',
+  status: 'text',
+  capture_mode: 'text',
+  captured_amount: 'bigint',
+  refunded_amount: 'bigint',
+  payment_intent_id: 'text',
+  url: 'text',
+  failure_reason: 'text',
+  created_at: 'timestamptz',
+  issued_at: 'timestamptz',
+  sent_at: 'timestamptz',
+  opened_at: 'timestamptz',
+  open_count: 'integer',
+  authorized_at: 'timestamptz',
+  paid_at: 'timestamptz',
+  captured_at: 'timestamptz',
+  partially_refunded_at: 'timestamptz',
+  refunded_at: 'timestamptz',
+  released_at: 'timestamptz',
+  canceled_at: 'timestamptz',
+  expired_at: 'timestamptz',
+  failed_at: 'timestamptz',
+  expires_at: 'timestamptz',
+  updated_at: 'timestamptz',
+  last_position: 'bigint'
 }
 const LINK_COLUMNS = Object.keys(LINK_TYPES) as Array<keyof LinksTable>
 const TIMELINE_TYPES: Record<keyof TimelineTable, string> = { position: 'bigint', link_id: 'text', type: 'text', occurred_at: 'timestamptz', status: 'text', summary: 'text' }
