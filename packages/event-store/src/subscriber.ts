@@ -149,13 +149,31 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
     state.active = true
     delay = firstDelay
     options.log?.info({ subscriber: name, from: state.position }, 'subscriber active')
+    const batchSize = options.batchSize ?? 500
+    const lingerMs = options.lingerMs ?? 0
+    const batches = store.subscribe({ after: state.position, batchSize, signal: stopController.signal, upcast: false })
+    const nextBatch = async (): Promise<{ batch: RecordedEvent[], items: Array<Item<Ds>> } | undefined> => {
+      const next = await batches.next()
+      if (next.done === true) return undefined
+      const items: Array<Item<Ds>> = []
+      for (const event of next.value) if (types === undefined || types.has(event.type)) items.push(read(event))
+      return { batch: next.value, items }
+    }
+    // While catching up (a full batch: more is stored), the next batch is taken and read (upcast,
+    // validated) while this one commits: work that would otherwise wait for the commit. Only
+    // that one: it is applied after this one commits, or dropped with it (the checkpoint decides).
+    let pending: Promise<Awaited<ReturnType<typeof nextBatch>>> | undefined
     try {
-      const batchSize = options.batchSize ?? 500
-      const lingerMs = options.lingerMs ?? 0
-      for await (const batch of store.subscribe({ after: state.position, batchSize, signal: stopController.signal, upcast: false })) {
-        const items: Array<Item<Ds>> = []
-        for (const event of batch) if (types === undefined || types.has(event.type)) items.push(read(event))
+      for (;;) {
+        const ready = await (pending ?? nextBatch())
+        pending = undefined
+        if (ready === undefined) break
+        const { batch, items } = ready
         const last = batch[batch.length - 1]!.position
+        if (batch.length === batchSize && !stopping) {
+          pending = nextBatch()
+          pending.catch(() => {}) // observed when awaited, or dropped below
+        }
         try {
           await commit(conn, items, last)
         } catch (error) {
@@ -163,10 +181,12 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
           await oneByOne(conn, items, last)
         }
         if (stopping) break
-        if (lingerMs > 0 && batch.length < batchSize) await sleep(lingerMs, undefined, { signal: stopController.signal }).catch(() => {})
+        if (pending === undefined && lingerMs > 0 && batch.length < batchSize) await sleep(lingerMs, undefined, { signal: stopController.signal }).catch(() => {})
       }
     } finally {
       state.active = false
+      await pending?.catch(() => {})
+      await batches.return(undefined)
     }
   }
 

@@ -39,12 +39,19 @@ t.test('replaying the same history twice should give identical tables, and a reb
   const before = await dump(store, 'analytics.payments', 'link_id')
   t.equal(before.length, 80)
   t.match(await dump(store, 'analytics.daily_figures', 'day, merchant_id, currency'), [{ day: Date }], 'daily figures are there')
+  // A generation is built without its read indexes; the swap that makes it active creates them.
+  const indexes = async (generation: number): Promise<string[]> => (await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes
+    WHERE schemaname = 'projections' AND tablename IN (${`links_g${generation}`}, ${`timeline_g${generation}`}) ORDER BY indexname`.execute(store.db)).rows.map((r) => r.indexname)
+  const readIndexes = await indexes(1)
+  t.same(readIndexes, ['links_g1_created_at_link_id_idx', 'links_g1_merchant_id_created_at_link_id_idx', 'links_g1_merchant_id_reference_idx', 'links_g1_pkey',
+    'links_g1_status_idx', 'timeline_g1_link_id_position_idx', 'timeline_g1_pkey'], 'the active generation has its read indexes')
 
   const generation = await r.requestRebuild('payments')
   t.equal(generation, 2)
   // While g2 builds, the views still serve g1.
   t.same(await dump(store, 'analytics.payments', 'link_id'), before)
   await until(async () => await activeGeneration(r) === 2)
+  t.same((await indexes(2)).map((name) => name.replace('_g2_', '_g1_')), readIndexes, 'the rebuilt generation has them too')
   for (const [view, order] of [['analytics.payments', 'link_id'], ['analytics.payment_timeline', 'position'], ['analytics.daily_figures', 'day, merchant_id, currency']] as const) {
     t.same(await dump(store, view, order), view === 'analytics.payments' ? before : await dump(store, view, order), `${view} is identical after the replay`)
   }
@@ -81,4 +88,20 @@ t.test('a new projection version should rebuild from zero on start, and a crash 
   t.same(statuses.rows, [
     { status: 'canceled', n: 6 }, { status: 'expired', n: 6 }, { status: 'failed', n: 6 }, { status: 'issued', n: 6 }, { status: 'paid', n: 30 }, { status: 'refunded', n: 6 }
   ])
+})
+
+t.test('the read indexes should have the names Postgres gave them when tables were created with them, so older generations get no second copy', async (t) => {
+  const { url } = await createMigratedTestDatabase(t)
+  const db = createDatabase({ connectionString: url, max: 1 })
+  onTeardown(t, () => db.destroy())
+  const namer = (table: string): string => `projections.${table}_g77`
+  await sql.raw(payments.createTables(namer)).execute(db)
+  // As generations built before indexes were deferred have them: created with the tables, unnamed.
+  const statements = payments.createIndexes(namer).split(';').map((s) => s.trim()).filter((s) => s !== '')
+  for (const statement of statements) await sql.raw(statement.replace(/IF NOT EXISTS \S+ /, '')).execute(db)
+  const names = async (): Promise<string[]> => (await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'projections' AND indexname LIKE '%\\_g77\\_%' ORDER BY indexname`.execute(db)).rows.map((r) => r.indexname)
+  const before = await names()
+  t.same(before.filter((n) => !n.endsWith('_pkey')), statements.map((s) => /IF NOT EXISTS (\S+) /.exec(s)![1]).sort(), 'Postgres chose the names createIndexes gives')
+  await sql.raw(payments.createIndexes(namer)).execute(db)
+  t.same(await names(), before, 'createIndexes over them adds none')
 })

@@ -19,8 +19,14 @@ export interface Projection<Ds extends EventDefinition = EventDefinition> {
   events: readonly Ds[]
   /** Base names of this projection's tables (dropped with a retired generation). */
   tables: readonly string[]
-  /** SQL creating one generation's tables. */
+  /** SQL creating one generation's tables (without the indexes only reads need). */
   createTables: (t: TableNamer) => string
+  /**
+   * SQL creating the indexes reads need (IF NOT EXISTS): run once the generation has caught up,
+   * in the transaction that makes it active, so a rebuild does not maintain them row by row
+   * (building them over the finished tables is one sort each).
+   */
+  createIndexes: (t: TableNamer) => string
   /** SQL (re)creating the `analytics` views over one generation's tables. */
   createViews: (t: TableNamer) => string
   /** Views to drop before `createViews` (their columns may change between versions). */

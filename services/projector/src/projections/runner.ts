@@ -88,7 +88,7 @@ export class ProjectionRunner {
       store: this.options.store,
       name: key,
       registry: createEventRegistry(projection.events),
-      batchSize: 2000,
+      batchSize: 10000,
       standbyPollMs: 500,
       ...(this.options.log === undefined ? {} : { log: this.options.log }),
       ...(this.options.onParked === undefined ? {} : { onParked: this.options.onParked }),
@@ -113,6 +113,10 @@ export class ProjectionRunner {
       // Caught up means: its checkpoint has reached the head as seen inside this transaction.
       const head = await sql<{ head: number | null }>`SELECT max(position) AS head FROM es_events`.execute(trx)
       if (await readCheckpoint(trx, subscriberName(projection.name, building.generation)) < Number(head.rows[0]?.head ?? 0)) return false
+      // Its read indexes, over the finished tables (its subscriber waits for them, then goes on).
+      // One sort per index over the whole history can outlast the pool's statement timeout.
+      await sql`SET LOCAL statement_timeout = 0`.execute(trx)
+      await sql.raw(projection.createIndexes(tableNamer(building.generation))).execute(trx)
       await sql`UPDATE projections.generations SET status = 'retired' WHERE name = ${projection.name} AND status = 'active'`.execute(trx)
       await sql`UPDATE projections.generations SET status = 'active', activated_at = now() WHERE name = ${projection.name} AND generation = ${building.generation}`.execute(trx)
       for (const view of projection.views) await sql.raw(`DROP VIEW IF EXISTS ${view}`).execute(trx)
