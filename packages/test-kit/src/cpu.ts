@@ -14,16 +14,22 @@ function clockTicks (): number {
   return ticksPerSecond
 }
 
-/** A process group to account for: which processes belong to it, by pid and command line. */
-export type CpuGroups = Record<string, (process: { pid: number, command: string }) => boolean>
+/**
+ * A process group to account for: which processes belong to it, by pid, command line and
+ * whether it descends from this process (started by this benchmark, not by another on the box).
+ */
+export type CpuGroups = Record<string, (process: { pid: number, command: string, ours: boolean }) => boolean>
 
 export interface CpuMeter {
   /** CPU seconds (user + system) each group used since the meter started. */
   stop: () => Record<string, number>
 }
 
-/** A Node process started with this entry point (spawnService's command line ends with it). */
-export const runs = (entry: string): CpuGroups[string] => ({ command }) => command.includes(entry)
+/**
+ * A Node process this benchmark started with this entry point (spawnService's command line ends
+ * with it): the same service started by someone else on the machine is not counted.
+ */
+export const runs = (entry: string): CpuGroups[string] => ({ command, ours }) => ours && command.includes(entry)
 
 /** What sits behind every service in the benchmarks: the recorder, the sandbox, Postgres, NATS, and this process as the load generator. */
 export const pipelineCpuGroups: CpuGroups = {
@@ -37,23 +43,33 @@ export const pipelineCpuGroups: CpuGroups = {
 /** Total CPU seconds of a measurement. */
 export const cpuTotal = (used: Record<string, number>): number => Object.values(used).reduce((a, b) => a + b, 0)
 
-function readProcesses (): Map<number, { command: string, seconds: number }> {
+interface ProcessTimes { command: string, parent: number, seconds: number }
+
+function readProcesses (): Map<number, ProcessTimes> {
   const hz = clockTicks()
-  const found = new Map<number, { command: string, seconds: number }>()
+  const found = new Map<number, ProcessTimes>()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      // Fields after the command's closing parenthesis: the parent is the 2nd, utime and stime the 12th and 13th.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       const ticks = Number(fields[11]) + Number(fields[12])
       const command = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()
-      found.set(Number(name), { command, seconds: ticks / hz })
+      found.set(Number(name), { command, parent: Number(fields[1]), seconds: ticks / hz })
     } catch {
       // The process ended while we looked.
     }
   }
   return found
+}
+
+/** Whether `pid` is this process or one of its descendants. */
+function descendsFromUs (processes: Map<number, ProcessTimes>, pid: number): boolean {
+  for (let at = pid, hops = 0; at > 1 && hops < 64; at = processes.get(at)?.parent ?? 0, hops++) {
+    if (at === process.pid) return true
+  }
+  return false
 }
 
 /**
@@ -62,13 +78,14 @@ function readProcesses (): Map<number, { command: string, seconds: number }> {
  */
 export function startCpuMeter (groups: CpuGroups): CpuMeter {
   const available = process.platform === 'linux'
-  const before = available ? readProcesses() : new Map()
+  const before = available ? readProcesses() : new Map<number, ProcessTimes>()
   return {
     stop () {
-      const after = available ? readProcesses() : new Map<number, { command: string, seconds: number }>()
+      const after = available ? readProcesses() : new Map<number, ProcessTimes>()
       const used: Record<string, number> = Object.fromEntries(Object.keys(groups).map((g) => [g, 0]))
       for (const [pid, { command, seconds }] of after) {
-        const group = Object.keys(groups).find((g) => groups[g]!({ pid, command }))
+        const ours = descendsFromUs(after, pid)
+        const group = Object.keys(groups).find((g) => groups[g]!({ pid, command, ours }))
         if (group === undefined) continue
         const start = before.get(pid)
         used[group] = used[group]! + seconds - (start?.command === command ? start.seconds : 0)
