@@ -116,8 +116,11 @@ try {
   }).execute()
 
   const port = await freePort()
+  // CONFIRM_* set for the benchmark go to webhook-ingest: its confirmer's settings are what trade
+  // the endpoint's latency against the confirmations' progress during the fixed-rate run.
+  const tuning = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('CONFIRM_') && e[1] !== undefined))
   // BENCH_PROFILE=<dir> writes a CPU profile of webhook-ingest there (stopped with SIGTERM below).
-  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
+  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...tuning }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
   // Paid intents at the sandbox, each with its link: every webhook's confirmation is a real read.
   const dojo = dojoClient(t, sandbox.url, merchant.secretKey)
   const paidIntents = async (count: number, workers: number): Promise<string[]> => {
@@ -251,7 +254,7 @@ try {
   const floorPerOp = perOp(floorCpu, floorResult['2xx'])
   const ingestPerOp = perOp(ingestCpu, ingestResult['2xx'])
   const ingestAlone = (ingestCpu['webhook-ingest'] ?? 0) / Math.max(1, ingestResult['2xx']) * 1e6
-  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox (and ${OPEN_LINKS} more for the fixed-rate runs, one webhook each)`)
+  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox (and ${OPEN_LINKS} more for the fixed-rate runs, one webhook each)${Object.keys(tuning).length === 0 ? '' : `; webhook-ingest with ${Object.entries(tuning).map(([k, v]) => `${k}=${v}`).join(' ')}`}`)
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('durable floor', floorResult))
   console.log(line('webhook-ingest (signed)', ingestResult))
