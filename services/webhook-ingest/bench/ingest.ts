@@ -6,8 +6,10 @@
 // accepted webhook was recorded in the event store, and how long the confirmations (real reads of
 // paid intents at the sandbox) take to catch up after the burst.
 import { randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { Pool } from 'undici'
 import { sql, type Kysely } from 'kysely'
 import { createSecretBox } from '@paylinks/merchants'
 import { signWebhookBody } from '@paylinks/dojo-client'
@@ -38,19 +40,40 @@ function webhookBody (run: string, n: number, intents: string[]): string {
   })
 }
 
-/** Webhooks at a fixed rate (open loop): what a sender waits when it is not the bottleneck; one per intent. */
+const senderDelay = new Map<string, string>()
+
+/**
+ * Webhooks at a fixed rate (open loop): what a sender waits when it is not the bottleneck; one per
+ * intent. The sender shares the two cores with everything it measures, so it is undici's own
+ * request over a keep-alive pool (what global fetch is built on, without fetch's WHATWG streams
+ * and Request/Response objects: 587 µs of CPU per request with fetch, most of it the generator's
+ * own, which delayed its sends by up to 135 ms). The floor and the project get the same sender,
+ * so their comparison stays fair.
+ */
 async function fixedRate (url: string, secret: string, intents: string[], label: string): Promise<OpenLoopResult> {
   const run = `${Date.now().toString(36)}${label}`
-  return await openLoop({
-    rate: RATE,
-    durationMs: OPEN_LOOP_MS,
-    op: async (n) => {
-      const body = webhookBody(run, n, intents)
-      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'dojo-signature': signWebhookBody(body, secret) } })
-      await res.arrayBuffer()
-      return res.ok
-    }
-  })
+  const { origin, pathname } = new URL(url)
+  // Enough connections that none waits for a free one at the latencies measured (1,000/s × 100 ms).
+  const pool = new Pool(origin, { connections: 128 })
+  // A sender's own delays count as latency (from the due time): show how much of it was the sender.
+  const delay = monitorEventLoopDelay({ resolution: 5 })
+  delay.enable()
+  try {
+    return await openLoop({
+      rate: RATE,
+      durationMs: OPEN_LOOP_MS,
+      op: async (n) => {
+        const body = webhookBody(run, n, intents)
+        const res = await pool.request({ path: pathname, method: 'POST', body, headers: { 'content-type': 'application/json', 'dojo-signature': signWebhookBody(body, secret) } })
+        await res.body.dump()
+        return res.statusCode >= 200 && res.statusCode < 300
+      }
+    })
+  } finally {
+    delay.disable()
+    senderDelay.set(label, `the sender's event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)}, max ${(delay.max / 1e6).toFixed(1)} ms`)
+    await pool.close()
+  }
 }
 
 async function load (url: string, secret: string, intents: string[], label: string): Promise<autocannon.Result> {
@@ -93,8 +116,11 @@ try {
   }).execute()
 
   const port = await freePort()
+  // CONFIRM_* set for the benchmark go to webhook-ingest: its confirmer's settings are what trade
+  // the endpoint's latency against the confirmations' progress during the fixed-rate run.
+  const tuning = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('CONFIRM_') && e[1] !== undefined))
   // BENCH_PROFILE=<dir> writes a CPU profile of webhook-ingest there (stopped with SIGTERM below).
-  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
+  const ingest = spawnService(t, INGEST_ENTRY, { ...env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...tuning }, process.env.BENCH_PROFILE === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] })
   // Paid intents at the sandbox, each with its link: every webhook's confirmation is a real read.
   const dojo = dojoClient(t, sandbox.url, merchant.secretKey)
   const paidIntents = async (count: number, workers: number): Promise<string[]> => {
@@ -166,13 +192,35 @@ try {
     return text.split('\n').filter((l) => l.startsWith('webhook_ingest_confirmations_total{') && !l.includes('outcome="failed"'))
       .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
   }
+  // Where a fixed-rate run's latency comes from: webhook-ingest's own view of each request
+  // (service-kit's duration histogram: from the request's first byte to the reply) and its
+  // event-loop delay (prom-client resets it at each scrape), against what the sender waited.
+  const scrape = async (): Promise<Map<string, number>> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const values = new Map<string, number>()
+    for (const l of text.split('\n')) {
+      if (l.startsWith('http_request_duration_seconds_bucket{') && l.includes('route="/webhooks/dojo/:merchantId"') && l.includes('status="200"')) {
+        const le = /le="([^"]+)"/.exec(l)![1]!
+        values.set(`le ${le}`, (values.get(`le ${le}`) ?? 0) + Number(l.slice(l.lastIndexOf(' ') + 1)))
+      } else if (l.startsWith('nodejs_eventloop_lag_')) values.set(l.slice(0, l.indexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1)))
+    }
+    return values
+  }
+  const serverView = (before: Map<string, number>, after: Map<string, number>): string => {
+    const total = (after.get('le +Inf') ?? 0) - (before.get('le +Inf') ?? 0)
+    const over = (le: string): string => `${(100 * (total - ((after.get(`le ${le}`) ?? 0) - (before.get(`le ${le}`) ?? 0))) / Math.max(1, total)).toFixed(2)} %`
+    const ms = (name: string): string => `${((after.get(name) ?? NaN) * 1000).toFixed(1)}`
+    return `server-side ${total} answered, over 10 ms ${over('0.01')}, over 25 ms ${over('0.025')}, over 50 ms ${over('0.05')}; its event-loop delay p50 ${ms('nodejs_eventloop_lag_p50_seconds')}, p99 ${ms('nodejs_eventloop_lag_p99_seconds')}, max ${ms('nodejs_eventloop_lag_max_seconds')} ms`
+  }
   const ingestWarm = await load(ingestUrl, secret, intents, 'ingestwarm')
   await until(async () => await queued() === 0, 300_000, 'confirmation queue empty after the warm-up').catch(() => {})
   // The fixed-rate run is 1,000 payments/s, each confirmed: CPU from its start until its last
   // confirmation, and how much was still queued when it ended (a backlog that grows with time).
   let confirmedBefore = await confirmed()
   meter = startCpuMeter(processes)
+  const serverBefore = await scrape()
   const ingestOpen = await fixedRate(ingestUrl, secret, openIntents, 'ingestopen')
+  const openServer = serverView(serverBefore, await scrape())
   const openBacklog = await queued()
   const openEnded = performance.now()
   await until(async () => await queued() === 0, 300_000, 'confirmation queue empty after the fixed-rate run').catch(() => {})
@@ -206,12 +254,14 @@ try {
   const floorPerOp = perOp(floorCpu, floorResult['2xx'])
   const ingestPerOp = perOp(ingestCpu, ingestResult['2xx'])
   const ingestAlone = (ingestCpu['webhook-ingest'] ?? 0) / Math.max(1, ingestResult['2xx']) * 1e6
-  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox (and ${OPEN_LINKS} more for the fixed-rate runs, one webhook each)`)
+  console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox (and ${OPEN_LINKS} more for the fixed-rate runs, one webhook each)${Object.keys(tuning).length === 0 ? '' : `; webhook-ingest with ${Object.entries(tuning).map(([k, v]) => `${k}=${v}`).join(' ')}`}`)
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('durable floor', floorResult))
   console.log(line('webhook-ingest (signed)', ingestResult))
   console.log(`ratio ${(ratio * 100).toFixed(0)} % of bare, ${percent(ingestResult.requests.average, floorResult.requests.average)} of the floor`)
   console.log(`fixed rate: floor ${describeOpenLoop(floorOpen)}; webhook-ingest ${describeOpenLoop(ingestOpen)}`)
+  console.log(`fixed rate, floor: ${senderDelay.get('flooropen')}`)
+  console.log(`fixed rate, webhook-ingest: ${openServer}; ${senderDelay.get('ingestopen')}`)
   console.log(`the floor recorded ${floorRecorded} of ${floorAccepted} accepted`)
   console.log(`CPU, bare run:   ${describeCpu(bareCpu, bareResult['2xx'], 'request')}`)
   console.log(`CPU, floor run:  ${describeCpu(floorCpu, Math.max(1, floorResult['2xx']), 'webhook')}`)

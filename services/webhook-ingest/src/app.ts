@@ -6,12 +6,12 @@ import { createSecretBox, encryptionKeys } from '@paylinks/merchants'
 import { connectMessaging, createEventPublisher, ensureStream, eventsStreamOptions, natsCredentials } from '@paylinks/messaging'
 import { serviceKit } from '@paylinks/service-kit'
 import type { IngestConfig } from './config.js'
+import { createConfirmLimiter } from './confirm-limiter.js'
 import { createConfirmer, type Confirmer } from './confirmer.js'
 import { createDojoClients } from './dojo-clients.js'
 import { createLinkDirectory } from './link-directory.js'
 import { applyEvents } from './links.js'
 import { ingestMetrics } from './metrics.js'
-import { createPressure } from './pressure.js'
 import { createReceiver, type Receiver } from './receiver.js'
 import { createReconciler, type Reconciler } from './reconciler.js'
 import { webhookRoutes } from './routes/webhooks.js'
@@ -69,9 +69,9 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
   const subscriptions = createSubscriptions({
     db, box, publicUrl: config.PUBLIC_URL, dojoFor: dojo.forMerchant, graceMs: config.WEBHOOK_SECRET_GRACE_MS, cacheMs: config.SECRETS_CACHE_MS, log: fastify.log
   })
-  const pressure = createPressure({ threshold: config.CONFIRM_YIELD_UTILIZATION })
-  fastify.addHook('onClose', async () => { pressure.close() })
-  const metrics = ingestMetrics(fastify.metrics, db, pressure)
+  const limiter = createConfirmLimiter({ targetMs: config.CONFIRM_ACCEPT_TARGET_MS, minRate: config.CONFIRM_MIN_RATE })
+  fastify.addHook('onClose', async () => { limiter.close() })
+  const metrics = ingestMetrics(fastify.metrics, db, limiter)
   const links = createLinkDirectory({ db })
   const receiver = createReceiver({ db, publisher, registry, links })
   const confirmer = createConfirmer({
@@ -82,7 +82,7 @@ export default async function app (fastify: FastifyInstance, { config, expose }:
     links,
     dojoFor: dojo.forMerchant,
     concurrency: config.CONFIRM_CONCURRENCY,
-    underPressure: pressure.underPressure,
+    limiter,
     pollMs: config.CONFIRM_POLL_MS,
     leaseMs: config.CONFIRM_LEASE_MS,
     retryBaseMs: config.CONFIRM_RETRY_BASE_MS,

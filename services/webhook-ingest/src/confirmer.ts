@@ -8,6 +8,7 @@ import type { EventPublisher } from '@paylinks/messaging'
 import { scrubSecrets } from '@paylinks/service-kit'
 import { IngestError, IngestErrorCodes } from './errors.js'
 import { moneyEventId, statusChangeEventId } from './ids.js'
+import type { ConfirmLimiter } from './confirm-limiter.js'
 import type { LinkDirectory } from './link-directory.js'
 import type { KnownLink } from './links.js'
 import { capturedAmountOf, evolveIngestLink, linkStatusFor, moneyMoves, type IngestLinkState } from './status.js'
@@ -38,10 +39,11 @@ export interface ConfirmerOptions {
   retryMaxMs: number
   log: Log
   /**
-   * True while the endpoint needs the CPU (a burst of deliveries): confirmations then run one at
-   * a time and catch up once it passes. Deliveries are durable; their confirmation can wait.
+   * How many confirmations may start now (`createConfirmLimiter`): while deliveries arrive it
+   * paces them so the endpoint stays fast; they catch up once the burst passes. Deliveries are
+   * durable; their confirmation can wait. Without it, `concurrency` at a time.
    */
-  underPressure?: () => boolean
+  limiter?: Pick<ConfirmLimiter, 'take' | 'giveBack' | 'waitMs'>
   /** Called when the queue is empty, before waiting (the unmatched-webhook matcher runs there). */
   onIdle?: () => Promise<void>
   onResult?: (result: { source: Confirmation['source'], outcome: 'changed' | 'unchanged' | 'failed', lagSeconds: number }) => void
@@ -338,10 +340,10 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     }
   }
 
-  /** Sleep `pollMs`; only stop() cuts it short (new work does not). */
-  async function pause (): Promise<void> {
+  /** Sleep `ms`; only stop() cuts it short (new work does not). */
+  async function pause (ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, options.pollMs)
+      const timer = setTimeout(done, ms)
       function done (): void { clearTimeout(timer); endPause = undefined; resolve() }
       endPause = done
     })
@@ -360,17 +362,21 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   async function loop (): Promise<void> {
     while (!stopping) {
       let groups: Confirmation[][] = []
-      const yielding = options.underPressure?.() === true
+      // Deliveries first: while they arrive, as many intents as the limiter's rate allows.
+      const allowed = options.limiter?.take(options.concurrency) ?? options.concurrency
+      if (allowed === 0) {
+        await pause(options.limiter!.waitMs())
+        continue
+      }
       try {
-        groups = await claim(yielding ? 1 : options.concurrency)
+        groups = await claim(allowed)
       } catch (error) {
         if (stopping) break
         log.error({ err: error }, 'could not read the confirmation queue')
       }
+      if (groups.length < allowed) options.limiter?.giveBack(allowed - groups.length)
       if (groups.length > 0) {
         await process(groups)
-        // Deliveries first: while they need the process, one intent per poll interval.
-        if (yielding && !stopping) await pause()
         continue
       }
       try {

@@ -1,19 +1,20 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { sql, type Kysely } from 'kysely'
-import type { Pressure } from './pressure.js'
+import type { ConfirmLimiter } from './confirm-limiter.js'
 import type { Tables } from './tables.js'
 
 export const DELIVERY_OUTCOMES = ['accepted', 'duplicate', 'pending', 'unauthorized', 'too_large', 'malformed', 'unknown_merchant', 'error'] as const
 export type DeliveryOutcome = typeof DELIVERY_OUTCOMES[number]
 
 export interface IngestMetrics {
-  delivery: (outcome: DeliveryOutcome) => void
+  /** A delivery was answered, `ms` after it arrived. */
+  delivery: (outcome: DeliveryOutcome, ms: number) => void
   confirmation: (result: { source: string, outcome: string, lagSeconds: number }) => void
   reconcilerRun: (queued: number) => void
 }
 
 /** The service's Prometheus metrics, on the app's registry. */
-export function ingestMetrics (registry: Registry, db: Kysely<Tables>, pressure: Pick<Pressure, 'delivery' | 'underPressure'>): IngestMetrics {
+export function ingestMetrics (registry: Registry, db: Kysely<Tables>, limiter: Pick<ConfirmLimiter, 'delivery' | 'limiting' | 'rate'>): IngestMetrics {
   const deliveries = new Counter({ name: 'webhook_ingest_deliveries_total', help: 'Dojo webhook deliveries by outcome.', labelNames: ['outcome'] as const, registers: [registry] })
   for (const outcome of DELIVERY_OUTCOMES) deliveries.inc({ outcome }, 0)
   const confirmations = new Counter({ name: 'webhook_ingest_confirmations_total', help: 'Confirmations with Dojo by source and outcome (changed, unchanged, failed).', labelNames: ['source', 'outcome'] as const, registers: [registry] })
@@ -29,18 +30,20 @@ export function ingestMetrics (registry: Registry, db: Kysely<Tables>, pressure:
   // Read at scrape time: how much work waits.
   const queue = new Gauge({ name: 'webhook_ingest_pending_confirmations', help: 'Confirmations queued or being retried.', registers: [registry], async collect () { this.set(await count('wi_confirmations')) } })
   const unmatched = new Gauge({ name: 'webhook_ingest_unmatched_webhooks', help: 'Verified deliveries for intents with no known link.', registers: [registry], async collect () { this.set(await count('wi_unmatched_webhooks')) } })
-  const yielding = new Gauge({ name: 'webhook_ingest_confirmations_yielding', help: '1 while confirmations run one at a time because deliveries need the process.', registers: [registry], collect () { this.set(pressure.underPressure() ? 1 : 0) } })
+  const yielding = new Gauge({ name: 'webhook_ingest_confirmations_yielding', help: '1 while deliveries arrive and confirmations run at most webhook_ingest_confirmation_rate_limit per second.', registers: [registry], collect () { this.set(limiter.limiting() ? 1 : 0) } })
+  const rateLimit = new Gauge({ name: 'webhook_ingest_confirmation_rate_limit', help: 'Confirmations per second allowed while deliveries arrive (set by the endpoint\'s answer time; applies while yielding is 1).', registers: [registry], collect () { this.set(limiter.rate()) } })
   void queue
   void yielding
+  void rateLimit
   void unmatched
   async function count (table: 'wi_confirmations' | 'wi_unmatched_webhooks'): Promise<number> {
     const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(db).catch(() => ({ rows: [] }))
     return rows[0]?.n ?? 0
   }
   return {
-    delivery: (outcome) => {
+    delivery: (outcome, ms) => {
       deliveries.inc({ outcome })
-      pressure.delivery()
+      limiter.delivery(ms)
     },
     confirmation: ({ source, outcome, lagSeconds }) => {
       confirmations.inc({ source, outcome })

@@ -73,7 +73,7 @@ export async function webhookRoutes (app: FastifyInstance, options: WebhookRoute
     throw error
   })
   app.addHook('onResponse', async (request, reply) => {
-    metrics.delivery(request.webhookOutcome ?? (reply.statusCode === 413 ? 'too_large' : reply.statusCode < 500 && reply.statusCode >= 400 ? 'malformed' : 'error'))
+    metrics.delivery(request.webhookOutcome ?? (reply.statusCode === 413 ? 'too_large' : reply.statusCode < 500 && reply.statusCode >= 400 ? 'malformed' : 'error'), reply.elapsedTime)
   })
 
   app.post<{ Params: { merchantId: string } }>('/webhooks/dojo/:merchantId', {
