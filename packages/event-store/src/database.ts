@@ -24,6 +24,12 @@ export interface DatabaseOptions {
    * frozen mid-transaction cannot hold rows or a checkpoint forever. Default 60 s.
    */
   idleInTransactionTimeoutMs?: number
+  /**
+   * Prepare the statements a connection runs repeatedly (named, parsed and planned once per
+   * connection). Default true; turn off behind a pooler that cannot keep them (PgBouncer in
+   * transaction mode before 1.21).
+   */
+  prepareStatements?: boolean
   /** Lost connections are reported here (they are replaced on the next query either way). */
   log?: { warn: (obj: object, msg: string) => void }
 }
@@ -56,11 +62,59 @@ export function createDatabase<T = EventStoreTables> (options: DatabaseOptions):
   // the pool discards the broken client on release.
   pool.on('error', (error) => { lost(error, 'idle') })
   pool.on('connect', (client) => { client.on('error', (error) => { lost(error, 'checked out') }) })
+  // Before tracing's wrapper: spans show the statement as the caller wrote it.
+  if (options.prepareStatements !== false) pool.on('connect', (client) => { prepareRepeatedStatements(client) })
   if (propagatesTraces()) {
     const database = databaseName(options.connectionString)
     pool.on('connect', (client) => { traceQueries(client, database) })
   }
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** A text is prepared on a connection the second time it runs there, up to this many per connection. */
+const MAX_PREPARED = 200
+/** How many texts seen once a connection remembers (texts built per call, say an IN list, stay unprepared). */
+const MAX_SEEN = 1000
+
+type Query = (...args: unknown[]) => unknown
+
+/**
+ * Postgres parses, analyses and plans an unnamed statement on every execution; for the
+ * statements a service runs all day (a claim, a batch insert, a checkpoint move) that costs as
+ * much as running them. A statement text seen twice on a connection runs as a named prepared
+ * statement from then on (pg parses it once per connection; Postgres keeps its plan, generic
+ * once that is as good). Only calls with parameters and no callback, as Kysely makes them.
+ * A prepared statement whose result columns a migration changed fails once with "cached plan
+ * must not change result type" (0A000): that text then runs unnamed on this connection.
+ */
+export function prepareRepeatedStatements (client: pg.PoolClient | pg.Client): void {
+  const original = client.query.bind(client) as Query
+  const seen = new Set<string>()
+  const prepared = new Map<string, string>()
+  const unnamed = new Set<string>()
+  let next = 0
+  const query: Query = (...args) => {
+    const [text, values] = args
+    if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || unnamed.has(text)) return original(...args)
+    let name = prepared.get(text)
+    if (name === undefined) {
+      if (!seen.has(text) || prepared.size >= MAX_PREPARED) {
+        if (seen.size < MAX_SEEN) seen.add(text)
+        return original(...args)
+      }
+      seen.delete(text)
+      name = `paylinks_${next++}`
+      prepared.set(text, name)
+    }
+    return (original({ name, text, values }) as Promise<unknown>).catch((error: unknown) => {
+      if ((error as { code?: string }).code === '0A000') {
+        prepared.delete(text)
+        unnamed.add(text)
+      }
+      throw error
+    })
+  }
+  client.query = query as typeof client.query
 }
 
 function databaseName (connectionString: string): string {

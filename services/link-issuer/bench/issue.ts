@@ -6,6 +6,7 @@
 // time; prints a small table. `pnpm bench:issue`
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { Pool } from 'undici'
 import { createDatabase } from '@paylinks/event-store'
 import { createMigratedTestDatabase } from '@paylinks/event-store/testing'
 import { createApiKey, createMerchant, createSecretBox, type MerchantTables } from '@paylinks/merchants'
@@ -34,6 +35,23 @@ async function healthy (url: string, what: string, output: () => string): Promis
 }
 // Where the CPU goes during each run: every process here shares this machine's cores.
 const processes: CpuGroups = { 'link-issuer': runs('link-issuer/src/server.ts'), ...floorCpuGroups, ...pipelineCpuGroups }
+/**
+ * POSTs for the fixed-rate runs: undici's own request over a keep-alive pool (what global fetch is
+ * built on, without its WHATWG streams and Request/Response objects). The sender shares the two
+ * cores with everything it measures and its own delays count as latency from the due time, so it
+ * must be cheap; the floor and link-issuer get the same sender. The closed-loop runs keep fetch.
+ */
+function sender (origin: string, headers: Record<string, string>): { post: (path: string, body: string) => Promise<number>, close: () => Promise<void> } {
+  const pool = new Pool(origin, { connections: 64 })
+  return {
+    post: async (path, body) => {
+      const res = await pool.request({ path, method: 'POST', body, headers })
+      await res.body.dump()
+      return res.statusCode
+    },
+    close: async () => { await pool.close() }
+  }
+}
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 
 async function run (label: string, op: (i: number) => Promise<void>): Promise<{ label: string, count: number, perSecond: number, p50: number, p99: number }> {
@@ -130,7 +148,9 @@ try {
     return res.status === 201
   }
   for (let i = 0; i < 50; i++) await createAtFloor(`warm-floor-${i}`)
-  const floorOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await createAtFloor(`floor-open-${runId}-${i}`) })
+  const floorSender = sender(floorUrl, floorHeaders)
+  const floorOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await floorSender.post('/v1/payment-links', JSON.stringify({ reference: `floor-open-${runId}-${i}`, amount })) === 201 })
+  await floorSender.close()
   meter = startCpuMeter(processes)
   const floorRun = await run('durable floor: POST /v1/payment-links', async (i) => {
     if (!(await createAtFloor(`floor-${runId}-${i}`))) failures++
@@ -147,12 +167,9 @@ try {
   await floorRecorder.kill('SIGTERM')
   await sql`DROP TABLE IF EXISTS ${sql.table(floorTable)}`.execute(ownerDb)
 
-  const createLink = async (reference: string): Promise<boolean> => {
-    const res = await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference, amount }) })
-    await res.arrayBuffer()
-    return res.status === 201
-  }
-  const linksOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await createLink(`open-${runId}-${i}`) })
+  const linkSender = sender(issuerUrl, apiHeaders)
+  const linksOpen = await openLoop({ rate: RATE, durationMs: OPEN_LOOP_MS, op: async (i) => await linkSender.post('/v1/payment-links', JSON.stringify({ reference: `open-${runId}-${i}`, amount })) === 201 })
+  await linkSender.close()
   meter = startCpuMeter(processes)
   const links = await run('link-issuer: POST /v1/payment-links (issued, recorded, readable)', async (i) => {
     const res = await fetch(`${issuerUrl}/v1/payment-links`, { method: 'POST', headers: apiHeaders, body: JSON.stringify({ reference: `bench-${runId}-${i}`, amount }) })
