@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { trackClient } from './copy.js'
 import type { EventStoreTables } from './tables.js'
 import { propagatesTraces, traceQueries } from './tracing.js'
 
@@ -56,6 +57,9 @@ export function createDatabase<T = EventStoreTables> (options: DatabaseOptions):
   // the pool discards the broken client on release.
   pool.on('error', (error) => { lost(error, 'idle') })
   pool.on('connect', (client) => { client.on('error', (error) => { lost(error, 'checked out') }) })
+  // copyRows finds a transaction's client by its backend's pid.
+  pool.on('connect', (client) => { trackClient(client, true) })
+  pool.on('remove', (client) => { trackClient(client, false) })
   if (propagatesTraces()) {
     const database = databaseName(options.connectionString)
     pool.on('connect', (client) => { traceQueries(client, database) })
