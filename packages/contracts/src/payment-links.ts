@@ -324,6 +324,10 @@ export function linkStatusAfter (status: LinkStatus | undefined, event: { type: 
   }
 }
 
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+/** An amount reported by an event: never below what it was, never above its cap. */
+const grow = (current: number, reported: unknown, cap: number): number => Math.min(cap, Math.max(current, num(reported)))
+
 /** What a link has captured and refunded, in minor units. */
 export interface LinkAmounts {
   capturedAmount: number
@@ -340,8 +344,6 @@ export interface LinkAmounts {
  * - `refunded` applies while money is held (`paid`, `captured`, `partially_refunded`).
  */
 export function linkAmountsAfter (status: LinkStatus, amounts: LinkAmounts, total: number, event: { type: string, data: Record<string, unknown> }): LinkAmounts {
-  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-  const grow = (current: number, reported: unknown, cap: number): number => Math.min(cap, Math.max(current, num(reported)))
   switch (event.type) {
     case PaymentLinkStatusChanged.type: {
       if (linkStatusAfter(status, event) === status) return amounts

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { trackClient } from './copy.js'
 import type { EventStoreTables } from './tables.js'
 import { propagatesTraces, traceQueries } from './tracing.js'
 
@@ -62,6 +63,9 @@ export function createDatabase<T = EventStoreTables> (options: DatabaseOptions):
   // the pool discards the broken client on release.
   pool.on('error', (error) => { lost(error, 'idle') })
   pool.on('connect', (client) => { client.on('error', (error) => { lost(error, 'checked out') }) })
+  // copyRows finds a transaction's client by its backend's pid.
+  pool.on('connect', (client) => { trackClient(client, true) })
+  pool.on('remove', (client) => { trackClient(client, false) })
   // Before tracing's wrapper: spans show the statement as the caller wrote it.
   if (options.prepareStatements !== false) pool.on('connect', (client) => { prepareRepeatedStatements(client) })
   if (propagatesTraces()) {

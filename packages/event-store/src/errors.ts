@@ -8,7 +8,9 @@ export const EventStoreErrorCodes = {
   timeout: 'ES_TIMEOUT',
   /** A migration failed. */
   migration: 'ES_MIGRATION',
-  closed: 'ES_CLOSED'
+  closed: 'ES_CLOSED',
+  /** copyRows was given an executor that is not a transaction of a createDatabase pool. */
+  copyNeedsTransaction: 'ES_COPY_NEEDS_TRANSACTION'
 } as const
 export type EventStoreErrorCode = typeof EventStoreErrorCodes[keyof typeof EventStoreErrorCodes]
 

@@ -1,4 +1,5 @@
 export { readCheckpoint, saveCheckpoint } from './checkpoints.js'
+export { copyRows } from './copy.js'
 export { createClient, createDatabase, type DatabaseOptions } from './database.js'
 export { EventStoreError, EventStoreErrorCodes, type EventStoreErrorCode } from './errors.js'
 export { createEventStore, type EventStore, type EventStoreOptions, type SubscribeOptions } from './event-store.js'

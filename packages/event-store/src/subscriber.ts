@@ -151,7 +151,8 @@ export function createStoreSubscriber<Ds extends EventDefinition = EventDefiniti
     options.log?.info({ subscriber: name, from: state.position }, 'subscriber active')
     const batchSize = options.batchSize ?? 500
     const lingerMs = options.lingerMs ?? 0
-    const batches = store.subscribe({ after: state.position, batchSize, signal: stopController.signal, upcast: false })
+    // It reads ahead itself (below): the store's own read-ahead would hold a third batch in memory.
+    const batches = store.subscribe({ after: state.position, batchSize, signal: stopController.signal, upcast: false, readAhead: false })
     const nextBatch = async (): Promise<{ batch: RecordedEvent[], items: Array<Item<Ds>> } | undefined> => {
       const next = await batches.next()
       if (next.done === true) return undefined

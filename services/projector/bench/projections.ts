@@ -6,7 +6,9 @@
 // Projecting 5M events would take most of the time budget on 2 cores, so the links beyond the
 // projected ones are generated in SQL straight into the active generation's tables and rollups,
 // and the bench checks that the rollups still give the scan's answers before it times them.
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { sql } from 'kysely'
@@ -41,6 +43,16 @@ await admin.query(`CREATE DATABASE ${name}`)
 const url = new URL(TEST_DATABASE_URL)
 url.pathname = `/${name}`
 const rate = (n: number, ms: number): number => Math.round(n / (ms / 1000))
+/** CPU seconds (user + system) of a process from /proc (0 once it is gone: callers keep the last seen). */
+const cpuSeconds = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
 
 try {
   const store = await createEventStore({ connectionString: url.toString(), registry: createEventRegistry(domainEvents), pollIntervalMs: 1000 })
@@ -86,14 +98,36 @@ try {
   const readMs = performance.now() - started
 
   const runner = new ProjectionRunner({ store, projections: [payments], intervalMs: 100 })
+  // Where the catch-up's CPU goes: this process, and the Postgres backends serving this bench's
+  // database (sampled as the wait polls, so a backend that leaves the pool keeps what it used).
+  const backends = async (): Promise<number[]> => (await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(store.db)).rows.map((r) => r.pid)
+  const backendCpu = new Map<number, { from: number, last: number }>()
+  const sampleBackends = async (): Promise<void> => {
+    for (const pid of await backends()) {
+      const now = cpuSeconds(pid)
+      const seen = backendCpu.get(pid)
+      if (seen === undefined) backendCpu.set(pid, { from: now, last: now })
+      else if (now > 0) seen.last = now
+    }
+  }
+  await sampleBackends()
+  const cpuBefore = process.cpuUsage()
+  const eluBefore = performance.eventLoopUtilization()
   started = performance.now()
   runner.start()
+  let appliedMs: number | undefined
   for (;;) {
     const s = (await runner.status())[0]!
+    await sampleBackends()
     if (s.active !== undefined && s.active.position >= EVENTS) break
-    await sleep(200)
+    if (appliedMs === undefined && (s.building?.position ?? 0) >= EVENTS) appliedMs = performance.now() - started
+    await sleep(100)
   }
   const catchUpMs = performance.now() - started
+  const nodeCpu = process.cpuUsage(cpuBefore)
+  const elu = performance.eventLoopUtilization(eluBefore)
+  const catchUpCpu = { node: (nodeCpu.user + nodeCpu.system) / 1e6, postgres: [...backendCpu.values()].reduce((a, b) => a + b.last - b.from, 0) }
+  console.log(`catch-up ${(catchUpMs / 1000).toFixed(1)} s (every event applied after ${((appliedMs ?? catchUpMs) / 1000).toFixed(1)} s, then the swap): CPU ${catchUpCpu.node.toFixed(1)} s this process, ${catchUpCpu.postgres.toFixed(1)} s its Postgres backends; main thread busy ${Math.round(elu.utilization * 100)} %`)
 
   // Live: append small batches at a steady rate (as the recorder does), and time each event
   // from its commit to the projection's checkpoint passing it.
@@ -217,6 +251,7 @@ try {
   const expected = EVENTS / 5 + RATE * LIVE_SECONDS
   reportBench('projections', `bench:projections — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; reads: ${PROJECTED + RATE * LIVE_SECONDS} links projected, ${generated} generated in SQL`, [
     { figure: `payments projection catch-up on ${EVENTS} stored events`, measured: `${rate(EVENTS, catchUpMs)} events/s`, baseline: `${rate(EVENTS, readMs)} events/s raw ordered read`, ratio: percent(readMs, catchUpMs) },
+    { figure: 'catch-up CPU (this process; its Postgres backends)', measured: `${(catchUpCpu.node * 1e6 / EVENTS).toFixed(0)} µs; ${(catchUpCpu.postgres * 1e6 / EVENTS).toFixed(0)} µs per event; main thread busy ${Math.round(elu.utilization * 100)} %` },
     { figure: `live lag, commit → projection checkpoint, at ${RATE} events/s`, measured: `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms` },
     { figure: 'links projected', measured: String(projected.rows[0]!.n), target: String(expected), met: projected.rows[0]!.n === expected },
     { figure: 'rollup answers agree with the scan (counts equal, times within 1 %)', measured: agree ? 'yes' : 'NO', target: 'yes', met: agree },

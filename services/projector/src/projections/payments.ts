@@ -3,6 +3,7 @@ import {
   is, linkAmountsAfter, linkStatusAfter, paymentLinkEvents, PaymentLinkIssued, PaymentLinkIssueFailed, PaymentLinkOpened, PaymentLinkRefunded, PaymentLinkRequested,
   PaymentLinkSent, type LinkStatus, type RecordedEventsOf
 } from '@paylinks/contracts'
+import { copyRows } from '@paylinks/event-store'
 import type { DailyTable, LinksTable, TimelineTable } from '../tables.js'
 import { maskContactDetails } from './personal-data.js'
 import type { Projection } from './projection.js'
@@ -72,6 +73,7 @@ const LINK_TYPES: Record<keyof LinksTable, string> = {
 }
 const LINK_COLUMNS = Object.keys(LINK_TYPES) as Array<keyof LinksTable>
 const TIMELINE_TYPES: Record<keyof TimelineTable, string> = { position: 'bigint', link_id: 'text', type: 'text', occurred_at: 'timestamptz', status: 'text', summary: 'text' }
+const TIMELINE_COLUMNS = Object.keys(TIMELINE_TYPES)
 /** A timeline row as it travels: TIMELINE_TYPES' columns in their order. */
 type TimelineRow = [position: number, linkId: string, type: string, occurredAt: string, status: LinkStatus, summary: string]
 /** `INSERT INTO table (columns) SELECT` the columns of `rows` (each an array in the order of `types`). */
@@ -302,7 +304,8 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
       await sql`${insertRows(t('links'), LINK_TYPES, rows.map((row) => LINK_COLUMNS.map((c) => row[c])))}
         ON CONFLICT (link_id) DO UPDATE SET ${sql.raw(LINK_COLUMNS.filter((c) => c !== 'link_id').map((c) => `${c} = EXCLUDED.${c}`).join(', '))}`.execute(trx)
     }
-    if (timeline.length > 0) await insertRows(t('timeline'), TIMELINE_TYPES, timeline).execute(trx)
+    // The bulk of a batch (a row per event): COPY, a fraction of what parsing them out of jsonb costs Postgres.
+    await copyRows(trx, t('timeline'), TIMELINE_COLUMNS, timeline)
     if (daily.size > 0) {
       const sums = COUNTERS
       await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM json_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::json)

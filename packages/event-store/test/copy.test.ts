@@ -1,0 +1,41 @@
+import t from 'tap'
+import { sql } from 'kysely'
+import { copyRows, EventStoreErrorCodes } from '../src/index.js'
+import { createStore } from './helpers.js'
+
+t.test('copyRows should insert rows in the caller\'s transaction, text with tabs, newlines and backslashes intact', async (t) => {
+  const store = await createStore(t)
+  await sql`CREATE TABLE copied (n bigint PRIMARY KEY, label text, at timestamptz, doc jsonb)`.execute(store.db)
+  const awkward = 'tab\there\nnew line\\back\rslash \\N'
+  const rows = [
+    [1, awkward, '2026-12-01T10:00:00.123Z', { a: 'x\ty' }],
+    [2, null, new Date('2026-12-02T00:00:00.000Z'), null],
+    // Enough rows to go in several pieces.
+    ...Array.from({ length: 5000 }, (_, i) => [i + 3, `row ${i} ${'x'.repeat(20)}`, null, null])
+  ]
+  await store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n', 'label', 'at', 'doc'], rows) })
+  const read = await sql<{ n: number, label: string | null, at: Date | null, doc: unknown }>`SELECT * FROM copied WHERE n <= 2 ORDER BY n`.execute(store.db)
+  t.same(read.rows.map((r) => [r.n, r.label, r.at?.toISOString() ?? null, r.doc]), [[1, awkward, '2026-12-01T10:00:00.123Z', { a: 'x\ty' }], [2, null, '2026-12-02T00:00:00.000Z', null]])
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 5002)
+})
+
+t.test('copyRows should roll back with its transaction', async (t) => {
+  const store = await createStore(t)
+  await sql`CREATE TABLE copied (n bigint PRIMARY KEY)`.execute(store.db)
+  await t.rejects(store.db.transaction().execute(async (trx) => {
+    await copyRows(trx, 'copied', ['n'], [[1], [2]])
+    throw new Error('after the copy')
+  }), /after the copy/)
+  // A duplicate key fails the COPY itself, and the transaction with it.
+  await t.rejects(store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n'], [[3], [3]]) }))
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 0)
+  // The connections are usable afterwards.
+  await store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n'], [[4]]) })
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 1)
+})
+
+t.test('copyRows should refuse the pool itself: nothing ties its statements to one session', async (t) => {
+  const store = await createStore(t)
+  await sql`CREATE TABLE copied (n bigint)`.execute(store.db)
+  await t.rejects(copyRows(store.db, 'copied', ['n'], [[1]]), { code: EventStoreErrorCodes.copyNeedsTransaction })
+})
