@@ -8,10 +8,20 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const dateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i
 const day = /^(\d{4})-(\d{2})-(\d{2})$/
 
-/** A real calendar day (no 2026-02-31). */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * A real calendar day (no 2026-02-31), by arithmetic: every timestamp an event carries is checked
+ * here, so no Date is built for it. Years before 100 are refused, as they always were here
+ * (Date.UTC reads them as 19xx).
+ */
 function isDay (year: string, month: string, date: string): boolean {
-  const d = new Date(Date.UTC(Number(year), Number(month) - 1, Number(date)))
-  return d.getUTCFullYear() === Number(year) && d.getUTCMonth() === Number(month) - 1 && d.getUTCDate() === Number(date)
+  const y = Number(year)
+  const m = Number(month)
+  const d = Number(date)
+  if (y < 100 || m < 1 || m > 12 || d < 1) return false
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)
+  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]!)
 }
 
 /** The string formats of our schemas, by name: each a predicate over the string. */

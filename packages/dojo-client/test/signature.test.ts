@@ -30,4 +30,15 @@ t.test('verifyWebhookSignature should refuse a changed body, a wrong secret and 
   t.notOk(verifyWebhookSignature(body, header.replace('sha256=', 'sha1='), [secret]))
   t.notOk(verifyWebhookSignature(body, header.slice(0, -3), [secret]), 'a truncated digest')
   t.notOk(verifyWebhookSignature(body, 'sha256=zz', [secret]))
+  t.notOk(verifyWebhookSignature(body, `${header}-00`, [secret]), 'a digest too long')
+  t.notOk(verifyWebhookSignature(body, header.replace('4B', '4G'), [secret]), 'a digit that is not hex')
+})
+
+t.test('verifyWebhookSignature should read the digest however its hex is written, and any value of a list', async (t) => {
+  const digits = header.slice('sha256='.length)
+  t.ok(verifyWebhookSignature(body, `sha256=${digits.replaceAll('-', '')}`, [secret]), 'without the dashes')
+  t.ok(verifyWebhookSignature(body, `SHA256=${digits.toLowerCase()}`, [secret]), 'in lower case, the prefix in upper')
+  t.ok(verifyWebhookSignature(body, `  ${header} `, [secret]), 'with spaces around it')
+  t.ok(verifyWebhookSignature(body, `sha1=AB, ${signWebhookBody(body, 'other')},${header}`, [secret]), 'one value of several')
+  t.notOk(verifyWebhookSignature(body, `sha1=AB, ${signWebhookBody(body, 'other')}`, [secret]), 'none of several')
 })

@@ -46,8 +46,11 @@ export interface EventStore {
   /** The registry events are upcast with as they are read, if any. */
   registry: EventRegistry<any> | undefined
   readStream: (streamId: string, options?: { fromVersion?: number }) => Promise<RecordedEvent[]>
-  /** Several streams in one round trip, each in version order (a stream with no events: empty). */
-  readStreams: (streamIds: readonly string[]) => Promise<Map<string, RecordedEvent[]>>
+  /**
+   * Several streams in one round trip, each in version order (a stream with no events: empty);
+   * with `afterVersions`, a stream only past the version given for it.
+   */
+  readStreams: (streamIds: readonly string[], options?: { afterVersions?: ReadonlyMap<string, number> }) => Promise<Map<string, RecordedEvent[]>>
   readAll: (after: number, limit?: number) => Promise<RecordedEvent[]>
   head: () => Promise<number>
   /**
@@ -123,8 +126,8 @@ export async function createEventStore (options: EventStoreOptions): Promise<Eve
     db,
     registry: options.registry,
     readStream: async (streamId, opts) => upcast(await readStream(db, streamId, opts)),
-    async readStreams (streamIds) {
-      const streams = await readStreams(db, streamIds)
+    async readStreams (streamIds, opts) {
+      const streams = await readStreams(db, streamIds, opts)
       for (const [id, events] of streams) streams.set(id, upcast(events))
       return streams
     },

@@ -108,14 +108,23 @@ export async function readStream (db: Executor, streamId: string, options: { fro
 /**
  * Several streams' events in one round trip, each in version order: a worker deciding on a batch
  * of streams reads them all at once. Every id asked for is a key (an unknown stream: no events).
+ * `afterVersions` reads a stream only past the version given for it (a reader that keeps its
+ * fold of the earlier events need not read them again).
  */
-export async function readStreams (db: Executor, streamIds: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
+export async function readStreams (db: Executor, streamIds: readonly string[], options: { afterVersions?: ReadonlyMap<string, number> } = {}): Promise<Map<string, RecordedEvent[]>> {
   const streams = new Map<string, RecordedEvent[]>(streamIds.map((id) => [id, []]))
   if (streams.size === 0) return streams
-  const rows = await db.selectFrom('es_events').selectAll()
-    .where('stream_id', '=', sql<string>`ANY(${[...streams.keys()]}::text[])`)
-    .orderBy('stream_id').orderBy('stream_version')
-    .execute()
+  const ids = [...streams.keys()]
+  const after = options.afterVersions
+  const rows = after === undefined
+    ? await db.selectFrom('es_events').selectAll()
+      .where('stream_id', '=', sql<string>`ANY(${ids}::text[])`)
+      .orderBy('stream_id').orderBy('stream_version')
+      .execute()
+    : (await sql<Selectable<EventsTable>>`
+        SELECT e.* FROM unnest(${ids}::text[], ${ids.map((id) => after.get(id) ?? 0)}::int[]) AS s(stream_id, after)
+          JOIN es_events e ON e.stream_id = s.stream_id AND e.stream_version > s.after
+         ORDER BY e.stream_id, e.stream_version`.execute(db)).rows
   for (const row of rows) streams.get(row.stream_id)!.push(toRecordedEvent(row))
   return streams
 }

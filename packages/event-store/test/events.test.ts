@@ -97,6 +97,21 @@ t.test('readStreams should read several streams in one go, each in version order
   t.same((await store.readStreams([])).size, 0)
 })
 
+t.test('readStreams should read each stream only past the version given for it', async (t) => {
+  const store = await createStore(t)
+  await record(store.db, [
+    { position: 1, event: credit('ledger.p', 100) }, { position: 2, event: credit('ledger.q', 200) }, { position: 3, event: credit('ledger.p', 300) },
+    { position: 4, event: credit('ledger.q', 400) }, { position: 5, event: credit('ledger.p', 500) }
+  ])
+  const streams = await store.readStreams(['ledger.p', 'ledger.q', 'ledger.none'], { afterVersions: new Map([['ledger.p', 1], ['ledger.q', 2]]) })
+  t.same(streams.get('ledger.p')!.map((e) => [e.position, e.streamVersion]), [[3, 2], [5, 3]])
+  t.same(streams.get('ledger.q'), [])
+  t.same(streams.get('ledger.none'), [])
+  t.match(streams.get('ledger.p'), [{ type: 'ledger.credited', data: { amount: { value: 300 } } }, { data: { amount: { value: 500 } } }])
+  // A stream without a version given is read from its start.
+  t.same((await store.readStreams(['ledger.q'], { afterVersions: new Map() })).get('ledger.q')!.map((e) => e.streamVersion), [1, 2])
+})
+
 t.test('readers should pass events of types they do not know through as stored', async (t) => {
   const store = await createStore(t)
   const foreign = { ...credit('ledger.f'), type: 'ledger.audited', data: { by: 'a newer service' } }

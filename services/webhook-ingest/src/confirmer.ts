@@ -72,11 +72,23 @@ export interface Confirmer {
 
 const MAX_RACES = 25
 
-/** A link's stream as the command handler would fold it on a read of its own. */
-function folded (events: RecordedEvent[]): KnownState<IngestLinkState | undefined> {
+type LinkFold = KnownState<IngestLinkState | undefined>
+
+/**
+ * A link's stream as the command handler would fold it on a read of its own; with `before`, the
+ * fold of the stream up to `before.version`, the events being the ones after it.
+ */
+function folded (events: RecordedEvent[], before?: LinkFold): LinkFold {
   const last = events.at(-1)
-  return { state: events.reduce(evolveIngestLink, undefined), position: last?.position ?? 0, version: last?.streamVersion ?? 0 }
+  return {
+    state: events.reduce(evolveIngestLink, before?.state),
+    position: last?.position ?? before?.position ?? 0,
+    version: last?.streamVersion ?? before?.version ?? 0
+  }
 }
+
+/** Links whose fold a worker keeps between confirmations (a full map starts again). */
+const MAX_FOLDS = 10_000
 
 /**
  * The confirmation worker. Queued rows are leased (`next_attempt_at` moves past the lease, so a
@@ -95,21 +107,32 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
   let woken = false
 
   const traced = propagatesTraces()
+  // Each link's fold as of its last read, by stream: a stream only grows (recorded events never
+  // change, versions have no gaps), so the next confirmation of the link reads only the events
+  // after that version, not its whole history again (a link Dojo keeps re-sending webhooks for
+  // has hundreds of deliveries, each a row to read, check and fold). Traced confirmations read
+  // the whole stream: their span continues the trace kept on its issued event.
+  const folds = new Map<string, LinkFold>()
+  const keepFold = (streamId: string, fold: LinkFold): void => {
+    if (folds.size >= MAX_FOLDS && !folds.has(streamId)) folds.clear()
+    folds.set(streamId, fold)
+  }
 
   type Row = Pick<Confirmation, 'payment_intent_id' | 'source' | 'cause_event_id'>
 
   async function confirm (row: Row, held?: () => boolean): Promise<ConfirmResult> {
     const link = await options.links.find(row.payment_intent_id)
     if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${row.payment_intent_id}`)
-    return await confirmRead(row, link, await store.readStream(paymentLinkStream(link.linkId)), held)
+    const events = await store.readStream(paymentLinkStream(link.linkId))
+    return await confirmRead(row, link, events, folded(events), held)
   }
 
   /**
    * Confirm on a stream already read (for a batch, in one query): the decision starts from its
    * fold, and only a lost race reads the stream again.
    */
-  async function confirmRead (row: Row, link: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
-    return traced ? await confirmTraced(row, link, events, held) : await confirmLink(row, link, events, held)
+  async function confirmRead (row: Row, link: KnownLink, events: RecordedEvent[], known: LinkFold, held?: () => boolean): Promise<ConfirmResult> {
+    return traced ? await confirmTraced(row, link, events, known, held) : await confirmLink(row, link, known, held)
   }
 
   /**
@@ -119,7 +142,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
    * (kept in the webhook-received event that caused it): both found in the stream the decision
    * is folded from, so tracing costs no read of its own.
    */
-  async function confirmTraced (row: Row, link: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
+  async function confirmTraced (row: Row, link: KnownLink, events: RecordedEvent[], known: LinkFold, held?: () => boolean): Promise<ConfirmResult> {
     const origin = events.find((e) => e.type === 'payment-link.issued') ?? events[0]
     const cause = row.cause_event_id === null ? undefined : events.find((e) => e.id === row.cause_event_id)
     const causeLink = cause === undefined ? undefined : eventTraceLink(cause)
@@ -132,7 +155,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
       attributes: { 'paylinks.link.id': link.linkId, 'paylinks.confirmation.source': row.source, ...(row.cause_event_id === null ? {} : { 'paylinks.cause.event.id': row.cause_event_id }) }
     }, parent)
     try {
-      const result = await context.with(trace.setSpan(parent, span), async () => await confirmLink(row, link, events, held))
+      const result = await context.with(trace.setSpan(parent, span), async () => await confirmLink(row, link, known, held))
       span.setAttribute('paylinks.moves', result.moves.join(','))
       return result
     } catch (error) {
@@ -144,7 +167,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
     }
   }
 
-  async function confirmLink (row: Row, { linkId, merchantId }: KnownLink, events: RecordedEvent[], held?: () => boolean): Promise<ConfirmResult> {
+  async function confirmLink (row: Row, { linkId, merchantId }: KnownLink, known: LinkFold, held?: () => boolean): Promise<ConfirmResult> {
     const dojo = await options.dojoFor(merchantId)
     // The webhook has no amount and is not trusted alone: Dojo's current view decides.
     const intent = await dojo.getPaymentIntent(row.payment_intent_id, { returnCanceled: true })
@@ -158,7 +181,7 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
         streamId,
         initialState: () => undefined,
         evolve: evolveIngestLink,
-        known: folded(events),
+        known,
         // Often our own recorder is just behind the last move: read again and decide again.
         retry: { retries: MAX_RACES, minDelayMs: 10, maxDelayMs: 200 },
         decide: (state) => {
@@ -306,7 +329,10 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
       let streams: Map<string, RecordedEvent[]>
       try {
         links = await options.links.findMany(jobs.map((j) => j.row.payment_intent_id))
-        streams = await store.readStreams([...links.values()].map((l) => paymentLinkStream(l.linkId)))
+        const ids = [...links.values()].map((l) => paymentLinkStream(l.linkId))
+        const afterVersions = new Map<string, number>()
+        if (!traced) for (const id of ids) { const fold = folds.get(id); if (fold !== undefined) afterVersions.set(id, fold.version) }
+        streams = await store.readStreams(ids, afterVersions.size === 0 ? undefined : { afterVersions })
       } catch (error) {
         clearInterval(renew)
         await Promise.all(jobs.map(async (j) => { await failed(j, error) }))
@@ -317,7 +343,11 @@ export function createConfirmer (options: ConfirmerOptions): Confirmer {
         try {
           const link = links.get(j.row.payment_intent_id)
           if (link === undefined) throw new IngestError(IngestErrorCodes.unknownLink, `no issued link for intent ${j.row.payment_intent_id}`)
-          return { job: j, result: await confirmRead(j.row, link, streams.get(paymentLinkStream(link.linkId)) ?? [], () => j.held) }
+          const streamId = paymentLinkStream(link.linkId)
+          const events = streams.get(streamId) ?? []
+          const known = folded(events, traced ? undefined : folds.get(streamId))
+          if (!traced) keepFold(streamId, known)
+          return { job: j, result: await confirmRead(j.row, link, events, known, () => j.held) }
         } catch (error) {
           return { job: j, error }
         }
