@@ -33,6 +33,22 @@ function field (value: unknown): string {
   return SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : text
 }
 
+// A transaction's client, once found: a second COPY in the same transaction (the same Kysely
+// transaction object, which lives only as long as it) needs no look-up.
+const underTransaction = new WeakMap<Kysely<any>, pg.PoolClient>()
+
+async function findClient (db: Kysely<any>, table: string): Promise<pg.PoolClient> {
+  // The token, local to this transaction, tells the client under it from any other client
+  // whose backend has the same pid (on another server).
+  const token = randomUUID()
+  const found = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, set_config('paylinks.copy_session', ${token}, true)`.execute(db)
+  for (const candidate of clients.get(found.rows[0]!.pid) ?? []) {
+    const seen = await candidate.query<{ token: string | null }>("SELECT current_setting('paylinks.copy_session', true) AS token")
+    if (seen.rows[0]?.token === token) return candidate
+  }
+  throw new EventStoreError(EventStoreErrorCodes.copyNeedsTransaction, `COPY into ${table} needs a transaction of a createDatabase pool`)
+}
+
 /**
  * Insert `rows` (each an array in the order of `columns`) into `table` with COPY, in the
  * caller's transaction: for bulk loads, far cheaper for Postgres than parsing the rows out of
@@ -41,16 +57,8 @@ function field (value: unknown): string {
  */
 export async function copyRows (db: Kysely<any>, table: string, columns: readonly string[], rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
   if (rows.length === 0) return
-  // The token, local to this transaction, tells the client under it from any other client
-  // whose backend has the same pid (on another server).
-  const token = randomUUID()
-  const found = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, set_config('paylinks.copy_session', ${token}, true)`.execute(db)
-  let client: pg.PoolClient | undefined
-  for (const candidate of clients.get(found.rows[0]!.pid) ?? []) {
-    const seen = await candidate.query<{ token: string | null }>("SELECT current_setting('paylinks.copy_session', true) AS token")
-    if (seen.rows[0]?.token === token) { client = candidate; break }
-  }
-  if (client === undefined) throw new EventStoreError(EventStoreErrorCodes.copyNeedsTransaction, `COPY into ${table} needs a transaction of a createDatabase pool`)
+  const client = underTransaction.get(db) ?? await findClient(db, table)
+  underTransaction.set(db, client)
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`))
   const done = finished(stream)
   // Sent in pieces as they are built, so Postgres parses the first while the rest are made.
