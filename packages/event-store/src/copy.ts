@@ -33,37 +33,62 @@ function field (value: unknown): string {
   return SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : text
 }
 
-/**
- * Insert `rows` (each an array in the order of `columns`) into `table` with COPY, in the
- * caller's transaction: for bulk loads, far cheaper for Postgres than parsing the rows out of
- * json. `db` must be a transaction (or a connection inside one) of a createDatabase pool.
- * `table` and `columns` are SQL identifiers from code, never from input.
- */
-export async function copyRows (db: Kysely<any>, table: string, columns: readonly string[], rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
-  if (rows.length === 0) return
+// A transaction's client, once found: a second COPY in the same transaction (the same Kysely
+// transaction object, which lives only as long as it) needs no look-up.
+const underTransaction = new WeakMap<Kysely<any>, pg.PoolClient>()
+
+async function findClient (db: Kysely<any>, table: string): Promise<pg.PoolClient> {
   // The token, local to this transaction, tells the client under it from any other client
   // whose backend has the same pid (on another server).
   const token = randomUUID()
   const found = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, set_config('paylinks.copy_session', ${token}, true)`.execute(db)
-  let client: pg.PoolClient | undefined
   for (const candidate of clients.get(found.rows[0]!.pid) ?? []) {
     const seen = await candidate.query<{ token: string | null }>("SELECT current_setting('paylinks.copy_session', true) AS token")
-    if (seen.rows[0]?.token === token) { client = candidate; break }
+    if (seen.rows[0]?.token === token) return candidate
   }
-  if (client === undefined) throw new EventStoreError(EventStoreErrorCodes.copyNeedsTransaction, `COPY into ${table} needs a transaction of a createDatabase pool`)
+  throw new EventStoreError(EventStoreErrorCodes.copyNeedsTransaction, `COPY into ${table} needs a transaction of a createDatabase pool`)
+}
+
+/**
+ * Insert `rows` (each an array in the order of `columns`) into `table` with COPY, in the
+ * caller's transaction: for bulk loads, far cheaper for Postgres than parsing the rows out of
+ * json. `db` must be a transaction (or a connection inside one) of a createDatabase pool.
+ * `table` and `columns` are SQL identifiers from code, never from input. `rows` may be a
+ * generator that makes them as they are sent (Postgres parses the first while the rest are
+ * made); if it throws, the COPY is abandoned (CopyFail) and the error thrown here.
+ */
+export async function copyRows (db: Kysely<any>, table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<void> {
+  const iterator = rows[Symbol.iterator]()
+  let next = iterator.next()
+  if (next.done === true) return
+  const client = underTransaction.get(db) ?? await findClient(db, table)
+  underTransaction.set(db, client)
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`))
   const done = finished(stream)
-  // Sent in pieces as they are built, so Postgres parses the first while the rest are made.
-  let chunk = ''
-  for (const row of rows) {
-    let line = field(row[0])
-    for (let i = 1; i < row.length; i++) line += '\t' + field(row[i])
-    chunk += line + '\n'
-    if (chunk.length >= 65536) {
-      stream.write(chunk)
-      chunk = ''
+  try {
+    // The first row waits for Postgres to accept the COPY; the rest then go to the socket as
+    // they are made, in pieces, while the caller's code that makes them runs.
+    const first = line(next.value)
+    await new Promise<void>((resolve, reject) => { stream.write(first, (error) => { if (error == null) resolve(); else reject(error) }) })
+    let chunk = ''
+    for (next = iterator.next(); next.done !== true; next = iterator.next()) {
+      chunk += line(next.value)
+      if (chunk.length >= 65536) {
+        stream.write(chunk)
+        chunk = ''
+      }
     }
+    stream.end(chunk)
+  } catch (error) {
+    stream.destroy(error as Error)
+    await done.catch(() => {})
+    throw error
   }
-  stream.end(chunk)
   await done
+}
+
+function line (row: readonly unknown[]): string {
+  let text = field(row[0])
+  for (let i = 1; i < row.length; i++) text += '\t' + field(row[i])
+  return text + '\n'
 }

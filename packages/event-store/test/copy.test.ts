@@ -34,6 +34,34 @@ t.test('copyRows should roll back with its transaction', async (t) => {
   t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 1)
 })
 
+t.test('copyRows should take rows from a generator as they are made, and abandon the COPY if it throws', async (t) => {
+  const store = await createStore(t)
+  await sql`CREATE TABLE copied (n bigint PRIMARY KEY, label text)`.execute(store.db)
+  function * rows (until: number, failAt?: number): Generator<[number, string]> {
+    for (let n = 1; n <= until; n++) {
+      if (n === failAt) throw new Error(`no row ${n}`)
+      yield [n, `row ${n} ${'x'.repeat(40)}`]
+    }
+  }
+  // Two COPYs in one transaction (the second reuses the first's client), several pieces each.
+  await store.db.transaction().execute(async (trx) => {
+    await copyRows(trx, 'copied', ['n', 'label'], rows(3000))
+    await copyRows(trx, 'copied', ['n', 'label'], (function * () { for (const [n, label] of rows(3000)) yield [n + 3000, label] })())
+  })
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 6000)
+  // Failing after some pieces were sent: the generator's error, nothing copied, the connection usable.
+  await t.rejects(store.db.transaction().execute(async (trx) => {
+    await sql`DELETE FROM copied`.execute(trx)
+    await copyRows(trx, 'copied', ['n', 'label'], rows(5000, 4000))
+  }), /no row 4000/)
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 6000)
+  await store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n', 'label'], rows(0)) })
+  await store.db.connection().execute(async (conn) => {
+    await t.rejects(conn.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n', 'label'], rows(10, 5)) }), /no row 5/)
+    t.equal((await sql<{ one: number }>`SELECT 1 AS one`.execute(conn)).rows[0]!.one, 1)
+  })
+})
+
 t.test('copyRows should refuse the pool itself: nothing ties its statements to one session', async (t) => {
   const store = await createStore(t)
   await sql`CREATE TABLE copied (n bigint)`.execute(store.db)

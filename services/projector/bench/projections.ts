@@ -6,7 +6,9 @@
 // Projecting 5M events would take most of the time budget on 2 cores, so the links beyond the
 // projected ones are generated in SQL straight into the active generation's tables and rollups,
 // and the bench checks that the rollups still give the scan's answers before it times them.
-import { readFileSync } from 'node:fs'
+// BENCH_PROFILE=<dir> writes a CPU profile of the catch-up (this process) to <dir>/catch-up.cpuprofile.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -111,6 +113,13 @@ try {
     }
   }
   await sampleBackends()
+  const profiler = process.env.BENCH_PROFILE === undefined ? undefined : new Session()
+  if (profiler !== undefined) {
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+  }
+  const loadBefore = os.loadavg()[0]!
   const cpuBefore = process.cpuUsage()
   const eluBefore = performance.eventLoopUtilization()
   started = performance.now()
@@ -126,8 +135,15 @@ try {
   const catchUpMs = performance.now() - started
   const nodeCpu = process.cpuUsage(cpuBefore)
   const elu = performance.eventLoopUtilization(eluBefore)
+  const load = `${loadBefore.toFixed(1)}–${os.loadavg()[0]!.toFixed(1)}`
+  if (profiler !== undefined) {
+    const { profile } = await profiler.post('Profiler.stop')
+    mkdirSync(process.env.BENCH_PROFILE!, { recursive: true })
+    writeFileSync(`${process.env.BENCH_PROFILE!}/catch-up.cpuprofile`, JSON.stringify(profile))
+    profiler.disconnect()
+  }
   const catchUpCpu = { node: (nodeCpu.user + nodeCpu.system) / 1e6, postgres: [...backendCpu.values()].reduce((a, b) => a + b.last - b.from, 0) }
-  console.log(`catch-up ${(catchUpMs / 1000).toFixed(1)} s (every event applied after ${((appliedMs ?? catchUpMs) / 1000).toFixed(1)} s, then the swap): CPU ${catchUpCpu.node.toFixed(1)} s this process, ${catchUpCpu.postgres.toFixed(1)} s its Postgres backends; main thread busy ${Math.round(elu.utilization * 100)} %`)
+  console.log(`catch-up ${(catchUpMs / 1000).toFixed(1)} s (every event applied after ${((appliedMs ?? catchUpMs) / 1000).toFixed(1)} s, then the swap): CPU ${catchUpCpu.node.toFixed(1)} s this process, ${catchUpCpu.postgres.toFixed(1)} s its Postgres backends; main thread busy ${Math.round(elu.utilization * 100)} %; load average ${load}`)
 
   // Live: append small batches at a steady rate (as the recorder does), and time each event
   // from its commit to the projection's checkpoint passing it.
@@ -251,7 +267,7 @@ try {
   const expected = EVENTS / 5 + RATE * LIVE_SECONDS
   reportBench('projections', `bench:projections — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; reads: ${PROJECTED + RATE * LIVE_SECONDS} links projected, ${generated} generated in SQL`, [
     { figure: `payments projection catch-up on ${EVENTS} stored events`, measured: `${rate(EVENTS, catchUpMs)} events/s`, baseline: `${rate(EVENTS, readMs)} events/s raw ordered read`, ratio: percent(readMs, catchUpMs) },
-    { figure: 'catch-up CPU (this process; its Postgres backends)', measured: `${(catchUpCpu.node * 1e6 / EVENTS).toFixed(0)} µs; ${(catchUpCpu.postgres * 1e6 / EVENTS).toFixed(0)} µs per event; main thread busy ${Math.round(elu.utilization * 100)} %` },
+    { figure: 'catch-up CPU (this process; its Postgres backends)', measured: `${(catchUpCpu.node * 1e6 / EVENTS).toFixed(0)} µs; ${(catchUpCpu.postgres * 1e6 / EVENTS).toFixed(0)} µs per event; main thread busy ${Math.round(elu.utilization * 100)} %; load average ${load} (1 min, before–after)` },
     { figure: `live lag, commit → projection checkpoint, at ${RATE} events/s`, measured: `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms` },
     { figure: 'links projected', measured: String(projected.rows[0]!.n), target: String(expected), met: projected.rows[0]!.n === expected },
     { figure: 'rollup answers agree with the scan (counts equal, times within 1 %)', measured: agree ? 'yes' : 'NO', target: 'yes', met: agree },

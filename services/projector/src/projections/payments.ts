@@ -285,27 +285,35 @@ export const payments: Projection<typeof paymentLinkEvents[number]> = {
   async apply (trx, events, t) {
     const ids = [...new Set(events.map((e) => e.data.linkId))]
     const existing = await sql<LinksTable>`SELECT * FROM ${sql.raw(t('links'))} WHERE link_id = ANY(${ids})`.execute(trx)
+    const loaded = new Set(existing.rows.map((r) => r.link_id))
     const links = new Map<string, LinkRow>(existing.rows.map((r) => [r.link_id, { ...r, amount_value: Number(r.amount_value), captured_amount: Number(r.captured_amount), refunded_amount: Number(r.refunded_amount) }]))
     const rollups: Rollups = new Map()
     for (const link of links.values()) contribute(rollups, link, -1)
     const touched = new Set<string>()
     const daily: Daily = new Map()
-    const timeline: TimelineRow[] = []
-    for (const event of events) {
-      const linkId = event.data.linkId
-      const status = applyEvent(links, daily, event)
-      if (status === undefined) continue // an event for a link never requested
-      touched.add(linkId)
-      timeline.push([event.position, linkId, event.type, event.occurredAt, status, summary(event)])
+    // The fold makes the timeline, a row per event (the bulk of a batch), and COPY sends each
+    // piece as it is made: Postgres parses the rows while the rest of the batch is folded.
+    function * fold (): Generator<TimelineRow> {
+      for (const event of events) {
+        const linkId = event.data.linkId
+        const status = applyEvent(links, daily, event)
+        if (status === undefined) continue // an event for a link never requested
+        touched.add(linkId)
+        yield [event.position, linkId, event.type, event.occurredAt, status, summary(event)]
+      }
     }
-    const rows = [...touched].map((id) => links.get(id)!)
+    await copyRows(trx, t('timeline'), TIMELINE_COLUMNS, fold())
+    // Links the batch created are new rows (this subscriber is the one writer, and it read every
+    // link the batch touches): COPY, like the timeline. Links it moved on are updated in place.
+    const created: unknown[][] = []
+    const moved: unknown[][] = []
+    for (const id of touched) (loaded.has(id) ? moved : created).push(LINK_COLUMNS.map((c) => links.get(id)![c]))
     for (const link of links.values()) contribute(rollups, link, 1)
-    if (rows.length > 0) {
-      await sql`${insertRows(t('links'), LINK_TYPES, rows.map((row) => LINK_COLUMNS.map((c) => row[c])))}
+    if (moved.length > 0) {
+      await sql`${insertRows(t('links'), LINK_TYPES, moved)}
         ON CONFLICT (link_id) DO UPDATE SET ${sql.raw(LINK_COLUMNS.filter((c) => c !== 'link_id').map((c) => `${c} = EXCLUDED.${c}`).join(', '))}`.execute(trx)
     }
-    // The bulk of a batch (a row per event): COPY, a fraction of what parsing them out of jsonb costs Postgres.
-    await copyRows(trx, t('timeline'), TIMELINE_COLUMNS, timeline)
+    await copyRows(trx, t('links'), LINK_COLUMNS, created)
     if (daily.size > 0) {
       const sums = COUNTERS
       await sql`INSERT INTO ${sql.raw(t('daily'))} AS d SELECT * FROM json_populate_recordset(NULL::${sql.raw(t('daily'))}, ${JSON.stringify([...daily.values()])}::json)
