@@ -109,9 +109,6 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
   // look-up, not a second validation. (A decision's events are not changed after they are made;
   // freezing them to make sure cost as much as the check it saves.)
   const checked = new WeakSet<object>()
-  // And their data, by type: the decision's events come back as recorded copies ({ ...event,
-  // position }) that its fold upcasts; the same data object of the same type needs no second check.
-  const checkedData = new WeakMap<object, string>()
 
   function entryFor (type: string): { definition: EventDefinition, check: TypeCheck<TObject> } {
     const entry = byType.get(type)
@@ -127,7 +124,6 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
       throw new ContractError(ContractErrorCodes.unsupportedVersion,
         `event ${event.id} is ${event.type} v${event.schemaVersion}, but this process reads up to v${definition.version}`)
     }
-    if (event.schemaVersion === definition.version && checkedData.get(event.data) === event.type) return event
     let data = event.data
     for (let v = event.schemaVersion; v < definition.version; v++) {
       data = definition.upcasters[v]!(data)
@@ -156,7 +152,6 @@ export function createEventRegistry<const Ds extends readonly EventDefinition[]>
       }
       const created = this.parse(event)
       checked.add(created)
-      checkedData.set(created.data, created.type)
       return created as NewEvent & { type: typeof type, data: typeof data }
     },
     parse (input) {
