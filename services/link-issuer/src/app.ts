@@ -89,7 +89,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
     log: fastify.log,
     ...(mailer === undefined ? {} : { mailer })
   })
-  const reusable = createReusableLinks({ db, store, publisher, issuer, merchants, holdMs: config.REUSABLE_HOLD_S * 1000, lingerMs: config.LIST_LINGER_MS, log: fastify.log })
+  const reusable = createReusableLinks({ db, store, publisher, issuer, merchants, holdMs: config.REUSABLE_HOLD_S * 1000, lingerMs: config.REUSABLE_LINGER_MS, log: fastify.log })
   const readModel = createLinksReadModel(store, fastify.log, config.LIST_LINGER_MS)
   const readYourWrites = createReadYourWrites({ db: store.db, readModel, name: READ_MODEL_NAME, waitMs: config.LIST_CONSISTENCY_WAIT_MS })
 

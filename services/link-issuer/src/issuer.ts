@@ -10,7 +10,7 @@ import { LinkErrorCodes, linkError } from './errors.js'
 import { createIntentOnce } from './issuing/dojo-intent.js'
 import { decideAbandon, decideCancel, HOLD_ENDED_CODE, decideOpened, decideOutcome, decideReminded, decideRenewed, decideRequest, decideResent, decideSent, isRenewable, type LinkRequest } from './issuing/decisions.js'
 import { emailLink, emailReminder, needsEmail, personalOf, reminderDue } from './issuing/email.js'
-import { createLeases, type Lease } from './issuing/leases.js'
+import { createLeases, createTurnScheduler, type Lease } from './issuing/leases.js'
 import { acceptEmail, claimEmail, releaseEmail } from './repositories/email-claims.js'
 import { acceptReminder, claimReminder, releaseReminder } from './repositories/reminders.js'
 import { countOpen, markOpensPublished, unpublishedOpens, type OpenCount } from './repositories/opens.js'
@@ -120,9 +120,12 @@ const known = (state: IssuerLinkState): KnownState<IssuerLinkState | undefined> 
 export function createIssuer (options: IssuerOptions): Issuer {
   const { store, publisher, merchants, customers, log } = options
   const owner = randomUUID()
-  const leases = createLeases({ db: options.db, owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs, log })
+  // One dispatch per turn for the claims, takes and confirms: a claim statement carries the
+  // confirms of its turn.
+  const schedule = createTurnScheduler()
+  const leases = createLeases({ db: options.db, owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs, log, schedule })
   // A new reference's claim takes its link's lease too: one round trip before `requested`.
-  const references = createReferenceClaims({ db: options.db, lease: { owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs } })
+  const references = createReferenceClaims({ db: options.db, lease: { owner, ownerLock: options.ownerLock, leaseMs: options.leaseMs }, renewals: leases.ride, schedule })
   const claimTakeoverMs = options.claimTakeoverMs ?? 300_000
   const requestRetry: RetryOptions = { retries: 40, minDelayMs: 5, maxDelayMs: 200 }
   const fresh: KnownState<IssuerLinkState | undefined> = { state: undefined, position: 0, version: 0 }

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader'
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Db } from '../tables.js'
 import { INSTANCE_LOCK_CLASS } from './instance.js'
 
@@ -21,6 +21,13 @@ export interface Leases {
   holds: (lease: Lease) => boolean
   /** Renew the lease now: true while it is still this take's. The fence right before an outcome is published. */
   confirm: (lease: Lease) => Promise<boolean>
+  /**
+   * The confirms waiting for this turn's dispatch, handed to a statement of the same turn that
+   * renews them beside its own work (the reference claims: repositories/references.ts), so they
+   * cost no round trip of their own; undefined when none waits. Confirms nobody took this way
+   * are renewed by a statement of their own.
+   */
+  ride: () => RidingRenewals | undefined
   /** Give the lease back at once: the link is still requested, so another holder may go on. */
   release: (lease: Lease) => Promise<void>
   /** The link has its outcome: delete the lease later, in a batch, off the request path. */
@@ -29,6 +36,36 @@ export interface Leases {
   flush: () => Promise<void>
   /** Stops the heartbeat and flushes. */
   close: () => Promise<void>
+}
+
+/** Lease renewals carried by another statement: its CTE `update`, then `settle` with what it renewed. */
+export interface RidingRenewals {
+  /** A data-modifying CTE's body: UPDATE … RETURNING l.link_id of the leases still this take's. */
+  update: RawBuilder<unknown>
+  linkIds: string[]
+  /** The carrying statement's result: the link ids it renewed, or the error it failed with. */
+  settle: (renewed: Set<string> | Error) => void
+}
+
+/**
+ * Runs dispatches in one setImmediate per event-loop turn, in the order asked. The issue path's
+ * batches (reference claims, lease takes and confirms) share one, so the confirms' own statement
+ * is sent, after every dispatch of the turn, only if no claim statement carried them.
+ */
+export type TurnScheduler = (dispatch: () => void) => void
+
+export function createTurnScheduler (): TurnScheduler {
+  let queue: Array<() => void> | undefined
+  return (dispatch) => {
+    if (queue === undefined) {
+      const q: Array<() => void> = queue = []
+      setImmediate(() => {
+        queue = undefined
+        for (const run of q) run()
+      })
+    }
+    queue.push(dispatch)
+  }
 }
 
 export interface LeaseOptions {
@@ -40,6 +77,10 @@ export interface LeaseOptions {
   /** How long a lease lasts without renewal; renewed every third of it while held. */
   leaseMs: number
   log: { warn: (obj: object, msg: string) => void }
+  /** How long a confirm waits for a claim statement to carry it (see `ride`). Default 2 ms; 0: only its own turn's. */
+  rideMs?: number
+  /** Shared with the reference claims (see `ride`). Default: a scheduler of its own. */
+  schedule?: TurnScheduler
 }
 
 /**
@@ -78,6 +119,8 @@ export function createLeases (options: LeaseOptions): Leases {
   /** linkId → the generation this process holds. */
   const held = new Map<string, number>()
 
+  const schedule = options.schedule ?? createTurnScheduler()
+
   // Leases are taken in one statement for every request that asks within the same event-loop
   // turn: under load that is one round trip for many links instead of one each.
   const loader = new DataLoader<string, Lease | undefined>(async (linkIds) => {
@@ -97,24 +140,61 @@ export function createLeases (options: LeaseOptions): Leases {
       held.set(id, generation)
       return { linkId: id, generation }
     })
-  }, { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => { setImmediate(dispatch) } })
+  }, { cache: false, maxBatchSize: 500, batchScheduleFn: schedule })
 
-  /** Renew these leases in one statement; the ones still ours. Those not are no longer held. */
-  async function renew (leases: readonly Lease[]): Promise<Set<string>> {
-    const { rows } = await sql<{ link_id: string }>`
-      UPDATE li_issue_leases l SET expires_at = now() + ${ttl}::interval
+  const renewal = (leases: readonly Lease[]): RawBuilder<unknown> => sql`UPDATE li_issue_leases l SET expires_at = now() + ${ttl}::interval
       FROM unnest(${leases.map((l) => l.linkId)}::text[], ${leases.map((l) => l.generation)}::bigint[]) AS h(link_id, generation)
       WHERE l.link_id = h.link_id AND l.generation = h.generation
-      RETURNING l.link_id`.execute(db)
-    const kept = new Set(rows.map((r) => r.link_id))
+      RETURNING l.link_id`
+
+  /** After a renewal: the leases it did not renew are no longer held. */
+  function renewed (leases: readonly Lease[], kept: Set<string>): Set<string> {
     for (const lease of leases) if (!kept.has(lease.linkId) && held.get(lease.linkId) === lease.generation) held.delete(lease.linkId)
     return kept
   }
 
-  const confirmer = new DataLoader<Lease, boolean>(async (leases) => {
-    const kept = await renew(leases)
-    return leases.map((l) => kept.has(l.linkId))
-  }, { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => { setImmediate(dispatch) } })
+  /** Renew these leases in one statement; the ones still ours. Those not are no longer held. */
+  async function renew (leases: readonly Lease[]): Promise<Set<string>> {
+    const { rows } = await sql<{ link_id: string }>`${renewal(leases)}`.execute(db)
+    return renewed(leases, new Set(rows.map((r) => r.link_id)))
+  }
+
+  interface Waiting { lease: Lease, resolve: (kept: boolean) => void, reject: (error: unknown) => void }
+  /** Confirms asked this turn: carried by the turn's claim statement (`ride`), else renewed alone after it. */
+  let waiting: Waiting[] = []
+  const settle = (batch: Waiting[], kept: Set<string> | Error): void => {
+    if (kept instanceof Error) for (const w of batch) w.reject(kept)
+    else for (const w of batch) w.resolve(kept.has(w.lease.linkId))
+  }
+  // Confirms no claim statement took in their own turn wait this long for one to come, then
+  // go alone: a claim usually follows within a millisecond or two under load, and the fence
+  // only needs to come after the create and before the publish.
+  const rideMs = options.rideMs ?? 2
+  let alone: NodeJS.Timeout | undefined
+  function confirmLater (): void {
+    if (waiting.length > 0) alone ??= setTimeout(confirmAlone, rideMs)
+  }
+  function confirmAlone (): void {
+    clearTimeout(alone)
+    alone = undefined
+    if (waiting.length === 0) return
+    const batch = waiting
+    waiting = []
+    renew(batch.map((w) => w.lease)).then((kept) => { settle(batch, kept) }, (error: unknown) => { settle(batch, error instanceof Error ? error : new Error(String(error))) })
+  }
+  function ride (): RidingRenewals | undefined {
+    if (waiting.length === 0) return undefined
+    clearTimeout(alone)
+    alone = undefined
+    const batch = waiting
+    waiting = []
+    const leases = batch.map((w) => w.lease)
+    return {
+      update: renewal(leases),
+      linkIds: leases.map((l) => l.linkId),
+      settle: (result) => { settle(batch, result instanceof Error ? result : renewed(leases, result)) }
+    }
+  }
 
   let beating = false
   const heartbeat = setInterval(() => {
@@ -159,7 +239,15 @@ export function createLeases (options: LeaseOptions): Leases {
       return { linkId, generation }
     },
     holds: (lease) => held.get(lease.linkId) === lease.generation,
-    confirm: async (lease) => held.get(lease.linkId) === lease.generation && await confirmer.load(lease),
+    async confirm (lease) {
+      if (held.get(lease.linkId) !== lease.generation) return false
+      return await new Promise<boolean>((resolve, reject) => {
+        waiting.push({ lease, resolve, reject })
+        // After every dispatch of the turn (a claim statement may have taken them by then).
+        if (waiting.length === 1) schedule(() => { queueMicrotask(rideMs === 0 ? confirmAlone : confirmLater) })
+      })
+    },
+    ride,
     async release (lease) {
       forget(lease)
       await deleteLease(db, lease)

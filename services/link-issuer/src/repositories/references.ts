@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader'
 import { sql } from 'kysely'
 import { paymentLinkStream } from '@paylinks/contracts'
-import { takeable } from '../issuing/leases.js'
+import { takeable, type RidingRenewals, type TurnScheduler } from '../issuing/leases.js'
 import type { Db } from '../tables.js'
 
 /** A request's claim on a merchant's reference (and its order id, for orders). */
@@ -86,13 +86,24 @@ export interface LeaseTaker {
  * Reference claims, taken in one statement for every request of one event-loop turn: the hot
  * path costs one round trip for many links rather than one each. With `lease`, the statement
  * also takes the issue lease of each link it claims (a new link is driven at once), so a new
- * link costs one round trip before its `requested` event rather than two.
+ * link costs one round trip before its `requested` event rather than two. With `renewals`, it
+ * also carries the lease confirms of the same turn (issuing/leases.ts `ride`): a link's fence
+ * before its outcome shares the round trip of other links' claims instead of costing its own.
  */
-export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker }): ReferenceClaims {
+export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker, renewals?: () => RidingRenewals | undefined, schedule?: TurnScheduler }): ReferenceClaims {
   const { db } = options
   const lease = options.lease
 
-  async function claimAll (claims: readonly ReferenceClaim[]): Promise<ClaimResult[]> {
+  async function claimAll (claims: readonly ReferenceClaim[], riding?: RidingRenewals): Promise<ClaimResult[]> {
+    try {
+      return await claimBatch(claims, riding)
+    } catch (error) {
+      riding?.settle(error instanceof Error ? error : new Error(String(error)))
+      throw error
+    }
+  }
+
+  async function claimBatch (claims: readonly ReferenceClaim[], riding: RidingRenewals | undefined): Promise<ClaimResult[]> {
     // One claim per reference and per order id goes in; a repeat within the batch waits for the
     // statement and then finds the first as its holder.
     const seen = new Set<string>()
@@ -107,7 +118,10 @@ export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker }):
     // A link with events but no claim was requested before claims existed: not claimed here, so
     // its real requester (from its events) claims it. The outer SELECT cannot see a rival claim
     // committed while the INSERT waited on it (one snapshot per statement): those are re-read.
-    const { rows } = await sql<HolderRow & { n: number, claimed: boolean, has_events: boolean, generation: string | number | null }>`
+    // Riding renewals touch leases of links this process is issuing, never a link claimed here
+    // (its reference was claimed before); `leased` skips them anyway, as one statement must not
+    // modify a row twice. Their rows come back with n null.
+    const { rows } = await sql<Omit<HolderRow, 'link_id'> & { link_id: string | null, n: number | null, claimed: boolean, has_events: boolean, generation: string | number | null }>`
       WITH input AS (
         SELECT * FROM unnest(${batch.map((c) => c.merchantId)}::text[], ${batch.map((c) => c.reference)}::text[],
           ${batch.map((c) => c.linkId)}::text[], ${batch.map((c) => c.requestedBy)}::text[], ${batch.map((c) => c.orderId ?? null)}::text[],
@@ -125,9 +139,10 @@ export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker }):
         INSERT INTO li_issue_leases AS l (link_id, owner, owner_lock, generation, expires_at)
         SELECT f.link_id, ${lease.owner}, ${lease.ownerLock()}, nextval('li_issue_lease_generation'), now() + ${`${lease.leaseMs} milliseconds`}::interval
         FROM inserted ins JOIN fresh f ON f.merchant_id = ins.merchant_id AND f.reference = ins.reference
+        ${riding === undefined ? sql`` : sql`WHERE NOT (f.link_id = ANY(${riding.linkIds}::text[]))`}
         ON CONFLICT (link_id) DO UPDATE SET owner = excluded.owner, owner_lock = excluded.owner_lock, generation = excluded.generation, expires_at = excluded.expires_at
         WHERE ${takeable}
-        RETURNING l.link_id, l.generation`})
+        RETURNING l.link_id, l.generation`})${riding === undefined ? sql`` : sql`, renewed AS (${riding.update})`}
       SELECT f.n::int AS n, ins.reference IS NOT NULL AS claimed, f.has_events, le.generation,
         h.merchant_id, h.reference, h.link_id, h.requested_by, h.order_id
       FROM fresh f
@@ -137,14 +152,24 @@ export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker }):
         SELECT r.* FROM li_references r
         WHERE r.merchant_id = f.merchant_id AND (r.reference = f.reference OR r.order_id = f.order_id)
         ORDER BY r.reference = f.reference DESC LIMIT 1
-      ) h ON ins.reference IS NULL`.execute(db)
+      ) h ON ins.reference IS NULL${riding === undefined
+        ? sql``
+        : sql`
+      UNION ALL
+      SELECT NULL::int, NULL::boolean, NULL::boolean, NULL::bigint, NULL::text, NULL::text, r.link_id, NULL::text, NULL::text FROM renewed r`}`.execute(db)
     const results: Array<ClaimResult | undefined> = new Array(claims.length)
+    const renewedIds = new Set<string>()
     for (const row of rows) {
+      if (row.n === null) {
+        renewedIds.add(row.link_id!)
+        continue
+      }
       const i = firsts[row.n - 1]!
       if (row.claimed) results[i] = row.generation === null ? { claimed: true } : { claimed: true, generation: Number(row.generation) }
-      else if (row.link_id !== null) results[i] = { claimed: false, holder: holderOf(row) }
+      else if (row.link_id !== null) results[i] = { claimed: false, holder: holderOf({ ...row, link_id: row.link_id }) }
       else if (row.has_events) results[i] = { claimed: false, legacy: true }
     }
+    riding?.settle(renewedIds)
     return await Promise.all(claims.map(async (c, i) => {
       const result = results[i]
       if (result !== undefined) return result
@@ -154,7 +179,10 @@ export function createReferenceClaims (options: { db: Db, lease?: LeaseTaker }):
     }))
   }
 
-  const loader = new DataLoader<ReferenceClaim, ClaimResult>(claimAll, { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => { setImmediate(dispatch) } })
+  // The turn's waiting confirms are taken as the batch is dispatched, before its first await.
+  const loader = new DataLoader<ReferenceClaim, ClaimResult>(async (claims) => await claimAll(claims, options.renewals?.()), {
+    cache: false, maxBatchSize: 500, batchScheduleFn: options.schedule ?? ((dispatch) => { setImmediate(dispatch) })
+  })
   const claimOne = async (claim: ReferenceClaim): Promise<ClaimResult> => (await claimAll([claim]))[0]!
 
   return { claim: async (claim) => await loader.load(claim) }
