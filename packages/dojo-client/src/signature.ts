@@ -48,7 +48,7 @@ function parseHeader (header: string): Buffer[] {
   const out: Buffer[] = []
   // One value in every known delivery; a comma-separated list is accepted in case Dojo ever
   // signs with several secrets during a rotation.
-  for (const part of header.includes(',') ? header.split(',') : [header]) {
+  for (const part of header.split(',')) {
     const digest = digestOf(part.trim())
     if (digest !== undefined) out.push(digest)
   }
