@@ -147,14 +147,23 @@ type Reporter = { comment: (message: string) => void, pass: (message: string) =>
 /** While `what` is down: every service says so on /readyz, and deliveries meet the outage. */
 async function outage (t: Reporter, what: 'postgres' | 'nats', down: number): Promise<void> {
   const seen = new Map<Service, Readiness>()
+  const last = new Map<Service, Readiness>()
   await until(async () => {
     for (const s of names) {
       if (seen.has(s)) continue
       const r = await readiness(s)
+      last.set(s, r)
       if (r.status === 503 && r.checks[what] !== undefined && r.checks[what] !== 'ok') seen.set(s, r)
     }
     return seen.size === names.length
-  }, { timeoutMs: 30_000, intervalMs: 100, what: `every service reports ${what} down` })
+  }, { timeoutMs: 30_000, intervalMs: 100, what: `every service reports ${what} down` }).catch((error: Error) => {
+    // Say who did not, what it last answered, whether it still runs, and what it logged.
+    const silent = names.filter((s) => !seen.has(s)).map((s) => {
+      const { child, output } = services[s].process
+      return `${s}: last /readyz ${JSON.stringify(last.get(s))}, exit ${child.exitCode ?? child.signalCode ?? 'none (running)'}, output:\n${output().slice(-1500)}`
+    })
+    throw new Error(`${error.message}\n${silent.join('\n')}`)
+  })
   for (const s of names) t.comment(`${s} /readyz while ${what} is down: 503 ${seen.get(s)!.checks[what]!}`)
   t.pass(`every service reported ${what} down on /readyz`)
   if (what === 'postgres') {
