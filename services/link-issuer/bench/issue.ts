@@ -183,11 +183,14 @@ try {
   const linkPerOp = perOp(linksCpu, links.count)
   const floorPerOp = perOp(floorCpu, floorRun.count)
   const issuerAlone = (linksCpu['link-issuer'] ?? 0) / Math.max(1, links.count) * 1e6
+  const floorFront = (floorCpu['floor server'] ?? 0) / Math.max(1, floorRun.count) * 1e6
   reportBench('issue', `bench:issue — loopback, ${CONCURRENCY} concurrent clients, ${DURATION_MS / 1000} s cap each; sandbox, recorder and link-issuer as processes`, [
     { figure: `links issued through POST /v1/payment-links (${links.count})`, measured: `${links.perSecond.toFixed(0)}/s, p50 ${links.p50.toFixed(1)} ms, p99 ${links.p99.toFixed(1)} ms`, baseline: `${floorRun.perSecond.toFixed(0)}/s durable floor (p50 ${floorRun.p50.toFixed(1)} ms, p99 ${floorRun.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, floorRun.perSecond) },
     { figure: 'links issued (continuity)', measured: `${links.perSecond.toFixed(0)}/s`, baseline: `${baseline.perSecond.toFixed(0)}/s sandbox POST /payment-intents (p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms)`, ratio: percent(links.perSecond, baseline.perSecond) },
     { figure: 'CPU per link vs the durable floor, all processes', measured: `${Math.round(linkPerOp)} µs`, baseline: `${Math.round(floorPerOp)} µs floor`, ratio: `${(linkPerOp / floorPerOp).toFixed(2)} ×`, target: '≤ 1.5 ×', met: linkPerOp <= 1.5 * floorPerOp },
-    { figure: 'CPU per link, link-issuer alone', measured: `${Math.round(issuerAlone)} µs`, target: '≤ 800 µs', met: issuerAlone <= 800 },
+    // The target is absolute; the floor server's own share (publish, create at the sandbox,
+    // publish, answer) beside it says how fast this machine was in this run.
+    { figure: 'CPU per link, link-issuer alone', measured: `${Math.round(issuerAlone)} µs`, baseline: `${Math.round(floorFront)} µs floor server alone`, ratio: `${(issuerAlone / floorFront).toFixed(2)} ×`, target: '≤ 800 µs', met: issuerAlone <= 800 },
     { figure: `latency at ${RATE}/s offered (open loop)`, measured: describeOpenLoop(linksOpen), baseline: `floor ${describeOpenLoop(floorOpen)}`, target: 'p99 < 50 ms', met: linksOpen.p99 < 50 && linksOpen.failed === 0 },
     { figure: 'floor messages recorded', measured: `${floorRecorded} of ${floorExpected}`, target: 'all', met: floorRecorded >= floorExpected },
     {

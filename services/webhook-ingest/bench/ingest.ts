@@ -259,6 +259,7 @@ try {
   const floorPerOp = perOp(floorCpu, floorResult['2xx'])
   const ingestPerOp = perOp(ingestCpu, ingestResult['2xx'])
   const ingestAlone = (ingestCpu['webhook-ingest'] ?? 0) / Math.max(1, ingestResult['2xx']) * 1e6
+  const floorFront = (floorCpu['floor server'] ?? 0) / Math.max(1, floorResult['2xx']) * 1e6
   console.log(`\nwebhook-ingest benchmark: ${CONNECTIONS} connections, ${DURATION_S} s each, 127.0.0.1, ${LINKS} paid links at the sandbox (and ${OPEN_LINKS} more for the fixed-rate runs, one webhook each)${Object.keys(tuning).length === 0 ? '' : `; webhook-ingest with ${Object.entries(tuning).map(([k, v]) => `${k}=${v}`).join(' ')}`}`)
   console.log(line('bare Fastify (JSON parse)', bareResult))
   console.log(line('durable floor', floorResult))
@@ -278,7 +279,9 @@ try {
     { figure: 'signed webhooks accepted', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${floorResult.requests.average.toFixed(0)}/s durable floor`, ratio: percent(ingestResult.requests.average, floorResult.requests.average) },
     { figure: 'signed webhooks accepted (continuity)', measured: `${ingestResult.requests.average.toFixed(0)}/s`, baseline: `${bareResult.requests.average.toFixed(0)}/s bare Fastify JSON endpoint`, ratio: percent(ingestResult.requests.average, bareResult.requests.average) },
     { figure: 'CPU per webhook vs the durable floor, all processes', measured: `${Math.round(ingestPerOp)} µs`, baseline: `${Math.round(floorPerOp)} µs floor`, ratio: `${(ingestPerOp / floorPerOp).toFixed(2)} ×`, target: '≤ 1.5 ×', met: ingestPerOp <= 1.5 * floorPerOp },
-    { figure: 'CPU per webhook, webhook-ingest alone', measured: `${Math.round(ingestAlone)} µs`, target: '≤ 150 µs', met: ingestAlone <= 150 },
+    // The target is absolute; the floor server's own share (verify, publish, answer: the same front
+    // work with the raw libraries) beside it says how fast this machine was in this run.
+    { figure: 'CPU per webhook, webhook-ingest alone', measured: `${Math.round(ingestAlone)} µs`, baseline: `${Math.round(floorFront)} µs floor server alone`, ratio: `${(ingestAlone / floorFront).toFixed(2)} ×`, target: '≤ 150 µs', met: ingestAlone <= 150 },
     { figure: `latency at ${RATE}/s offered (open loop)`, measured: describeOpenLoop(ingestOpen), baseline: `floor ${describeOpenLoop(floorOpen)}`, target: 'p99 < 50 ms', met: ingestOpen.p99 < 50 && ingestOpen.failed === 0 },
     {
       figure: `confirmations at ${RATE} payments/s (fixed rate)`,
