@@ -65,11 +65,16 @@ export async function copyRows (db: Kysely<any>, table: string, columns: readonl
   underTransaction.set(db, client)
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`))
   const done = finished(stream)
+  // A connection lost before Postgres accepts the COPY fails the stream (its 'error') but never
+  // calls back the write waiting for that acceptance: `done` is observed from here (its
+  // rejection is never unhandled, which would end the process) and the first write waits for
+  // whichever comes first.
+  done.catch(() => {})
   try {
     // The first row waits for Postgres to accept the COPY; the rest then go to the socket as
     // they are made, in pieces, while the caller's code that makes them runs.
     const first = line(next.value)
-    await new Promise<void>((resolve, reject) => { stream.write(first, (error) => { if (error == null) resolve(); else reject(error) }) })
+    await Promise.race([new Promise<void>((resolve, reject) => { stream.write(first, (error) => { if (error == null) resolve(); else reject(error) }) }), done])
     let chunk = ''
     for (next = iterator.next(); next.done !== true; next = iterator.next()) {
       chunk += line(next.value)

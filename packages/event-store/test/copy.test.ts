@@ -1,5 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import pg from 'pg'
+import { onTeardown, until } from '@paylinks/test-kit'
 import { copyRows, EventStoreErrorCodes } from '../src/index.js'
 import { createStore } from './helpers.js'
 
@@ -66,4 +68,27 @@ t.test('copyRows should refuse the pool itself: nothing ties its statements to o
   const store = await createStore(t)
   await sql`CREATE TABLE copied (n bigint)`.execute(store.db)
   await t.rejects(copyRows(store.db, 'copied', ['n'], [[1]]), { code: EventStoreErrorCodes.copyNeedsTransaction })
+})
+
+t.test('copyRows should fail, not hang, when its connection is lost before Postgres accepts the COPY', async (t) => {
+  const store = await createStore(t)
+  await sql`CREATE TABLE copied (n bigint)`.execute(store.db)
+  // Another session holds the table: the COPY waits for its lock, so its first row is not accepted yet.
+  const holder = new pg.Client({ connectionString: store.url })
+  await holder.connect()
+  onTeardown(t, () => holder.end())
+  await holder.query('BEGIN')
+  await holder.query('LOCK TABLE copied IN ACCESS EXCLUSIVE MODE')
+  const copying = store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n'], [[1], [2]]) })
+  const outcome = copying.then(() => 'copied', (error: Error) => error)
+  const copyWaiting = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY copied%' AND wait_event_type = 'Lock'"
+  await until(async () => (await holder.query(copyWaiting)).rowCount === 1, 10_000, 'the COPY waiting for the lock')
+  // As a restart or failover would: the copying session ends.
+  await holder.query(`SELECT pg_terminate_backend(pid) FROM (${copyWaiting}) c`)
+  const result = await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting after 10 s'))])
+  t.type(result, Error, 'copyRows rejects with the connection\'s error')
+  await holder.query('ROLLBACK')
+  // The pool goes on with a new connection.
+  await store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n'], [[3]]) })
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM copied`.execute(store.db)).rows[0]!.n, 1)
 })

@@ -160,7 +160,9 @@ async function outage (t: Reporter, what: 'postgres' | 'nats', down: number): Pr
     // Say who did not, what it last answered, whether it still runs, and what it logged.
     const silent = names.filter((s) => !seen.has(s)).map((s) => {
       const { child, output } = services[s].process
-      return `${s}: last /readyz ${JSON.stringify(last.get(s))}, exit ${child.exitCode ?? child.signalCode ?? 'none (running)'}, output:\n${output().slice(-1500)}`
+      // Its errors (an uncaught one says why it exited), then the tail.
+      const errors = output().split('\n').filter((l) => /"level":(50|60)/.test(l)).map((l) => l.slice(0, 1200))
+      return `${s}: last /readyz ${JSON.stringify(last.get(s))}, exit ${child.exitCode ?? child.signalCode ?? 'none (running)'}, errors:\n${[...errors.slice(0, 3), ...errors.slice(3).slice(-3)].join('\n')}\noutput:\n${output().slice(-1500)}`
     })
     throw new Error(`${error.message}\n${silent.join('\n')}`)
   })
