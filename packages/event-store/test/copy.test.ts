@@ -81,10 +81,12 @@ t.test('copyRows should fail, not hang, when its connection is lost before Postg
   await holder.query('LOCK TABLE copied IN ACCESS EXCLUSIVE MODE')
   const copying = store.db.transaction().execute(async (trx) => { await copyRows(trx, 'copied', ['n'], [[1], [2]]) })
   const outcome = copying.then(() => 'copied', (error: Error) => error)
-  const copyWaiting = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY copied%' AND wait_event_type = 'Lock'"
-  await until(async () => (await holder.query(copyWaiting)).rowCount === 1, 10_000, 'the COPY waiting for the lock')
+  // Looked at from the pool, outside a transaction: inside one (the holder's) pg_stat_activity is
+  // the snapshot of its first read, which may predate the COPY.
+  const copyWaiting = sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY copied%' AND wait_event_type = 'Lock'`
+  await until(async () => (await copyWaiting.execute(store.db)).rows.length === 1, 10_000, 'the COPY waiting for the lock')
   // As a restart or failover would: the copying session ends.
-  await holder.query(`SELECT pg_terminate_backend(pid) FROM (${copyWaiting}) c`)
+  await sql`SELECT pg_terminate_backend(pid) FROM (${copyWaiting}) c`.execute(store.db)
   const result = await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting after 10 s'))])
   t.type(result, Error, 'copyRows rejects with the connection\'s error')
   await holder.query('ROLLBACK')
