@@ -1,8 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { onTeardown, until } from '@paylinks/test-kit'
-import { copyRows, EventStoreErrorCodes } from '../src/index.js'
+import { copyRows, createClient, EventStoreErrorCodes } from '../src/index.js'
 import { createStore } from './helpers.js'
 
 t.test('copyRows should insert rows in the caller\'s transaction, text with tabs, newlines and backslashes intact', async (t) => {
@@ -74,7 +73,7 @@ t.test('copyRows should fail, not hang, when its connection is lost before Postg
   const store = await createStore(t)
   await sql`CREATE TABLE copied (n bigint)`.execute(store.db)
   // Another session holds the table: the COPY waits for its lock, so its first row is not accepted yet.
-  const holder = new pg.Client({ connectionString: store.url })
+  const holder = createClient({ connectionString: store.url })
   await holder.connect()
   onTeardown(t, () => holder.end())
   await holder.query('BEGIN')
